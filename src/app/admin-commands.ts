@@ -1,0 +1,54 @@
+import { ApiError } from '../platform/http/errors.js';
+import type { Services } from './services.js';
+
+type Args = Record<string, unknown>;
+
+const str = (args: Args, name: string, required = true): string | undefined => {
+  const v = args[name];
+  if (typeof v === 'string' && v !== '') return v;
+  if (required) throw new ApiError('VALIDATION_ERROR', `--${name} is required`);
+  return undefined;
+};
+
+/**
+ * Operator commands, run in-process by the CLI or, when an embedded server owns the data folder, inside
+ * that server through its admin socket. Same code either way.
+ */
+export async function runAdminCommand(s: Services, command: string, args: Args): Promise<unknown> {
+  switch (command) {
+    case 'workspace.create': {
+      const created = await s.workspaces.create({ name: str(args, 'name')!, plan: str(args, 'plan', false) ?? 'FREE' });
+      return { workspace: created.workspace, admin_key: created.adminKey, admin_key_info: created.adminKeyInfo };
+    }
+    case 'workspace.list':
+      return { workspaces: await s.workspaces.list() };
+    case 'workspace.set-plan':
+      return { workspace: await s.workspaces.setPlan(str(args, 'workspace')!, str(args, 'plan')!) };
+    case 'admin-key.create': {
+      const workspaceId = (await s.workspaces.get(str(args, 'workspace')!)).id;
+      const scopesArg = str(args, 'scopes', false);
+      const scopes = scopesArg ? scopesArg.split(',').map((x) => x.trim()).filter(Boolean) : undefined;
+      const name = str(args, 'name', false);
+      const created = await s.keys.createAdminKey({ workspaceId, ...(scopes ? { scopes } : {}), ...(name ? { name } : {}) });
+      return { api_key: created.key, secret_key: created.secretKey };
+    }
+    case 'api-key.create': {
+      const workspaceId = (await s.workspaces.get(str(args, 'workspace')!)).id;
+      const name = str(args, 'name', false);
+      const created = await s.keys.createRegularKey({ workspaceId, ...(name ? { name } : {}) });
+      return { api_key: created.key, secret_key: created.secretKey };
+    }
+    case 'key.list': {
+      const workspaceId = (await s.workspaces.get(str(args, 'workspace')!)).id;
+      return { keys: await s.keys.list(workspaceId) };
+    }
+    case 'key.revoke': {
+      const workspaceId = (await s.workspaces.get(str(args, 'workspace')!)).id;
+      const id = str(args, 'key')!;
+      if (!(await s.keys.revoke(workspaceId, id))) throw new ApiError('NOT_FOUND', `Active key ${id} not found in this workspace`);
+      return { revoked: id };
+    }
+    default:
+      throw new ApiError('NOT_FOUND', `Unknown command ${command}`);
+  }
+}

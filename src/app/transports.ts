@@ -1,0 +1,19 @@
+import type { Config } from '../config/config.js';
+import type { Db } from '../platform/db/database.js';
+import { createResolver } from '../platform/dns/resolver.js';
+import { createMxTransport } from '../platform/mail/mx-transport.js';
+import { createSmtpRelayTransport } from '../platform/mail/smtp-relay-transport.js';
+import type { Transport } from '../platform/mail/types.js';
+import { createCaptureTransport } from '../modules/capture/transport.js';
+
+/** One transport per worker lane: lanes must not share SMTP connections (see DeliveryWorker). */
+export function createTransport(config: Config, db: Db, maxConnections: number): Transport {
+  switch (config.deliveryMode) {
+    case 'smtp':
+      return createSmtpRelayTransport(config.smtpUrl!, { maxConnections });
+    case 'mx':
+      return createMxTransport({ resolver: createResolver(config.dnsServers), port: config.mxPort, heloName: config.heloName });
+    case 'capture':
+      return createCaptureTransport(db);
+  }
+}

@@ -1,0 +1,31 @@
+/** Plain-text rendering of command results for people; --json gives the machine-readable form. */
+export function formatHuman(command: string, result: unknown): string {
+  const r = result as Record<string, unknown>;
+  switch (command) {
+    case 'workspace.create': {
+      const ws = r.workspace as { id: string; name: string; plan: string };
+      return [
+        `Workspace created: ${ws.name} (${ws.plan})`,
+        `  id:        ${ws.id}`,
+        `  admin key: ${String(r.admin_key)}`,
+        '',
+        'The admin key is shown only once: store it now.',
+        '',
+      ].join('\n');
+    }
+    case 'workspace.list': {
+      const list = r.workspaces as { id: string; name: string; plan: string; created_at: string }[];
+      if (list.length === 0) return 'No workspaces yet. Create one: keplars-server workspace create --name "My team"\n';
+      return `${list.map((w) => `${w.id}  ${w.plan.padEnd(10)}  ${w.name}`).join('\n')}\n`;
+    }
+    case 'admin-key.create':
+    case 'api-key.create':
+      return `${String(r.secret_key)}\n\nShown only once: store it now.\n`;
+    case 'key.list': {
+      const keys = r.keys as { id: string; key_id: string; kind: string; name: string; is_active: boolean; scopes: string[] }[];
+      return `${keys.map((k) => `${k.id}  ${k.kind.padEnd(7)}  ${k.is_active ? 'active ' : 'revoked'}  ${k.key_id}…  ${k.name}${k.scopes.length ? `  [${k.scopes.join(',')}]` : ''}`).join('\n')}\n`;
+    }
+    default:
+      return `${JSON.stringify(result, null, 2)}\n`;
+  }
+}

@@ -1,0 +1,134 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type Config } from '../config/config.js';
+import { ApiError } from '../platform/http/errors.js';
+import { callAdminSocket, pingAdminSocket } from '../platform/embedded/admin-socket.js';
+import { DataDirLockedError } from '../platform/embedded/data-dir-lock.js';
+import { migrate } from '../platform/db/migrate.js';
+import { openDatabase, startApp, type Roles } from '../app/app.js';
+import { runAdminCommand } from '../app/admin-commands.js';
+import { createServices } from '../app/services.js';
+import { formatHuman } from './format.js';
+
+const USAGE = `keplars-server — self-hosted Keplars-compatible email platform
+
+Usage:
+  keplars-server start                 run every role in one process (API, delivery workers)
+  keplars-server api                   run the HTTP API only (PostgreSQL)
+  keplars-server worker                run delivery workers only (PostgreSQL)
+  keplars-server migrate               apply database migrations
+  keplars-server workspace create --name N [--plan FREE|LAUNCH|CUSTOM|ENTERPRISE] [--json]
+  keplars-server workspace list [--json]
+  keplars-server workspace set-plan --workspace ID --plan PLAN [--json]
+  keplars-server admin-key create --workspace ID [--scopes s1,s2] [--name N] [--json]
+  keplars-server api-key create --workspace ID [--name N] [--json]
+  keplars-server key list --workspace ID [--json]
+  keplars-server key revoke --workspace ID --key ID [--json]
+
+Configuration comes from the environment (PORT, HOST, DATABASE_URL, DATA_DIR, SMTP_URL, …; see README).`;
+
+const ROLE_COMMANDS: Record<string, Roles> = {
+  start: { api: true, worker: true },
+  api: { api: true, worker: false },
+  worker: { api: false, worker: true },
+};
+
+async function runServer(config: Config, command: string): Promise<void> {
+  const roles = ROLE_COMMANDS[command]!;
+  if (!config.databaseUrl && command !== 'start') {
+    throw new Error(`'${command}' runs one role so that several processes can share PostgreSQL; set DATABASE_URL, or use 'start' for the embedded database`);
+  }
+  const app = await startApp({ config, roles });
+  app.log.info({ url: app.url, database: app.services.database.kind, delivery: config.deliveryMode, roles }, 'keplars-server ready');
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 30_000);
+    force.unref();
+    void app.close().then(() => process.exit(0));
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+/** Runs an operator command against the database, or through the running embedded server that owns it. */
+async function runAdmin(config: Config, command: string, args: Record<string, unknown>): Promise<unknown> {
+  if (!config.databaseUrl && (await pingAdminSocket(config.dataDir)) !== null) {
+    return callAdminSocket(config.dataDir, command, args);
+  }
+  const { database, lock } = await openDatabase(config);
+  try {
+    await migrate(database.db);
+    return await runAdminCommand(createServices(config, database), command, args);
+  } finally {
+    await database.close();
+    await lock?.release();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      name: { type: 'string' },
+      plan: { type: 'string' },
+      workspace: { type: 'string' },
+      scopes: { type: 'string' },
+      key: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [group, action] = positionals;
+  if (values.help || !group) {
+    process.stdout.write(`${USAGE}\n`);
+    return group || values.help ? 0 : 1;
+  }
+  const config = loadConfig();
+
+  if (group in ROLE_COMMANDS) {
+    await runServer(config, group);
+    return -1; // keep running
+  }
+  if (group === 'migrate') {
+    if (!config.databaseUrl && (await pingAdminSocket(config.dataDir)) !== null) {
+      process.stdout.write('The running server applied migrations at start; nothing to do.\n');
+      return 0;
+    }
+    const { database, lock } = await openDatabase(config);
+    try {
+      const applied = await migrate(database.db);
+      process.stdout.write(values.json ? `${JSON.stringify({ applied })}\n` : `Applied ${applied.length} migration(s)${applied.length ? `: ${applied.join(', ')}` : ''}\n`);
+    } finally {
+      await database.close();
+      await lock?.release();
+    }
+    return 0;
+  }
+  const command = `${group}.${action ?? ''}`;
+  const known = ['workspace.create', 'workspace.list', 'workspace.set-plan', 'admin-key.create', 'api-key.create', 'key.list', 'key.revoke'];
+  if (!known.includes(command)) {
+    process.stderr.write(`Unknown command: ${positionals.join(' ')}\n\n${USAGE}\n`);
+    return 1;
+  }
+  const { json, help: _help, ...args } = values;
+  const result = await runAdmin(config, command, args);
+  process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : formatHuman(command, result));
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError || err instanceof DataDirLockedError || err instanceof ApiError) {
+      process.stderr.write(`${err.message}\n`);
+    } else {
+      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    }
+    process.exit(1);
+  },
+);

@@ -1,0 +1,53 @@
+import type { FastifyInstance } from 'fastify';
+import { decodeCursor, encodeCursor, parseLimit } from '../../platform/http/cursor.js';
+import { ApiError } from '../../platform/http/errors.js';
+import { requireKey } from '../keys/auth-hook.js';
+import { getCaptured, listCaptured, type CapturedSummary } from './store.js';
+import type { Db } from '../../platform/db/database.js';
+
+type Query = Record<string, string | undefined>;
+
+const view = (c: CapturedSummary) => ({
+  id: c.id,
+  email_id: c.message_id,
+  envelope_from: c.envelope_from,
+  envelope_to: c.envelope_to,
+  subject: c.subject,
+  size: c.size,
+  captured_at: c.created_at.toISOString(),
+});
+
+/** Extension: what the capture transport kept, exactly as it would have gone out. */
+export function registerCaptureRoutes(app: FastifyInstance, db: Db): void {
+  app.get('/api/v1/captured', { config: { auth: { key: 'any' } } }, async (request) => {
+    const q = request.query as Query;
+    const limit = parseLimit(q.limit, 50, 200);
+    const before = decodeCursor(q.cursor);
+    const rows = await listCaptured(db, {
+      workspaceId: requireKey(request).workspaceId,
+      limit: limit + 1,
+      ...(before ? { before } : {}),
+      ...(q.email_id ? { messageId: q.email_id } : {}),
+      ...(q.recipient ? { recipient: q.recipient } : {}),
+    });
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    const next = rows.length > limit && last ? encodeCursor({ createdAt: last.created_at, id: last.id }) : null;
+    return { success: true, message: 'Captured messages', data: { messages: page.map(view), next_cursor: next, has_more: next !== null } };
+  });
+
+  app.get('/api/v1/captured/:id', { config: { auth: { key: 'any' } } }, async (request) => {
+    const found = await getCaptured(db, requireKey(request).workspaceId, (request.params as { id: string }).id);
+    if (!found) throw new ApiError('NOT_FOUND', 'Captured message not found');
+    return { success: true, message: 'Captured message', data: { ...view(found), raw: found.raw.toString('utf8') } };
+  });
+
+  app.get('/api/v1/captured/:id/raw', { config: { auth: { key: 'any' } } }, async (request, reply) => {
+    const found = await getCaptured(db, requireKey(request).workspaceId, (request.params as { id: string }).id);
+    if (!found) throw new ApiError('NOT_FOUND', 'Captured message not found');
+    return reply
+      .type('message/rfc822')
+      .header('Content-Disposition', `attachment; filename="${found.message_id}.eml"`)
+      .send(found.raw);
+  });
+}

@@ -1,0 +1,124 @@
+import { sql } from 'kysely';
+import { inTransaction, type Db } from '../../platform/db/database.js';
+import type { MessageRecipientRow, MessageRow } from '../../platform/db/schema.js';
+
+export type ClaimedMessage = MessageRow;
+
+/**
+ * Claims due messages in strict priority order. The claim pushes next_attempt_at forward by the lease, so if
+ * this process dies the message becomes claimable again by itself (at-least-once delivery).
+ */
+export async function claimMessages(db: Db, opts: { workerId: string; limit: number; maxPriority: number; leaseMs: number }): Promise<ClaimedMessage[]> {
+  const res = await sql<ClaimedMessage>`
+    UPDATE messages m
+       SET status = 'sending', attempts = m.attempts + 1, locked_by = ${opts.workerId},
+           next_attempt_at = now() + make_interval(secs => ${opts.leaseMs / 1000}), updated_at = now()
+      FROM (SELECT id FROM messages
+             WHERE next_attempt_at <= now() AND priority <= ${opts.maxPriority}
+             ORDER BY priority, next_attempt_at
+             LIMIT ${opts.limit}
+             FOR UPDATE SKIP LOCKED) due
+     WHERE m.id = due.id
+ RETURNING m.*`.execute(db);
+  return res.rows;
+}
+
+export function recipientsOf(db: Db, messageIds: string[]): Promise<MessageRecipientRow[]> {
+  if (messageIds.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('message_recipients')
+    .selectAll()
+    .where('message_id', 'in', messageIds)
+    .orderBy('message_id')
+    .orderBy('position')
+    .execute();
+}
+
+export interface RecipientResult {
+  position: number;
+  email: string;
+  status: 'delivered' | 'deferred' | 'failed';
+  code: number | null;
+  response: string;
+  host: string | null;
+}
+
+export interface AttemptCompletion {
+  messageId: string;
+  workerId: string;
+  attempt: number;
+  status: string;
+  nextAttemptAt: Date | null;
+  transport: string;
+  lastError: string | null;
+  sentAt: Date | null;
+  deliveredAt: Date | null;
+  failedAt: Date | null;
+  recipients: RecipientResult[];
+  /** timeline entries beyond the per-recipient ones, e.g. "failed: retries exhausted" */
+  events: { type: string; detail: Record<string, unknown> }[];
+}
+
+/**
+ * Records many attempts in one commit. Each message update is fenced by (locked_by, attempts): a worker
+ * whose lease expired and was re-claimed elsewhere cannot overwrite the newer attempt's state.
+ */
+export async function completeAttempts(db: Db, batch: AttemptCompletion[]): Promise<void> {
+  if (batch.length === 0) return;
+  await inTransaction(db, async (trx) => {
+    const rows = batch.map(
+      (c) => sql`(${c.messageId}::text, ${c.workerId}::text, ${c.attempt}::int, ${c.status}::text, ${c.nextAttemptAt}::timestamptz,
+                  ${c.transport}::text, ${c.lastError}::text, ${c.sentAt}::timestamptz, ${c.deliveredAt}::timestamptz, ${c.failedAt}::timestamptz)`,
+    );
+    const updated = await sql<{ id: string }>`
+      UPDATE messages m
+         SET status = v.status, next_attempt_at = v.next_attempt_at, locked_by = NULL, transport = v.transport,
+             last_error = v.last_error, updated_at = now(),
+             sent_at = COALESCE(m.sent_at, v.sent_at), delivered_at = COALESCE(m.delivered_at, v.delivered_at),
+             failed_at = COALESCE(m.failed_at, v.failed_at)
+        FROM (VALUES ${sql.join(rows)}) AS v(id, worker_id, attempt, status, next_attempt_at, transport, last_error, sent_at, delivered_at, failed_at)
+       WHERE m.id = v.id AND m.locked_by = v.worker_id AND m.attempts = v.attempt
+   RETURNING m.id`.execute(trx);
+    const owned = new Set(updated.rows.map((r) => r.id));
+    const mine = batch.filter((c) => owned.has(c.messageId));
+    const recipientRows = mine.flatMap((c) =>
+      c.recipients.map((r) => sql`(${c.messageId}::text, ${r.position}::smallint, ${r.status}::text, ${r.code}::int, ${r.response}::text)`),
+    );
+    if (recipientRows.length > 0) {
+      await sql`
+        UPDATE message_recipients mr
+           SET status = v.status, smtp_code = v.code, smtp_response = v.response, updated_at = now()
+          FROM (VALUES ${sql.join(recipientRows)}) AS v(message_id, position, status, code, response)
+         WHERE mr.message_id = v.message_id AND mr.position = v.position`.execute(trx);
+    }
+    const events = mine.flatMap((c) => [
+      ...c.recipients.map((r) => ({
+        message_id: c.messageId,
+        type: recipientEventType(r.status, c.transport),
+        recipient: r.email,
+        attempt: c.attempt,
+        smtp_host: r.host,
+        smtp_code: r.code,
+        smtp_response: r.response,
+        detail: JSON.stringify({ transport: c.transport }),
+      })),
+      ...c.events.map((e) => ({
+        message_id: c.messageId,
+        type: e.type,
+        recipient: null,
+        attempt: c.attempt,
+        smtp_host: null,
+        smtp_code: null,
+        smtp_response: null,
+        detail: JSON.stringify(e.detail),
+      })),
+    ]);
+    if (events.length > 0) await trx.insertInto('message_events').values(events).execute();
+  });
+}
+
+function recipientEventType(status: RecipientResult['status'], transport: string): string {
+  if (status === 'delivered') return transport === 'smtp' ? 'sent' : 'delivered';
+  if (status === 'deferred') return 'deferred';
+  return 'bounced';
+}

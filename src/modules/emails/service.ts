@@ -1,0 +1,75 @@
+import type { Db } from '../../platform/db/database.js';
+import type { MessageEventRow, MessageRecipientRow } from '../../platform/db/schema.js';
+import { ApiError } from '../../platform/http/errors.js';
+import type { Cursor } from '../../platform/http/cursor.js';
+import * as store from './store.js';
+
+export const EMAIL_STATUSES = ['queued', 'scheduled', 'sending', 'sent', 'delivered', 'deferred', 'bounced', 'failed', 'cancelled', 'suppressed'] as const;
+
+const iso = (d: Date | null): string | null => d?.toISOString() ?? null;
+
+export function emailView(e: store.EmailRow, recipients: MessageRecipientRow[]) {
+  const of = (kind: string) => recipients.filter((r) => r.kind === kind).map((r) => r.email);
+  return {
+    id: e.id,
+    object: 'email',
+    status: e.status,
+    priority: e.tier,
+    from: e.from_email,
+    from_name: e.from_name,
+    to: of('to'),
+    cc: of('cc'),
+    bcc: of('bcc'),
+    reply_to: e.reply_to.map((a) => a.email),
+    subject: e.subject,
+    message_id: e.message_id_header,
+    created_at: iso(e.created_at),
+    sent_at: iso(e.sent_at),
+    delivered_at: iso(e.delivered_at),
+    failed_at: iso(e.failed_at),
+    attempts: e.attempts,
+    max_attempts: e.max_attempts,
+    next_attempt_at: e.status === 'sending' ? null : iso(e.next_attempt_at),
+    transport: e.transport,
+    last_error: e.last_error,
+    recipients_count: e.recipients_count,
+    recipients: recipients.map((r) => ({ email: r.email, name: r.name, type: r.kind, status: r.status, smtp_code: r.smtp_code, smtp_response: r.smtp_response })),
+    metadata: e.metadata,
+    tags: e.tags,
+  };
+}
+
+function eventView(ev: MessageEventRow) {
+  return {
+    type: ev.type,
+    at: ev.created_at.toISOString(),
+    recipient: ev.recipient,
+    attempt: ev.attempt,
+    smtp_host: ev.smtp_host,
+    smtp_code: ev.smtp_code,
+    smtp_response: ev.smtp_response,
+    detail: ev.detail,
+  };
+}
+
+export type EmailView = ReturnType<typeof emailView>;
+
+export class EmailService {
+  constructor(private readonly db: Db) {}
+
+  async get(workspaceId: string, id: string) {
+    const row = await store.findEmail(this.db, workspaceId, id);
+    if (!row) throw new ApiError('NOT_FOUND', `Email ${id} not found`);
+    const [recipients, events] = await Promise.all([store.recipientsOf(this.db, [id]), store.eventsOf(this.db, id)]);
+    return { ...emailView(row, recipients), events: events.map(eventView) };
+  }
+
+  async list(filter: Omit<store.EmailFilter, 'limit' | 'before'> & { limit: number; cursor?: Cursor }) {
+    const rows = await store.listEmails(this.db, { ...filter, limit: filter.limit + 1, ...(filter.cursor ? { before: filter.cursor } : {}) });
+    const page = rows.slice(0, filter.limit);
+    const recipients = await store.recipientsOf(this.db, page.map((r) => r.id));
+    const emails = page.map((r) => emailView(r, recipients.filter((x) => x.message_id === r.id)));
+    const last = page[page.length - 1];
+    return { emails, hasMore: rows.length > filter.limit, last: last ? { createdAt: last.created_at, id: last.id } : undefined };
+  }
+}

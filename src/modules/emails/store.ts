@@ -1,0 +1,52 @@
+import { sql } from 'kysely';
+import type { Db } from '../../platform/db/database.js';
+import type { MessageEventRow, MessageRecipientRow, MessageRow } from '../../platform/db/schema.js';
+
+export type EmailRow = Omit<MessageRow, 'html' | 'text_body' | 'attachments'>;
+
+const COLUMNS = [
+  'id', 'workspace_id', 'api_key_id', 'tier', 'priority', 'status', 'from_email', 'from_name', 'reply_to', 'subject',
+  'headers', 'metadata', 'tags', 'message_id_header', 'recipients_count', 'attempts', 'max_attempts', 'next_attempt_at',
+  'locked_by', 'transport', 'last_error', 'created_at', 'updated_at', 'sent_at', 'delivered_at', 'failed_at',
+] as const;
+
+export function findEmail(db: Db, workspaceId: string, id: string): Promise<EmailRow | undefined> {
+  return db.selectFrom('messages').select(COLUMNS).where('workspace_id', '=', workspaceId).where('id', '=', id).executeTakeFirst();
+}
+
+export interface EmailFilter {
+  workspaceId: string;
+  statuses?: string[];
+  recipient?: string;
+  since?: Date;
+  until?: Date;
+  before?: { createdAt: Date; id: string };
+  limit: number;
+}
+
+export function listEmails(db: Db, f: EmailFilter): Promise<EmailRow[]> {
+  let q = db.selectFrom('messages').select(COLUMNS).where('workspace_id', '=', f.workspaceId);
+  if (f.statuses?.length) q = q.where('status', 'in', f.statuses);
+  if (f.since) q = q.where('created_at', '>=', f.since);
+  if (f.until) q = q.where('created_at', '<', f.until);
+  if (f.recipient) {
+    const email = f.recipient.toLowerCase();
+    q = q.where((eb) =>
+      eb.exists(eb.selectFrom('message_recipients as r').select('r.position').whereRef('r.message_id', '=', 'messages.id').where(sql<string>`lower(r.email)`, '=', email)),
+    );
+  }
+  if (f.before) {
+    const b = f.before;
+    q = q.where((eb) => eb.or([eb('created_at', '<', b.createdAt), eb.and([eb('created_at', '=', b.createdAt), eb('id', '<', b.id)])]));
+  }
+  return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute();
+}
+
+export function recipientsOf(db: Db, ids: string[]): Promise<MessageRecipientRow[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return db.selectFrom('message_recipients').selectAll().where('message_id', 'in', ids).orderBy('message_id').orderBy('position').execute();
+}
+
+export function eventsOf(db: Db, id: string): Promise<MessageEventRow[]> {
+  return db.selectFrom('message_events').selectAll().where('message_id', '=', id).orderBy('id').execute();
+}

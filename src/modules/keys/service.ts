@@ -1,0 +1,166 @@
+import type { Plan } from '../../config/config.js';
+import { constantTimeEqual, sha256Hex } from '../../platform/crypto.js';
+import { inTransaction, type Db } from '../../platform/db/database.js';
+import type { ApiKeyRow } from '../../platform/db/schema.js';
+import { ApiError } from '../../platform/http/errors.js';
+import { uuidv7 } from '../../platform/ids.js';
+import { ADMIN_SCOPES, KEY_PATTERN, MAX_ADMIN_KEYS_PER_WORKSPACE, isAdminScope, mintKey, type KeyKind } from './key-format.js';
+import * as store from './store.js';
+
+export interface AuthenticatedKey {
+  id: string;
+  keyId: string;
+  workspaceId: string;
+  kind: KeyKind;
+  scopes: string[];
+  domainId: string | null;
+  expiresAt: Date | null;
+  plan: Plan;
+}
+
+export interface CreatedKey {
+  key: PublicKey;
+  secretKey: string;
+}
+
+export interface PublicKey {
+  id: string;
+  key_id: string;
+  name: string;
+  kind: KeyKind;
+  scopes: string[];
+  domain_id: string | null;
+  is_active: boolean;
+  expires_at: string | null;
+  last_used_at: string | null;
+  created_at: string;
+}
+
+export function toPublicKey(row: ApiKeyRow): PublicKey {
+  return {
+    id: row.id,
+    key_id: row.key_id,
+    name: row.name,
+    kind: row.kind,
+    scopes: row.scopes,
+    domain_id: row.domain_id,
+    is_active: row.is_active && row.revoked_at === null,
+    expires_at: row.expires_at?.toISOString() ?? null,
+    last_used_at: row.last_used_at?.toISOString() ?? null,
+    created_at: row.created_at.toISOString(),
+  };
+}
+
+export class TooManyAdminKeysError extends ApiError {
+  constructor() {
+    super('CONFLICT', `A workspace may have at most ${MAX_ADMIN_KEYS_PER_WORKSPACE} admin API keys; revoke one first`);
+  }
+}
+
+const CACHE_TTL_MS = 2000;
+const LAST_USED_EVERY_MS = 60_000;
+
+/**
+ * Resolves bearer keys. Lookups are cached for two seconds per process, so a revocation reaches every API
+ * process within that time without a database round trip on every request.
+ */
+export class KeyService {
+  private readonly cache = new Map<string, { key: AuthenticatedKey | null; until: number }>();
+  private readonly lastTouched = new Map<string, number>();
+
+  constructor(private readonly db: Db) {}
+
+  async authenticate(secret: string, now = Date.now()): Promise<AuthenticatedKey | null> {
+    if (!KEY_PATTERN.test(secret)) return null;
+    const hash = sha256Hex(secret);
+    let entry = this.cache.get(hash);
+    if (!entry || entry.until < now) {
+      const row = await store.findKeyByHash(this.db, hash);
+      const usable = row && constantTimeEqual(row.secret_hash, hash) && row.is_active && row.revoked_at === null;
+      entry = { key: usable ? toAuthenticated(row) : null, until: now + CACHE_TTL_MS };
+      if (this.cache.size > 10_000) this.cache.clear();
+      this.cache.set(hash, entry);
+    }
+    const key = entry.key;
+    if (!key || (key.expiresAt && key.expiresAt.getTime() <= now)) return null;
+    this.recordUse(key.id, now);
+    return key;
+  }
+
+  private recordUse(id: string, now: number): void {
+    const last = this.lastTouched.get(id) ?? 0;
+    if (now - last < LAST_USED_EVERY_MS) return;
+    this.lastTouched.set(id, now);
+    store.touchLastUsed(this.db, id, new Date(now)).catch(() => undefined);
+  }
+
+  forget(): void {
+    this.cache.clear();
+  }
+
+  async createRegularKey(opts: { workspaceId: string; name?: string; domainId?: string | null; expiresAt?: Date | null }): Promise<CreatedKey> {
+    const minted = mintKey(opts.workspaceId, 'regular');
+    const row = await store.insertKey(this.db, {
+      id: uuidv7(),
+      workspaceId: opts.workspaceId,
+      kind: 'regular',
+      name: opts.name ?? 'Sending key',
+      keyId: minted.keyId,
+      secretHash: sha256Hex(minted.secretKey),
+      scopes: [],
+      domainId: opts.domainId ?? null,
+      expiresAt: opts.expiresAt ?? null,
+    });
+    return { key: toPublicKey(row), secretKey: minted.secretKey };
+  }
+
+  async createAdminKey(opts: { workspaceId: string; name?: string; scopes?: string[]; expiresAt?: Date | null }): Promise<CreatedKey> {
+    const scopes = opts.scopes ?? [...ADMIN_SCOPES];
+    const unknown = scopes.filter((s) => !isAdminScope(s));
+    if (unknown.length > 0) {
+      throw new ApiError('VALIDATION_ERROR', `Unknown scope(s): ${unknown.join(', ')}. Valid scopes: ${ADMIN_SCOPES.join(', ')}`);
+    }
+    const minted = mintKey(opts.workspaceId, 'admin');
+    const row = await inTransaction(this.db, async (trx) => {
+      // the workspace row lock serialises concurrent creations so the limit cannot be overshot
+      const ws = await trx.selectFrom('workspaces').select('id').where('id', '=', opts.workspaceId).forUpdate().executeTakeFirst();
+      if (!ws) throw new ApiError('NOT_FOUND', `Workspace ${opts.workspaceId} not found`);
+      if ((await store.countActiveAdminKeys(trx, opts.workspaceId)) >= MAX_ADMIN_KEYS_PER_WORKSPACE) throw new TooManyAdminKeysError();
+      return store.insertKey(trx, {
+        id: uuidv7(),
+        workspaceId: opts.workspaceId,
+        kind: 'admin',
+        name: opts.name ?? 'Admin key',
+        keyId: minted.keyId,
+        secretHash: sha256Hex(minted.secretKey),
+        scopes: [...new Set(scopes)],
+        domainId: null,
+        expiresAt: opts.expiresAt ?? null,
+      });
+    });
+    return { key: toPublicKey(row), secretKey: minted.secretKey };
+  }
+
+  async list(workspaceId: string): Promise<PublicKey[]> {
+    return (await store.listKeys(this.db, workspaceId)).map(toPublicKey);
+  }
+
+  async revoke(workspaceId: string, id: string): Promise<boolean> {
+    const done = await store.revokeKey(this.db, workspaceId, id);
+    this.forget();
+    return done;
+  }
+}
+
+function toAuthenticated(row: ApiKeyRow & { plan: string }): AuthenticatedKey {
+  return {
+    id: row.id,
+    keyId: row.key_id,
+    workspaceId: row.workspace_id,
+    kind: row.kind,
+    scopes: row.scopes,
+    domainId: row.domain_id,
+    expiresAt: row.expires_at,
+    plan: row.plan as Plan,
+  };
+}

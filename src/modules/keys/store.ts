@@ -1,0 +1,73 @@
+import { sql } from 'kysely';
+import type { Db, Tx } from '../../platform/db/database.js';
+import type { ApiKeyRow } from '../../platform/db/schema.js';
+
+export interface NewKeyRecord {
+  id: string;
+  workspaceId: string;
+  kind: 'regular' | 'admin';
+  name: string;
+  keyId: string;
+  secretHash: string;
+  scopes: string[];
+  domainId: string | null;
+  expiresAt: Date | null;
+}
+
+export async function insertKey(db: Db | Tx, key: NewKeyRecord): Promise<ApiKeyRow> {
+  return db
+    .insertInto('api_keys')
+    .values({
+      id: key.id,
+      workspace_id: key.workspaceId,
+      kind: key.kind,
+      name: key.name,
+      key_id: key.keyId,
+      secret_hash: key.secretHash,
+      scopes: key.scopes,
+      domain_id: key.domainId,
+      expires_at: key.expiresAt,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export function findKeyByHash(db: Db, secretHash: string): Promise<(ApiKeyRow & { plan: string }) | undefined> {
+  return db
+    .selectFrom('api_keys')
+    .innerJoin('workspaces', 'workspaces.id', 'api_keys.workspace_id')
+    .selectAll('api_keys')
+    .select('workspaces.plan')
+    .where('secret_hash', '=', secretHash)
+    .executeTakeFirst();
+}
+
+export async function countActiveAdminKeys(db: Tx, workspaceId: string): Promise<number> {
+  const row = await db
+    .selectFrom('api_keys')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('workspace_id', '=', workspaceId)
+    .where('kind', '=', 'admin')
+    .where('revoked_at', 'is', null)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export function listKeys(db: Db, workspaceId: string): Promise<ApiKeyRow[]> {
+  return db.selectFrom('api_keys').selectAll().where('workspace_id', '=', workspaceId).orderBy('created_at').execute();
+}
+
+export async function revokeKey(db: Db, workspaceId: string, id: string): Promise<boolean> {
+  const res = await db
+    .updateTable('api_keys')
+    .set({ is_active: false, revoked_at: new Date() })
+    .where('workspace_id', '=', workspaceId)
+    .where((eb) => eb.or([eb(sql<string>`id::text`, '=', id), eb('key_id', '=', id)]))
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}
+
+export async function touchLastUsed(db: Db, id: string, at: Date): Promise<void> {
+  await db.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute();
+}

@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { ApiError } from '../../platform/http/errors.js';
+import { normalizeSendBody } from './normalize.js';
+
+const base = { subject: 'Hi', body: 'Hello' };
+
+function rejects(body: unknown): ApiError {
+  try {
+    normalizeSendBody(body);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ApiError);
+    return err as ApiError;
+  }
+  throw new Error('expected the body to be rejected');
+}
+
+describe('normalizeSendBody: the request variants real clients send', () => {
+  it('accepts `to` as a string, a list, objects and mixed lists', () => {
+    expect(normalizeSendBody({ ...base, to: 'a@x.io' }).to).toEqual([{ email: 'a@x.io' }]);
+    expect(normalizeSendBody({ ...base, to: ['a@x.io', 'b@x.io'] }).to).toEqual([{ email: 'a@x.io' }, { email: 'b@x.io' }]);
+    expect(normalizeSendBody({ ...base, to: [{ email: 'a@x.io', name: 'A' }, 'b@x.io'] }).to).toEqual([{ email: 'a@x.io', name: 'A' }, { email: 'b@x.io' }]);
+    expect(normalizeSendBody({ ...base, to: { email: 'a@x.io' } }).to).toEqual([{ email: 'a@x.io' }]);
+    expect(normalizeSendBody({ ...base, to: 'Jane Doe <jane@x.io>' }).to).toEqual([{ email: 'jane@x.io', name: 'Jane Doe' }]);
+  });
+
+  it('accepts cc/bcc as strings or objects and reply_to as string or object', () => {
+    const n = normalizeSendBody({ ...base, to: 'a@x.io', cc: ['c@x.io'], bcc: [{ email: 'b@x.io' }], reply_to: { email: 'r@x.io', name: 'R' } });
+    expect(n.cc).toEqual([{ email: 'c@x.io' }]);
+    expect(n.bcc).toEqual([{ email: 'b@x.io' }]);
+    expect(n.replyTo).toEqual([{ email: 'r@x.io', name: 'R' }]);
+  });
+
+  it('reads from as string or object, with from_name or fromName', () => {
+    expect(normalizeSendBody({ ...base, to: 'a@x.io', from: 's@x.io', from_name: 'Shop' }).from).toEqual({ email: 's@x.io', name: 'Shop' });
+    expect(normalizeSendBody({ ...base, to: 'a@x.io', from: 's@x.io', fromName: 'Shop' }).from).toEqual({ email: 's@x.io', name: 'Shop' });
+    expect(normalizeSendBody({ ...base, to: 'a@x.io', from: { email: 's@x.io', name: 'Obj' } }).from).toEqual({ email: 's@x.io', name: 'Obj' });
+    expect(normalizeSendBody({ ...base, to: 'a@x.io' }).from).toBeNull();
+  });
+
+  it('detects HTML in body, honours is_html, and accepts html/text', () => {
+    expect(normalizeSendBody({ to: 'a@x.io', subject: 's', body: '<p>x</p>' }).html).toBe('<p>x</p>');
+    expect(normalizeSendBody({ to: 'a@x.io', subject: 's', body: 'plain' }).text).toBe('plain');
+    expect(normalizeSendBody({ to: 'a@x.io', subject: 's', body: '<b>not</b>', is_html: false }).text).toBe('<b>not</b>');
+    expect(normalizeSendBody({ to: 'a@x.io', subject: 's', body: 'x', is_html: true }).html).toBe('x');
+    const both = normalizeSendBody({ to: 'a@x.io', subject: 's', html: '<p>h</p>', text: 't' });
+    expect([both.html, both.text]).toEqual(['<p>h</p>', 't']);
+  });
+
+  it('reads params, template_data, metadata, meta, tags, headers and custom_headers', () => {
+    const n = normalizeSendBody({ to: 'a@x.io', subject: 's', template_id: 'tpl_1', template_data: { a: 1 }, meta: { k: 'v' }, tags: ['t'], custom_headers: [{ name: 'X-A', value: '1' }], headers: { 'X-B': '2' } });
+    expect(n.templateId).toBe('tpl_1');
+    expect(n.params).toEqual({ a: 1 });
+    expect(n.metadata).toEqual({ k: 'v' });
+    expect(n.tags).toEqual(['t']);
+    expect(n.headers).toEqual({ 'X-A': '1', 'X-B': '2' });
+  });
+
+  it('decodes attachments with either spelling of the content type', () => {
+    const n = normalizeSendBody({ ...base, to: 'a@x.io', attachments: [{ filename: 'a.txt', content: Buffer.from('hi').toString('base64'), content_type: 'text/plain' }, { filename: 'b.bin', content: 'AAE=', contentType: 'application/octet-stream' }] });
+    expect(n.attachments).toEqual([
+      { filename: 'a.txt', content: 'aGk=', contentType: 'text/plain' },
+      { filename: 'b.bin', content: 'AAE=', contentType: 'application/octet-stream' },
+    ]);
+  });
+});
+
+describe('normalizeSendBody: validation names the field', () => {
+  it.each([
+    [{ subject: 's', body: 'b' }, "Field 'to' is required"],
+    [{ to: [], subject: 's', body: 'b' }, "Field 'to' is required"],
+    [{ to: 'a@x.io', body: 'b' }, "Field 'subject' is required"],
+    [{ to: 'a@x.io', subject: 's' }, "Field 'body' is required"],
+    [{ to: 'not-an-address', subject: 's', body: 'b' }, "Field 'to' has an invalid email address"],
+    [{ to: ['a@x.io', 'bad@'], subject: 's', body: 'b' }, "Field 'to[1]' has an invalid email address"],
+    [{ to: 'a@x.io', cc: [{ name: 'x' }], subject: 's', body: 'b' }, "Field 'cc[0].email' is required"],
+    [{ to: 'a@x.io', subject: 's', template_id: 't', body: '<p>x</p>' }, "cannot be combined with 'template_id'"],
+    [{ to: 'a@x.io', subject: 's', body: 'b', attachments: [{ filename: 'a', content: '@@@' }] }, "Field 'attachments[0].content' must be base64"],
+    [{ to: 'a@x.io', subject: 's', body: 'b', headers: { Bcc: 'x@y.io' } }, "reserved header 'Bcc'"],
+    [[1, 2], 'must be a JSON object'],
+  ])('%j → %s', (body, message) => {
+    const err = rejects(body);
+    expect(err.code).toBe('VALIDATION_ERROR');
+    expect(err.message).toContain(message);
+  });
+
+  it('refuses more than 50 recipients in to+cc+bcc', () => {
+    const to = Array.from({ length: 30 }, (_, i) => `t${i}@x.io`);
+    const cc = Array.from({ length: 21 }, (_, i) => `c${i}@x.io`);
+    expect(rejects({ ...base, to, cc }).message).toContain('at most 50');
+  });
+});
+
+describe('normalizeSendBody: header injection is impossible', () => {
+  it.each([
+    [{ ...base, to: 'a@x.io\r\nBcc: evil@x.io' }],
+    [{ ...base, to: [{ email: 'a@x.io', name: 'A\r\nBcc: evil@x.io' }] }],
+    [{ ...base, to: 'a@x.io', from: 's@x.io', from_name: 'Shop\nBcc: evil@x.io' }],
+    [{ ...base, to: 'a@x.io', reply_to: 'r@x.io\nBcc: evil@x.io' }],
+    [{ ...base, to: 'a@x.io', headers: { 'X-Ok': 'v\r\nBcc: evil@x.io' } }],
+    [{ ...base, to: 'a@x.io', headers: { 'X-Bad\r\nBcc': 'v' } }],
+    [{ ...base, to: 'a@x.io', attachments: [{ filename: 'a\r\nBcc: e@x.io', content: 'aGk=' }] }],
+  ])('rejects CR/LF in addresses, names and headers: %j', (body) => {
+    expect(rejects(body).code).toBe('VALIDATION_ERROR');
+  });
+
+  it('folds line breaks in the subject into spaces', () => {
+    expect(normalizeSendBody({ to: 'a@x.io', subject: 'Hi\r\nBcc: evil@x.io', body: 'b' }).subject).toBe('Hi Bcc: evil@x.io');
+  });
+});

@@ -1,0 +1,97 @@
+import { inTransaction, type Db, type Tx } from '../../platform/db/database.js';
+import type { NewMessage, NewMessageEvent, NewMessageRecipient } from '../../platform/db/schema.js';
+import type { QueueSignal } from '../../platform/queue/signal.js';
+
+export interface QueuedEmail {
+  message: NewMessage;
+  recipients: NewMessageRecipient[];
+  event: NewMessageEvent;
+}
+
+// PostgreSQL accepts at most 65,535 bind parameters per statement.
+const MESSAGE_COLUMNS = 30;
+const RECIPIENT_COLUMNS = 9;
+const PARAM_BUDGET = 60_000;
+
+/** How many of the pending emails fit in one multi-row INSERT. */
+export function batchSizeFor(items: QueuedEmail[]): number {
+  let params = 0;
+  let n = 0;
+  for (const item of items) {
+    params += MESSAGE_COLUMNS + item.recipients.length * RECIPIENT_COLUMNS;
+    if (params > PARAM_BUDGET || n >= 1000) break;
+    n++;
+  }
+  return n;
+}
+
+export async function insertQueuedEmails(trx: Tx, items: QueuedEmail[]): Promise<void> {
+  await trx.insertInto('messages').values(items.map((i) => i.message)).execute();
+  const recipients = items.flatMap((i) => i.recipients);
+  if (recipients.length > 0) await trx.insertInto('message_recipients').values(recipients).execute();
+  await trx.insertInto('message_events').values(items.map((i) => i.event)).execute();
+}
+
+/** Writes a group of accepted emails in one commit and wakes the workers for their tiers. */
+export async function writeAcceptedBatch(db: Db, signal: QueueSignal, items: QueuedEmail[]): Promise<void> {
+  const topics = [...new Set(items.map((i) => i.message.tier))];
+  await inTransaction(db, async (trx) => {
+    await insertQueuedEmails(trx, items);
+    for (const t of topics) await signal.notifyInTransaction(trx, t);
+  });
+  for (const t of topics) signal.wakeLocal(t);
+}
+
+export interface IdempotencyRecord {
+  request_hash: string;
+  response: Record<string, unknown>;
+}
+
+export function findIdempotencyRecord(db: Db | Tx, workspaceId: string, key: string): Promise<IdempotencyRecord | undefined> {
+  return db
+    .selectFrom('idempotency_keys')
+    .select(['request_hash', 'response'])
+    .where('workspace_id', '=', workspaceId)
+    .where('key', '=', key)
+    .where('created_at', '>', new Date(Date.now() - 24 * 3600 * 1000))
+    .executeTakeFirst();
+}
+
+/**
+ * The idempotency row and the email commit together; the primary key makes a concurrent retry collide
+ * instead of sending twice. Returns the stored record when another request won the race.
+ */
+export async function writeIdempotentEmail(
+  db: Db,
+  signal: QueueSignal,
+  item: QueuedEmail,
+  idem: { workspaceId: string; key: string; requestHash: string; response: Record<string, unknown> },
+): Promise<IdempotencyRecord | null> {
+  const existing = await inTransaction(db, async (trx) => {
+    // expired records are replaced: a key is honoured for 24 hours
+    await trx
+      .deleteFrom('idempotency_keys')
+      .where('workspace_id', '=', idem.workspaceId)
+      .where('key', '=', idem.key)
+      .where('created_at', '<=', new Date(Date.now() - 24 * 3600 * 1000))
+      .execute();
+    const inserted = await trx
+      .insertInto('idempotency_keys')
+      .values({
+        workspace_id: idem.workspaceId,
+        key: idem.key,
+        request_hash: idem.requestHash,
+        message_id: item.message.id,
+        response: JSON.stringify(idem.response),
+      })
+      .onConflict((oc) => oc.columns(['workspace_id', 'key']).doNothing())
+      .returning('key')
+      .executeTakeFirst();
+    if (!inserted) return (await findIdempotencyRecord(trx, idem.workspaceId, idem.key)) ?? null;
+    await insertQueuedEmails(trx, [item]);
+    await signal.notifyInTransaction(trx, item.message.tier);
+    return null;
+  });
+  if (!existing) signal.wakeLocal(item.message.tier);
+  return existing;
+}

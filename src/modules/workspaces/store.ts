@@ -1,0 +1,18 @@
+import type { Db } from '../../platform/db/database.js';
+import type { WorkspaceRow } from '../../platform/db/schema.js';
+
+export async function insertWorkspace(db: Db, ws: { id: string; name: string; plan: string }): Promise<WorkspaceRow> {
+  return db.insertInto('workspaces').values(ws).returningAll().executeTakeFirstOrThrow();
+}
+
+export function findWorkspace(db: Db, id: string): Promise<WorkspaceRow | undefined> {
+  return db.selectFrom('workspaces').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export function listWorkspaces(db: Db): Promise<WorkspaceRow[]> {
+  return db.selectFrom('workspaces').selectAll().orderBy('created_at').execute();
+}
+
+export async function updatePlan(db: Db, id: string, plan: string): Promise<WorkspaceRow | undefined> {
+  return db.updateTable('workspaces').set({ plan }).where('id', '=', id).returningAll().executeTakeFirst();
+}

@@ -1,0 +1,113 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Kysely, PostgresDialect, type Transaction } from 'kysely';
+import pg from 'pg';
+import type { DB } from './schema.js';
+
+// int8 and numeric arrive as strings on both backends (PGlite's adapter mirrors pg); keep it that way
+// so code never depends on which backend it runs on.
+
+export type DbKind = 'pglite' | 'postgres';
+export type Db = Kysely<DB>;
+export type Tx = Transaction<DB>;
+
+export interface Database {
+  readonly kind: DbKind;
+  readonly db: Db;
+  /** Registers a callback for NOTIFY on a channel (PostgreSQL only; embedded mode signals in-process). */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+/**
+ * Marks the async context of a running transaction. A query on the outer handle from inside a
+ * transaction would wait forever for PGlite's single connection, and on PostgreSQL it would silently run
+ * outside the transaction; both are bugs, so the pool refuses to hand out a connection instead.
+ */
+const transactionContext = new AsyncLocalStorage<true>();
+
+export class OuterHandleInTransactionError extends Error {
+  constructor() {
+    super('A query used the outer database handle inside a transaction; use the transaction handle');
+    this.name = 'OuterHandleInTransactionError';
+  }
+}
+
+/** Runs fn in one transaction. The only sanctioned way to open one (see transactionContext). */
+export function inTransaction<T>(db: Db, fn: (trx: Tx) => Promise<T>): Promise<T> {
+  return db.transaction().execute((trx) => transactionContext.run(true, () => fn(trx)));
+}
+
+interface PoolLike {
+  connect(): Promise<pg.PoolClient>;
+  end(): Promise<void>;
+}
+
+function guardedPool(pool: pg.Pool): PoolLike {
+  return {
+    connect: () => {
+      if (transactionContext.getStore()) return Promise.reject(new OuterHandleInTransactionError());
+      return pool.connect();
+    },
+    end: () => pool.end(),
+  };
+}
+
+export async function openPostgres(url: string, opts: { max?: number } = {}): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 20 });
+  pool.on('error', () => {
+    // idle-client errors (server restart) are surfaced on the next query; keep the process alive
+  });
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: guardedPool(pool) as unknown as pg.Pool }) });
+  const listeners: pg.Client[] = [];
+  return {
+    kind: 'postgres',
+    db,
+    async listen(channel, onNotify) {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      client.on('error', () => undefined);
+      client.on('notification', (msg) => {
+        if (msg.channel === channel) onNotify(msg.payload ?? '');
+      });
+      await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      listeners.push(client);
+      return async () => {
+        listeners.splice(listeners.indexOf(client), 1);
+        await client.end().catch(() => undefined);
+      };
+    },
+    async close() {
+      await Promise.all(listeners.map((c) => c.end().catch(() => undefined)));
+      await db.destroy();
+    },
+  };
+}
+
+/** dataDir undefined → in-memory database (tests). */
+export async function openEmbedded(dataDir: string | undefined): Promise<Database> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
+  let pglite;
+  if (dataDir) {
+    await fs.mkdir(dataDir, { recursive: true });
+    pglite = await PGlite.create(path.join(dataDir, 'pgdata'));
+  } else {
+    pglite = await PGlite.create();
+  }
+  const pool = new pg.Pool({ ...createPgConfig(pglite), max: 1 });
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: guardedPool(pool) as unknown as pg.Pool }) });
+  return {
+    kind: 'pglite',
+    db,
+    async listen() {
+      // every role runs in this one process; the in-process signal is used instead
+      return async () => undefined;
+    },
+    async close() {
+      await db.destroy();
+      await pglite.close();
+    },
+  };
+}

@@ -1,0 +1,154 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+/** Timestamps come back as Date from both drivers; inserts may pass Date or ISO text. */
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+type Json<T> = ColumnType<T, string | undefined, string>;
+
+export interface WorkspacesTable {
+  id: string;
+  name: string;
+  plan: string;
+  created_at: Timestamp;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  workspace_id: string;
+  kind: 'regular' | 'admin';
+  name: string;
+  key_id: string;
+  secret_hash: string;
+  scopes: ColumnType<string[], string[] | undefined, string[]>;
+  domain_id: string | null;
+  is_active: ColumnType<boolean, boolean | undefined, boolean>;
+  expires_at: NullableTimestamp;
+  last_used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+
+export interface StoredAddress {
+  email: string;
+  name?: string;
+}
+
+export interface StoredAttachment {
+  filename: string;
+  content: string;
+  contentType?: string;
+  contentId?: string;
+}
+
+export interface MessagesTable {
+  id: string;
+  workspace_id: string;
+  api_key_id: string | null;
+  tier: string;
+  priority: number;
+  status: string;
+  from_email: string;
+  from_name: string | null;
+  reply_to: Json<StoredAddress[]>;
+  subject: string;
+  html: string | null;
+  text_body: string | null;
+  headers: Json<Record<string, string>>;
+  attachments: Json<StoredAttachment[]>;
+  metadata: Json<Record<string, unknown>>;
+  tags: Json<string[]>;
+  message_id_header: string;
+  recipients_count: number;
+  attempts: ColumnType<number, number | undefined, number>;
+  max_attempts: number;
+  next_attempt_at: NullableTimestamp;
+  locked_by: string | null;
+  transport: string | null;
+  last_error: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  sent_at: NullableTimestamp;
+  delivered_at: NullableTimestamp;
+  failed_at: NullableTimestamp;
+}
+
+export interface MessageRecipientsTable {
+  message_id: string;
+  position: number;
+  kind: 'to' | 'cc' | 'bcc';
+  email: string;
+  name: string | null;
+  status: ColumnType<string, string | undefined, string>;
+  smtp_code: number | null;
+  smtp_response: string | null;
+  updated_at: Timestamp;
+}
+
+export interface MessageEventsTable {
+  id: Generated<string>;
+  message_id: string;
+  type: string;
+  recipient: string | null;
+  attempt: number | null;
+  smtp_host: string | null;
+  smtp_code: number | null;
+  smtp_response: string | null;
+  detail: Json<Record<string, unknown> | null>;
+  created_at: Timestamp;
+}
+
+export interface CapturedMessagesTable {
+  id: string;
+  message_id: string;
+  workspace_id: string;
+  envelope_from: string;
+  envelope_to: string[];
+  subject: string;
+  size: number;
+  raw: Buffer;
+  created_at: Timestamp;
+}
+
+export interface IdempotencyKeysTable {
+  workspace_id: string;
+  key: string;
+  request_hash: string;
+  message_id: string;
+  response: Json<Record<string, unknown>>;
+  created_at: Timestamp;
+}
+
+export interface JobsTable {
+  id: string;
+  queue: string;
+  dedupe_key: string | null;
+  payload: Json<Record<string, unknown>>;
+  status: ColumnType<string, string | undefined, string>;
+  attempts: ColumnType<number, number | undefined, number>;
+  max_attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: NullableTimestamp;
+  locked_by: string | null;
+  last_error: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface DB {
+  workspaces: WorkspacesTable;
+  api_keys: ApiKeysTable;
+  messages: MessagesTable;
+  message_recipients: MessageRecipientsTable;
+  message_events: MessageEventsTable;
+  captured_messages: CapturedMessagesTable;
+  idempotency_keys: IdempotencyKeysTable;
+  jobs: JobsTable;
+}
+
+export type WorkspaceRow = Selectable<WorkspacesTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type MessageRow = Selectable<MessagesTable>;
+export type NewMessage = Insertable<MessagesTable>;
+export type MessageRecipientRow = Selectable<MessageRecipientsTable>;
+export type NewMessageRecipient = Insertable<MessageRecipientsTable>;
+export type MessageEventRow = Selectable<MessageEventsTable>;
+export type NewMessageEvent = Insertable<MessageEventsTable>;

@@ -1,0 +1,86 @@
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import FindMyWay, { type HTTPMethod } from 'find-my-way';
+import type { Logger } from '../logger.js';
+import { ApiError, errorEnvelope } from './errors.js';
+import { parseJsonBody } from './json-body.js';
+
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+const METHODS: HTTPMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+
+/** Maps framework errors to our codes so every answer, even a parser failure, is the spec's envelope. */
+function toApiError(err: FastifyError | ApiError | Error): ApiError {
+  if (err instanceof ApiError) return err;
+  const code = (err as FastifyError).code;
+  switch (code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiError('PAYLOAD_TOO_LARGE');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? new ApiError('UNSUPPORTED_MEDIA_TYPE') : new ApiError('VALIDATION_ERROR', err.message);
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new ApiError('VALIDATION_ERROR', 'Malformed JSON body');
+    case 'FST_ERR_VALIDATION':
+      return new ApiError('VALIDATION_ERROR', err.message);
+  }
+  const status = (err as FastifyError).statusCode;
+  if (status && status >= 400 && status < 500) return new ApiError('VALIDATION_ERROR', err.message);
+  return new ApiError('INTERNAL_ERROR');
+}
+
+export function createHttpServer(opts: { logger: Logger; bodyLimit?: number; trustProxy?: boolean }): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: opts.logger as FastifyBaseLogger,
+    bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    trustProxy: opts.trustProxy ?? false,
+    disableRequestLogging: true,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(['application/json', 'application/*+json'], { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+  // Clients that forget the header still send JSON; an empty body with any type is harmless.
+  app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  app.setErrorHandler((err: FastifyError | ApiError, request, reply) => {
+    const apiError = toApiError(err);
+    if (apiError.status >= 500) request.log.error({ err, url: request.url }, 'request failed');
+    for (const [k, v] of Object.entries(apiError.extra.headers ?? {})) reply.header(k, v);
+    return reply.status(apiError.status).send(errorEnvelope(apiError));
+  });
+
+  // A shadow router answers "which methods does this path have?" so a wrong method gets 405, not 404.
+  const shadow = FindMyWay({ ignoreTrailingSlash: true, ignoreDuplicateSlashes: true });
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      const m = method as HTTPMethod;
+      if (METHODS.includes(m) && !shadow.hasRoute(m, route.url)) shadow.on(m, route.url, () => undefined);
+    }
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '/';
+    const allowed = METHODS.filter((m) => m !== request.method && shadow.find(m, path) !== null);
+    if (allowed.length > 0) {
+      reply.header('Allow', allowed.join(', '));
+      return reply.status(405).send(errorEnvelope(new ApiError('METHOD_NOT_ALLOWED', `Method ${request.method} is not allowed on ${path}; use ${allowed.join(', ')}`)));
+    }
+    return reply.status(404).send(errorEnvelope(new ApiError('NOT_FOUND', `No route for ${request.method} ${path}`)));
+  });
+
+  return app;
+}

@@ -1,0 +1,188 @@
+import os from 'node:os';
+import type { Db } from '../platform/db/database.js';
+import type { MessageRecipientRow } from '../platform/db/schema.js';
+import { randomHex } from '../platform/crypto.js';
+import type { Logger } from '../platform/logger.js';
+import { composeMessage } from '../platform/mail/compose.js';
+import type { RecipientOutcome, Transport } from '../platform/mail/types.js';
+import { GroupCommitter } from '../platform/queue/group-commit.js';
+import type { QueueSignal } from '../platform/queue/signal.js';
+import { toMailContent } from '../modules/delivery/compose-row.js';
+import { decideCompletion } from '../modules/delivery/outcome.js';
+import { claimMessages, completeAttempts, recipientsOf, type AttemptCompletion, type ClaimedMessage } from '../modules/delivery/store.js';
+
+export interface LaneOptions {
+  name: string;
+  /** highest priority number this lane takes: 0 = instant only, 3 = every tier (in priority order) */
+  maxPriority: number;
+  concurrency: number;
+  /** each lane has its own transport so its mail never queues behind another lane's connections */
+  transport: Transport;
+}
+
+export interface DeliveryWorkerOptions {
+  db: Db;
+  signal: QueueSignal;
+  log: Logger;
+  lanes: LaneOptions[];
+  leaseMs: number;
+  retryBaseMs: number;
+  pollMs?: number;
+}
+
+/**
+ * Claims due messages in batches and delivers them. Lanes keep tiers' promises: a lane reserved for instant
+ * mail is never busy with bulk, and the shared lane always claims the highest tier first.
+ */
+export class DeliveryWorker {
+  readonly workerId = `${os.hostname()}:${process.pid}:${randomHex(4)}`;
+  private readonly lanes: Lane[];
+  private readonly completions: GroupCommitter<AttemptCompletion, void>;
+  private stopWake: (() => void) | null = null;
+  private poller: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(private readonly opts: DeliveryWorkerOptions) {
+    this.completions = new GroupCommitter<AttemptCompletion, void>(
+      async (batch) => {
+        await completeAttempts(opts.db, batch);
+        return batch.map(() => undefined);
+      },
+      { maxConcurrent: 2, maxBatch: (items) => Math.min(items.length, 200) },
+    );
+    this.lanes = opts.lanes.map((l) => new Lane(l, this));
+  }
+
+  start(): void {
+    this.stopWake = this.opts.signal.onWake(() => this.kick());
+    this.poller = setInterval(() => this.kick(), this.opts.pollMs ?? 500);
+    this.kick();
+  }
+
+  kick(): void {
+    if (this.stopped) return;
+    for (const lane of this.lanes) lane.pump();
+  }
+
+  /** Stops claiming, waits for in-flight deliveries to be recorded, closes the transports. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopWake?.();
+    if (this.poller) clearInterval(this.poller);
+    await Promise.all(this.lanes.map((l) => l.drain()));
+    await Promise.all(this.lanes.map((l) => l.options.transport.close()));
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  async claim(lane: LaneOptions, limit: number): Promise<ClaimedMessage[]> {
+    return claimMessages(this.opts.db, { workerId: this.workerId, limit, maxPriority: lane.maxPriority, leaseMs: this.opts.leaseMs });
+  }
+
+  /** Loads the recipients of a claimed batch with one query. */
+  async recipientsByMessage(messages: ClaimedMessage[]): Promise<Map<string, MessageRecipientRow[]>> {
+    const byMessage = new Map<string, MessageRecipientRow[]>(messages.map((m) => [m.id, []]));
+    for (const r of await recipientsOf(this.opts.db, messages.map((m) => m.id))) byMessage.get(r.message_id)?.push(r);
+    return byMessage;
+  }
+
+  async deliverOne(lane: LaneOptions, message: ClaimedMessage, recipients: MessageRecipientRow[]): Promise<void> {
+    const pending = recipients.filter((r) => r.status === 'pending' || r.status === 'deferred');
+    let outcomes: (RecipientOutcome & { position: number })[];
+    if (message.attempts > message.max_attempts) {
+      // claimed again after crashes used up its attempts: settle it instead of trying forever
+      outcomes = pending.map((r) => ({ position: r.position, recipient: r.email, status: 'deferred', code: null, response: 'delivery interrupted repeatedly', host: null }));
+    } else {
+      try {
+        const raw = await composeMessage(toMailContent(message, recipients));
+        const result = await lane.transport.send({ from: message.from_email, to: pending.map((r) => r.email) }, raw, { messageId: message.id, workspaceId: message.workspace_id, subject: message.subject });
+        outcomes = pending.map((r, i) => ({ ...result[i]!, position: r.position }));
+      } catch (err) {
+        this.opts.log.error({ err, messageId: message.id }, 'delivery attempt crashed');
+        outcomes = pending.map((r) => ({ position: r.position, recipient: r.email, status: 'deferred', code: null, response: `internal error: ${(err as Error).message}`, host: null }));
+      }
+    }
+    const completion = decideCompletion({
+      message,
+      workerId: this.workerId,
+      transport: lane.transport.kind,
+      outcomes,
+      previouslyDelivered: recipients.filter((r) => r.status === 'delivered').length,
+      retryBaseMs: this.opts.retryBaseMs,
+    });
+    try {
+      await this.completions.submit(completion);
+    } catch (err) {
+      // the lease will expire and the message be retried: at-least-once, never lost
+      this.opts.log.error({ err, messageId: message.id }, 'could not record delivery attempt');
+    }
+  }
+}
+
+class Lane {
+  private active = 0;
+  private pumping = false;
+  private again = false;
+  private readonly inflight = new Set<Promise<void>>();
+
+  constructor(
+    readonly options: LaneOptions,
+    private readonly worker: DeliveryWorker,
+  ) {}
+
+  pump(): void {
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    void this.run().finally(() => {
+      this.pumping = false;
+    });
+  }
+
+  private async run(): Promise<void> {
+    do {
+      this.again = false;
+      while (!this.worker.isStopped && this.active < this.options.concurrency) {
+        let batch: ClaimedMessage[];
+        try {
+          batch = await this.worker.claim(this.options, Math.min(50, this.options.concurrency - this.active));
+        } catch {
+          return; // database unavailable; the poller tries again
+        }
+        if (batch.length === 0) break;
+        this.active += batch.length;
+        const p = this.deliver(batch).finally(() => {
+          this.inflight.delete(p);
+        });
+        this.inflight.add(p);
+      }
+    } while (this.again && !this.worker.isStopped);
+  }
+
+  /** Each message frees its slot as soon as it is done, so one slow recipient never holds up a batch. */
+  private async deliver(batch: ClaimedMessage[]): Promise<void> {
+    let recipients: Map<string, MessageRecipientRow[]>;
+    try {
+      recipients = await this.worker.recipientsByMessage(batch);
+    } catch {
+      this.active -= batch.length; // leases expire and the messages come back
+      return;
+    }
+    await Promise.all(
+      batch.map((m) =>
+        this.worker.deliverOne(this.options, m, recipients.get(m.id) ?? []).finally(() => {
+          this.active--;
+          this.pump();
+        }),
+      ),
+    );
+  }
+
+  async drain(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  }
+}
