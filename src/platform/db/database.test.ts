@@ -1,0 +1,51 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPostgresDatabase, type TestPostgres } from '../../../test/support/databases.js';
+import { inTransaction, openEmbedded, openPostgres, OuterHandleInTransactionError, type Database } from './database.js';
+import { migrate } from './migrate.js';
+
+describe.each(['pglite', 'postgres'] as const)('database on %s', (backend) => {
+  let database: Database;
+  let pg: TestPostgres | null = null;
+
+  beforeAll(async () => {
+    if (backend === 'postgres') {
+      pg = await createPostgresDatabase();
+      database = await openPostgres(pg.url);
+    } else database = await openEmbedded(undefined);
+    await migrate(database.db);
+  });
+  afterAll(async () => {
+    await database?.close();
+    await pg?.drop();
+  });
+
+  it('refuses the outer handle inside a transaction instead of deadlocking', async () => {
+    const attempt = inTransaction(database.db, async () => {
+      await sql`SELECT 1`.execute(database.db);
+    });
+    await expect(attempt).rejects.toBeInstanceOf(OuterHandleInTransactionError);
+    // the single PGlite connection is still usable afterwards
+    const after = await sql<{ one: number }>`SELECT 1 AS one`.execute(database.db);
+    expect(after.rows[0]!.one).toBe(1);
+  });
+
+  it('commits with the transaction handle and rolls back on error', async () => {
+    const id = '0190a0a0-0000-7000-8000-000000000001';
+    await expect(
+      inTransaction(database.db, async (trx) => {
+        await trx.insertInto('workspaces').values({ id, name: 'rolled back', plan: 'FREE' }).execute();
+        throw new Error('abort');
+      }),
+    ).rejects.toThrow('abort');
+    expect(await database.db.selectFrom('workspaces').select('id').where('id', '=', id).executeTakeFirst()).toBeUndefined();
+    await inTransaction(database.db, (trx) => trx.insertInto('workspaces').values({ id, name: 'kept', plan: 'FREE' }).execute());
+    expect(await database.db.selectFrom('workspaces').select('name').where('id', '=', id).executeTakeFirst()).toEqual({ name: 'kept' });
+  });
+
+  it('is idempotent to migrate twice and returns int8 as strings on both backends', async () => {
+    expect(await migrate(database.db)).toEqual([]);
+    const r = await sql<{ n: unknown }>`SELECT count(*) AS n FROM workspaces`.execute(database.db);
+    expect(typeof r.rows[0]!.n).toBe('string');
+  });
+});

@@ -1,0 +1,193 @@
+import net from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startSmtpSink, type SmtpSink } from '../../../test/support/smtp-sink.js';
+import { createSmtpRelayTransport, parseSmtpUrl } from './smtp-relay-transport.js';
+import type { Transport } from './types.js';
+
+function message(subject: string): Buffer {
+  return Buffer.from(
+    `From: shop@example.test\r\nTo: alice@example.test\r\nSubject: ${subject}\r\nMessage-ID: <${subject}@example.test>\r\n\r\n` +
+      'Hello Alice,\r\n.leading dot survives dot-stuffing\r\n\r\nBye\r\n',
+  );
+}
+
+/** A port nothing listens on: bind, note it, close. */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('parseSmtpUrl', () => {
+  it('reads host, port, security and percent-encoded credentials', () => {
+    expect(parseSmtpUrl('smtp://relay.example.test:2525')).toEqual({ secure: false, host: 'relay.example.test', port: 2525 });
+    expect(parseSmtpUrl('smtps://us%40r:p%3Ass@relay.example.test')).toEqual({
+      secure: true,
+      host: 'relay.example.test',
+      port: 465,
+      auth: { user: 'us@r', pass: 'p:ss' },
+    });
+    expect(parseSmtpUrl('smtp://[::1]').port).toBe(587);
+    expect(parseSmtpUrl('smtp://[::1]').host).toBe('::1');
+  });
+
+  it('rejects other schemes and garbage without echoing the password', () => {
+    expect(() => parseSmtpUrl('http://user:hunter2@example.test')).toThrow(/smtp:\/\/ or smtps:\/\//);
+    expect(() => parseSmtpUrl('not a url hunter2')).toThrow(/not a valid URL/);
+    try {
+      parseSmtpUrl('http://user:hunter2@example.test');
+    } catch (err) {
+      expect((err as Error).message).not.toContain('hunter2');
+    }
+  });
+});
+
+describe('SMTP relay transport', () => {
+  let sink: SmtpSink;
+  let transport: Transport;
+
+  beforeAll(async () => {
+    sink = await startSmtpSink();
+    transport = createSmtpRelayTransport(`smtp://relay-user:s3cret@127.0.0.1:${sink.port}`, { maxConnections: 2, timeoutMs: 5000 });
+  });
+  afterAll(async () => {
+    await transport?.close();
+    await sink?.close();
+  });
+  beforeEach(() => {
+    sink.messages.length = 0;
+    sink.setFailure(null);
+    sink.setTransactionFailure(null);
+    sink.setDataHandler(null);
+  });
+
+  it('delivers the exact bytes to the envelope recipients, authenticated', async () => {
+    const raw = message('exact');
+    const outcomes = await transport.send({ from: 'bounce@example.test', to: ['alice@example.test', 'bob@example.test'] }, raw);
+    expect(outcomes).toEqual([
+      { recipient: 'alice@example.test', status: 'delivered', code: 250, response: expect.stringMatching(/^250 /), host: '127.0.0.1' },
+      { recipient: 'bob@example.test', status: 'delivered', code: 250, response: expect.stringMatching(/^250 /), host: '127.0.0.1' },
+    ]);
+    const [received] = await sink.waitFor(1);
+    expect(received?.from).toBe('bounce@example.test');
+    expect(received?.to).toEqual(['alice@example.test', 'bob@example.test']);
+    expect(received?.raw.equals(raw)).toBe(true);
+    expect(received?.user).toBe('relay-user');
+  });
+
+  it('sends the null sender as MAIL FROM:<>', async () => {
+    const [outcome] = await transport.send({ from: '', to: ['alice@example.test'] }, message('bounce'));
+    expect(outcome?.status).toBe('delivered');
+    expect((await sink.waitFor(1))[0]?.from).toBe('');
+  });
+
+  it('fails only the recipient the server refuses permanently', async () => {
+    sink.setFailure((rcpt) => (rcpt.startsWith('gone') ? { code: 550, message: 'No such user' } : null));
+    const outcomes = await transport.send({ from: 'shop@example.test', to: ['gone@example.test', 'here@example.test'] }, message('partial'));
+    expect(outcomes).toEqual([
+      { recipient: 'gone@example.test', status: 'failed', code: 550, response: '550 No such user', host: '127.0.0.1' },
+      expect.objectContaining({ recipient: 'here@example.test', status: 'delivered', code: 250 }),
+    ]);
+    expect((await sink.waitFor(1))[0]?.to).toEqual(['here@example.test']);
+  });
+
+  it('keeps each recipient’s own reply when all of them are refused', async () => {
+    sink.setFailure((rcpt) => (rcpt.startsWith('full') ? { code: 452, message: 'Mailbox full' } : { code: 550, message: 'No such user' }));
+    const outcomes = await transport.send({ from: 'shop@example.test', to: ['full@example.test', 'gone@example.test'] }, message('refused'));
+    expect(outcomes.map((o) => [o.recipient, o.status, o.code])).toEqual([
+      ['full@example.test', 'deferred', 452],
+      ['gone@example.test', 'failed', 550],
+    ]);
+    expect(sink.messages).toHaveLength(0);
+  });
+
+  it('defers on a temporary recipient failure (451)', async () => {
+    sink.setFailure(() => ({ code: 451, message: 'Try again later' }));
+    const [outcome] = await transport.send({ from: 'shop@example.test', to: ['alice@example.test'] }, message('greylisted'));
+    expect(outcome).toEqual({ recipient: 'alice@example.test', status: 'deferred', code: 451, response: '451 Try again later', host: '127.0.0.1' });
+  });
+
+  it('defers every recipient when the whole transaction is refused with 421, then recovers', async () => {
+    sink.setTransactionFailure(() => ({ code: 421, message: 'Service not available' }));
+    const outcomes = await transport.send({ from: 'shop@example.test', to: ['a@example.test', 'b@example.test'] }, message('busy'));
+    expect(outcomes.map((o) => [o.status, o.code])).toEqual([
+      ['deferred', 421],
+      ['deferred', 421],
+    ]);
+    sink.setTransactionFailure(null);
+    const [after] = await transport.send({ from: 'shop@example.test', to: ['a@example.test'] }, message('after-busy'));
+    expect(after?.status).toBe('delivered');
+  });
+
+  it('fails every recipient when the message itself is refused with 554', async () => {
+    sink.setDataHandler(() => ({ code: 554, message: 'Message rejected as spam' }));
+    const outcomes = await transport.send({ from: 'shop@example.test', to: ['a@example.test', 'b@example.test'] }, message('spam'));
+    expect(outcomes).toEqual([
+      { recipient: 'a@example.test', status: 'failed', code: 554, response: '554 Message rejected as spam', host: '127.0.0.1' },
+      { recipient: 'b@example.test', status: 'failed', code: 554, response: '554 Message rejected as spam', host: '127.0.0.1' },
+    ]);
+  });
+
+  it('returns no outcomes for an empty recipient list', async () => {
+    expect(await transport.send({ from: 'shop@example.test', to: [] }, message('nobody'))).toEqual([]);
+  });
+
+  it('pushes 200 messages through one pooled connection quickly (TCP_NODELAY)', async () => {
+    const single = createSmtpRelayTransport(`smtp://127.0.0.1:${sink.port}`, { maxConnections: 1, maxMessages: 1000 });
+    const connectionsBefore = sink.connections;
+    const raw = message('bulk');
+    try {
+      const started = Date.now();
+      for (let i = 0; i < 200; i++) {
+        const [outcome] = await single.send({ from: 'shop@example.test', to: [`user${i}@example.test`] }, raw);
+        expect(outcome?.status).toBe('delivered');
+      }
+      const elapsed = Date.now() - started;
+      expect(sink.messages).toHaveLength(200);
+      expect(sink.connections - connectionsBefore).toBe(1);
+      // With Nagle on this takes ~40 ms per message (≈8 s); with TCP_NODELAY well under 1 s.
+      expect(elapsed).toBeLessThan(4000);
+    } finally {
+      await single.close();
+    }
+  });
+});
+
+describe('SMTP relay transport failures without a reply', () => {
+  it('defers when the relay refuses the connection', async () => {
+    const port = await closedPort();
+    const transport = createSmtpRelayTransport(`smtp://127.0.0.1:${port}`, { timeoutMs: 2000 });
+    try {
+      const outcomes = await transport.send({ from: 'shop@example.test', to: ['a@example.test', 'b@example.test'] }, message('refused'));
+      expect(outcomes).toEqual([
+        { recipient: 'a@example.test', status: 'deferred', code: null, response: expect.stringContaining('ECONNREFUSED'), host: '127.0.0.1' },
+        { recipient: 'b@example.test', status: 'deferred', code: null, response: expect.stringContaining('ECONNREFUSED'), host: '127.0.0.1' },
+      ]);
+      // the pool must not have lost its only slot: a second send fails the same way instead of hanging
+      const [again] = await transport.send({ from: 'shop@example.test', to: ['a@example.test'] }, message('refused-again'));
+      expect(again?.status).toBe('deferred');
+    } finally {
+      await transport.close();
+    }
+  });
+
+  it('defers when the relay accepts the connection but never greets', async () => {
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as net.AddressInfo;
+    const transport = createSmtpRelayTransport(`smtp://127.0.0.1:${port}`, { timeoutMs: 300 });
+    try {
+      const started = Date.now();
+      const [outcome] = await transport.send({ from: 'shop@example.test', to: ['a@example.test'] }, message('silent'));
+      expect(outcome).toMatchObject({ status: 'deferred', code: null, host: '127.0.0.1' });
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      await transport.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+});
