@@ -72,7 +72,7 @@ describe('operator CLI on the embedded database', () => {
   it('comes back by itself after SIGKILL and delivers what was accepted', async () => {
     const first = await startServerProcess('start', env());
     servers.push(first);
-    const ws = JSON.parse((await runCli(['workspace', 'create', '--name', 'Crash', '--json'], env())).stdout) as { workspace: { id: string } };
+    const ws = JSON.parse((await runCli(['workspace', 'create', '--name', 'Crash', '--plan', 'ENTERPRISE', '--json'], env())).stdout) as { workspace: { id: string } };
     const key = (JSON.parse((await runCli(['api-key', 'create', '--workspace', ws.workspace.id, '--json'], env())).stdout) as { secret_key: string }).secret_key;
     const ids: string[] = [];
     for (let i = 0; i < 20; i++) {

@@ -11,6 +11,7 @@ import { registerCaptureRoutes } from '../modules/capture/routes.js';
 import { registerEmailRoutes } from '../modules/emails/routes.js';
 import { registerAuth, requireKey } from '../modules/keys/auth-hook.js';
 import { registerSendingRoutes } from '../modules/sending/routes.js';
+import { releaseOrphanedLeases } from '../modules/delivery/store.js';
 import { DeliveryWorker } from '../workers/delivery-worker.js';
 import { runAdminCommand } from './admin-commands.js';
 import { createServices, type Services } from './services.js';
@@ -79,6 +80,8 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
     closers.push(() => services.signal.stop());
 
     if (lock) {
+      const recovered = await releaseOrphanedLeases(database.db);
+      if (recovered > 0) log.warn({ recovered }, 'retrying emails interrupted by an earlier crash');
       const socket = await startAdminSocket(config.dataDir, (command, args) => runAdminCommand(services, command, args));
       closers.push(() => socket.close());
     }

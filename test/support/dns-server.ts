@@ -85,26 +85,27 @@ export function splitCharacterStrings(text: string): string[] {
   return chunks;
 }
 
-function resourceData(type: DnsRecordType, record: string | string[] | MxRecordData): Partial<Resource> {
-  switch (type) {
-    case 'A':
-    case 'AAAA':
-      return { address: String(record) };
-    case 'CNAME':
-      return { domain: String(record) };
-    case 'MX': {
-      const mx = record as MxRecordData;
-      return { exchange: mx.exchange === '.' ? '' : mx.exchange, priority: mx.priority };
-    }
-    case 'TXT': {
-      const parts = typeof record === 'string' ? [record] : (record as string[]);
-      return { data: parts.flatMap(splitCharacterStrings) };
-    }
-  }
+/** How each record type's zone value becomes dns2 resource fields. */
+const ENCODERS: { [K in DnsRecordType]: (value: DnsRecordSets[K][number]) => Partial<Resource> } = {
+  A: (address) => ({ address }),
+  AAAA: (address) => ({ address }),
+  CNAME: (domain) => ({ domain }),
+  MX: ({ exchange, priority }) => ({ exchange: exchange === '.' ? '' : exchange, priority }),
+  TXT: (value) => ({ data: (typeof value === 'string' ? [value] : value).flatMap(splitCharacterStrings) }),
+};
+
+function isRecordType(type: string | undefined): type is DnsRecordType {
+  return type !== undefined && Object.hasOwn(ENCODERS, type);
 }
 
 function resource(name: string, type: number, data: Partial<Resource>): Resource {
   return Object.assign(new Packet.Resource(name, type, Packet.CLASS.IN, TTL), data);
+}
+
+function encodeRecords<K extends DnsRecordType>(sets: DnsNameRecords, type: K, ownerName: string, typeCode: number): Resource[] {
+  const values: readonly DnsRecordSets[K][number][] = sets[type] ?? [];
+  const encode: (value: DnsRecordSets[K][number]) => Partial<Resource> = ENCODERS[type];
+  return values.map((value) => resource(ownerName, typeCode, encode(value)));
 }
 
 export async function startDnsServer(zone: DnsZone = {}): Promise<TestDnsServer> {
@@ -126,14 +127,11 @@ export async function startDnsServer(zone: DnsZone = {}): Promise<TestDnsServer>
     const sets = records.get(name) ?? {};
     const cname = sets.CNAME?.[0];
     if (cname !== undefined && typeCode !== Packet.TYPE.CNAME) {
-      response.answers.push(resource(ownerName, Packet.TYPE.CNAME, resourceData('CNAME', cname)));
+      response.answers.push(resource(ownerName, Packet.TYPE.CNAME, ENCODERS.CNAME(cname)));
       return depth < MAX_CNAME_CHAIN ? addAnswers(response, cname, typeCode, depth + 1) : RCODE.SERVFAIL;
     }
-    const type = TYPE_NAMES.get(typeCode) as DnsRecordType | undefined;
-    const values: (string | string[] | MxRecordData)[] = type !== undefined && type in sets ? (sets[type] ?? []) : [];
-    for (const value of values) {
-      response.answers.push(resource(ownerName, typeCode, resourceData(type as DnsRecordType, value)));
-    }
+    const type = TYPE_NAMES.get(typeCode);
+    if (isRecordType(type)) response.answers.push(...encodeRecords(sets, type, ownerName, typeCode));
     return RCODE.NOERROR;
   };
 

@@ -122,3 +122,17 @@ function recipientEventType(status: RecipientResult['status'], transport: string
   if (status === 'deferred') return 'deferred';
   return 'bounced';
 }
+
+/**
+ * Embedded mode only: the data-folder lock proves no other process is delivering, so messages still marked
+ * as being sent were interrupted by a crash and can be retried at once instead of waiting out their lease.
+ */
+export async function releaseOrphanedLeases(db: Db): Promise<number> {
+  const res = await db
+    .updateTable('messages')
+    .set({ next_attempt_at: new Date(), locked_by: null })
+    .where('status', '=', 'sending')
+    .where('next_attempt_at', 'is not', null)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows);
+}

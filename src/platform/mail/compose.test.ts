@@ -110,9 +110,9 @@ describe('composeMessage', () => {
     expect(decodeEncodedWords(header(raw, 'From') ?? '')).toBe('Shöp <shop@example.test>');
   });
 
-  it('builds multipart/alternative with a text part generated from HTML-only content', async () => {
+  it.each([['absent', undefined], ['empty', '']])('builds multipart/alternative with a text part generated from HTML when text is %s', async (_case, text) => {
     const html = '<h1>Hi Alice</h1><p>See <a href="https://example.test/order/1">your order</a>.</p>';
-    const raw = await composeMessage(content({ text: undefined, html }));
+    const raw = await composeMessage(content({ text, html }));
     expect(header(raw, 'Content-Type')).toMatch(/^multipart\/alternative; boundary=/);
     expect(decodedPartBody(raw, 'text/plain')).toBe('Hi Alice\r\n\r\nSee your order (https://example.test/order/1).');
     expect(decodedPartBody(raw, 'text/html')).toBe(html);

@@ -78,7 +78,8 @@ export async function composeMessage(content: MailContent): Promise<Buffer> {
   checkContent(content);
 
   const hasHtml = content.html !== undefined && content.html !== '';
-  const text = content.text ?? (hasHtml ? htmlToText(content.html ?? '') : '');
+  const hasText = content.text !== undefined && content.text !== '';
+  const text = hasText ? (content.text ?? '') : hasHtml ? htmlToText(content.html ?? '') : '';
 
   const options: Mail.Options & { newline: 'windows' } = {
     // Without this, line breaks inside text and HTML bodies are kept as given (bare LF), and

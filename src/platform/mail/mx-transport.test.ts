@@ -98,6 +98,13 @@ describe('MX transport', () => {
     expect((await sink.waitFor(1))[0]?.to).toEqual(['user@no-mx.test']);
   });
 
+  it('delivers to an address literal without any DNS lookup', async () => {
+    const queriesBefore = dns.queries.length;
+    const [outcome] = await transport().send({ from: 'shop@sender.test', to: ['postmaster@[127.0.0.1]'] }, raw);
+    expect(outcome).toMatchObject({ status: 'delivered', host: '127.0.0.1' });
+    expect(dns.queries).toHaveLength(queriesBefore);
+  });
+
   it('tries MX hosts in preference order and moves on when one refuses the connection', async () => {
     const [outcome] = await transport().send({ from: 'shop@sender.test', to: ['user@backup.test'] }, raw);
     expect(outcome).toMatchObject({ status: 'delivered', host: 'mx2.backup.test' });

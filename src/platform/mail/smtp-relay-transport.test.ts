@@ -134,6 +134,20 @@ describe('SMTP relay transport', () => {
     expect(await transport.send({ from: 'shop@example.test', to: [] }, message('nobody'))).toEqual([]);
   });
 
+  it('recycles a connection after maxMessages without failing any message', async () => {
+    const recycling = createSmtpRelayTransport(`smtp://127.0.0.1:${sink.port}`, { maxConnections: 1, maxMessages: 3 });
+    const connectionsBefore = sink.connections;
+    try {
+      for (let i = 0; i < 7; i++) {
+        const [outcome] = await recycling.send({ from: 'shop@example.test', to: [`user${i}@example.test`] }, message(`recycle${i}`));
+        expect(outcome?.status).toBe('delivered');
+      }
+      expect(sink.connections - connectionsBefore).toBe(3);
+    } finally {
+      await recycling.close();
+    }
+  });
+
   it('pushes 200 messages through one pooled connection quickly (TCP_NODELAY)', async () => {
     const single = createSmtpRelayTransport(`smtp://127.0.0.1:${sink.port}`, { maxConnections: 1, maxMessages: 1000 });
     const connectionsBefore = sink.connections;
