@@ -18,7 +18,9 @@ export async function runAdminCommand(s: Services, command: string, args: Args):
   switch (command) {
     case 'workspace.create': {
       const created = await s.workspaces.create({ name: str(args, 'name')!, plan: str(args, 'plan', false) ?? 'FREE' });
-      return { workspace: created.workspace, admin_key: created.adminKey, admin_key_info: created.adminKeyInfo };
+      // a first sending key too, so a new user can send right away (both are shown only here)
+      const sending = await s.keys.createRegularKey({ workspaceId: created.workspace.id, name: 'Default sending key' });
+      return { workspace: created.workspace, admin_key: created.adminKey, admin_key_info: created.adminKeyInfo, secret_key: sending.secretKey, api_key: sending.key };
     }
     case 'workspace.list':
       return { workspaces: await s.workspaces.list() };

@@ -7,9 +7,10 @@ export function formatHuman(command: string, result: unknown): string {
       return [
         `Workspace created: ${ws.name} (${ws.plan})`,
         `  id:        ${ws.id}`,
-        `  admin key: ${String(r.admin_key)}`,
+        `  admin key:   ${String(r.admin_key)}`,
+        `  sending key: ${String(r.secret_key)}`,
         '',
-        'The admin key is shown only once: store it now.',
+        'Both keys are shown only once: store them now.',
         '',
       ].join('\n');
     }
@@ -28,4 +29,14 @@ export function formatHuman(command: string, result: unknown): string {
     default:
       return `${JSON.stringify(result, null, 2)}\n`;
   }
+}
+
+/** `--print a.b` prints one field of the result as plain text, for shell substitution. */
+export function pickField(result: unknown, path: string): string {
+  let value: unknown = result;
+  for (const part of path.split('.')) {
+    value = value && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined;
+  }
+  if (value === undefined) throw new Error(`The result has no field '${path}'`);
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }

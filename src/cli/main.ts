@@ -7,7 +7,7 @@ import { migrate } from '../platform/db/migrate.js';
 import { openDatabase, startApp, type Roles } from '../app/app.js';
 import { runAdminCommand } from '../app/admin-commands.js';
 import { createServices } from '../app/services.js';
-import { formatHuman } from './format.js';
+import { formatHuman, pickField } from './format.js';
 
 const USAGE = `keplars-server — self-hosted Keplars-compatible email platform
 
@@ -17,6 +17,7 @@ Usage:
   keplars-server worker                run delivery workers only (PostgreSQL)
   keplars-server migrate               apply database migrations
   keplars-server workspace create --name N [--plan FREE|LAUNCH|CUSTOM|ENTERPRISE] [--json]
+                                       (prints the workspace, an admin key with every scope and a sending key)
   keplars-server workspace list [--json]
   keplars-server workspace set-plan --workspace ID --plan PLAN [--json]
   keplars-server admin-key create --workspace ID [--scopes s1,s2] [--name N] [--json]
@@ -24,6 +25,7 @@ Usage:
   keplars-server key list --workspace ID [--json]
   keplars-server key revoke --workspace ID --key ID [--json]
 
+Every command takes --json (machine-readable) or --print FIELD (one field, e.g. --print secret_key).
 Configuration comes from the environment (PORT, HOST, DATABASE_URL, DATA_DIR, SMTP_URL, …; see README).`;
 
 const ROLE_COMMANDS: Record<string, Roles> = {
@@ -78,6 +80,7 @@ async function main(argv: string[]): Promise<number> {
       scopes: { type: 'string' },
       key: { type: 'string' },
       json: { type: 'boolean', default: false },
+      print: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -113,9 +116,10 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`Unknown command: ${positionals.join(' ')}\n\n${USAGE}\n`);
     return 1;
   }
-  const { json, help: _help, ...args } = values;
+  const { json, print, help: _help, ...args } = values;
   const result = await runAdmin(config, command, args);
-  process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : formatHuman(command, result));
+  if (print) process.stdout.write(`${pickField(result, print)}\n`);
+  else process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : formatHuman(command, result));
   return 0;
 }
 
