@@ -118,7 +118,7 @@ CREATE TABLE idempotency_keys (
 CREATE TABLE jobs (
   id uuid PRIMARY KEY,
   queue text NOT NULL,
-  dedupe_key text UNIQUE,
+  dedupe_key text,
   payload jsonb NOT NULL DEFAULT '{}',
   status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'running', 'done', 'failed')),
   attempts integer NOT NULL DEFAULT 0,
@@ -130,3 +130,5 @@ CREATE TABLE jobs (
   updated_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX jobs_claim_idx ON jobs (queue, next_attempt_at) WHERE next_attempt_at IS NOT NULL;
+-- a deterministic key makes racing producers collide instead of duplicating work that is still to be done
+CREATE UNIQUE INDEX jobs_dedupe_idx ON jobs (dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('pending', 'running');

@@ -13,6 +13,8 @@ import { registerAuth, requireKey } from '../modules/keys/auth-hook.js';
 import { registerSendingRoutes } from '../modules/sending/routes.js';
 import { releaseOrphanedLeases } from '../modules/delivery/store.js';
 import { DeliveryWorker } from '../workers/delivery-worker.js';
+import { enqueueJob, JobWorker } from '../workers/job-worker.js';
+import { createJobHandlers, RECURRING_JOBS } from './job-handlers.js';
 import { runAdminCommand } from './admin-commands.js';
 import { createServices, type Services } from './services.js';
 import { createTransport } from './transports.js';
@@ -102,6 +104,10 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
       w.start();
       worker = w;
       closers.push(() => w.stop());
+      const jobs = new JobWorker({ db: database.db, signal: services.signal, log, handlers: createJobHandlers(services), retryBaseMs: config.retryBaseMs });
+      for (const job of RECURRING_JOBS) await enqueueJob(database.db, services.signal, { queue: job.queue, dedupeKey: job.queue });
+      jobs.start();
+      closers.push(() => jobs.stop());
     }
 
     let http: FastifyInstance | null = null;

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { sql } from 'kysely';
-import type { Database, Tx } from '../db/database.js';
+import type { Database, Db, Tx } from '../db/database.js';
 
 export const QUEUE_CHANNEL = 'keplars_queue';
 
@@ -18,7 +18,7 @@ export class QueueSignal {
   }
 
   /** Call inside the transaction that makes work claimable; NOTIFY is sent only if it commits. */
-  async notifyInTransaction(trx: Tx, topic: string): Promise<void> {
+  async notifyInTransaction(trx: Tx | Db, topic: string): Promise<void> {
     if (this.database.kind === 'postgres') await sql`SELECT pg_notify(${QUEUE_CHANNEL}, ${topic})`.execute(trx);
   }
 

@@ -1,0 +1,17 @@
+import type { Services } from './services.js';
+import type { JobHandler } from '../workers/job-worker.js';
+
+const HOUR = 3600_000;
+
+/** Recurring jobs: each reschedules itself; the dedupe key keeps one per cluster however many workers start it. */
+export const RECURRING_JOBS = [{ queue: 'maintenance.expire-idempotency-keys', everyMs: HOUR }] as const;
+
+/** Every queue of side work and the function that does it. Later capabilities register theirs here. */
+export function createJobHandlers(s: Services): Record<string, JobHandler> {
+  return {
+    'maintenance.expire-idempotency-keys': async () => {
+      await s.database.db.deleteFrom('idempotency_keys').where('created_at', '<', new Date(Date.now() - 24 * HOUR)).execute();
+      return { retryAt: new Date(Date.now() + HOUR) };
+    },
+  };
+}

@@ -1,0 +1,72 @@
+import { sql } from 'kysely';
+import type { Db, Tx } from '../db/database.js';
+import { uuidv7 } from '../ids.js';
+
+export interface JobSpec {
+  queue: string;
+  payload?: Record<string, unknown>;
+  runAt?: Date;
+  /** while a job with this key is pending or running, enqueuing another is a no-op */
+  dedupeKey?: string;
+  maxAttempts?: number;
+}
+
+export interface ClaimedJob {
+  id: string;
+  queue: string;
+  payload: Record<string, unknown>;
+  attempts: number;
+  max_attempts: number;
+}
+
+/** Returns the new job's id, or null when a job with the same dedupe key is still to be done. */
+export async function insertJob(db: Db | Tx, spec: JobSpec): Promise<string | null> {
+  const id = uuidv7();
+  const res = await sql<{ id: string }>`
+    INSERT INTO jobs (id, queue, dedupe_key, payload, status, max_attempts, next_attempt_at)
+    VALUES (${id}, ${spec.queue}, ${spec.dedupeKey ?? null}, ${JSON.stringify(spec.payload ?? {})}::jsonb, 'pending',
+            ${spec.maxAttempts ?? 5}, ${spec.runAt ?? new Date()})
+    ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('pending', 'running') DO NOTHING
+    RETURNING id`.execute(db);
+  return res.rows[0]?.id ?? null;
+}
+
+/** Same claim as messages: due rows, SKIP LOCKED, and a lease that brings the job back if its worker dies. */
+export async function claimJobs(db: Db, opts: { workerId: string; queues: string[]; limit: number; leaseMs: number }): Promise<ClaimedJob[]> {
+  const res = await sql<ClaimedJob>`
+    UPDATE jobs j
+       SET status = 'running', attempts = j.attempts + 1, locked_by = ${opts.workerId},
+           next_attempt_at = now() + make_interval(secs => ${opts.leaseMs / 1000}), updated_at = now()
+      FROM (SELECT id FROM jobs
+             WHERE next_attempt_at <= now() AND queue = ANY(${opts.queues}::text[])
+             ORDER BY next_attempt_at
+             LIMIT ${opts.limit}
+             FOR UPDATE SKIP LOCKED) due
+     WHERE j.id = due.id
+ RETURNING j.id, j.queue, j.payload, j.attempts, j.max_attempts`.execute(db);
+  return res.rows;
+}
+
+/** reschedule: the handler asked to run again later (recurring work), so its attempt count starts afresh */
+export type JobResult = { kind: 'done' } | { kind: 'retry'; at: Date; error: string } | { kind: 'reschedule'; at: Date } | { kind: 'failed'; error: string };
+
+/** Fenced by (locked_by, attempts) like message attempts. */
+export async function finishJob(db: Db, job: ClaimedJob, workerId: string, result: JobResult): Promise<void> {
+  const status = result.kind === 'done' ? 'done' : result.kind === 'failed' ? 'failed' : 'pending';
+  const next = result.kind === 'retry' || result.kind === 'reschedule' ? result.at : null;
+  const error = result.kind === 'retry' || result.kind === 'failed' ? result.error : null;
+  await db
+    .updateTable('jobs')
+    .set({
+      status,
+      next_attempt_at: next,
+      locked_by: null,
+      last_error: error,
+      updated_at: new Date(),
+      ...(result.kind === 'reschedule' ? { attempts: 0 } : {}),
+    })
+    .where('id', '=', job.id)
+    .where('locked_by', '=', workerId)
+    .where('attempts', '=', job.attempts)
+    .execute();
+}
