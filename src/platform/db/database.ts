@@ -1,4 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Kysely, PostgresDialect, type Transaction } from 'kysely';
@@ -85,16 +89,28 @@ export async function openPostgres(url: string, opts: { max?: number } = {}): Pr
   };
 }
 
+/** Small buffers keep an idle embedded server near 0.2 GB; a developer's data fits in the OS page cache anyway. */
+const EMBEDDED_POSTGRESQL_CONF = 'shared_buffers=32MB';
+
+async function initialiseDataFolder(pgdata: string): Promise<void> {
+  const script = fileURLToPath(new URL('./pglite-init.js', import.meta.url));
+  // from TypeScript sources (tests) the compiled helper may not exist; initialising in-process is correct, only larger
+  if (!existsSync(script)) return;
+  await promisify(execFile)(process.execPath, [script, pgdata], { timeout: 120_000 });
+}
+
 /** dataDir undefined → in-memory database (tests). */
 export async function openEmbedded(dataDir: string | undefined): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
   let pglite;
   if (dataDir) {
+    const pgdata = path.join(dataDir, 'pgdata');
     await fs.mkdir(dataDir, { recursive: true });
-    pglite = await PGlite.create(path.join(dataDir, 'pgdata'));
+    if (!existsSync(path.join(pgdata, 'PG_VERSION'))) await initialiseDataFolder(pgdata);
+    pglite = await PGlite.create(pgdata, { postgresqlconf: EMBEDDED_POSTGRESQL_CONF });
   } else {
-    pglite = await PGlite.create();
+    pglite = await PGlite.create({ postgresqlconf: EMBEDDED_POSTGRESQL_CONF });
   }
   const pool = new pg.Pool({ ...createPgConfig(pglite), max: 1 });
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: guardedPool(pool) as unknown as pg.Pool }) });
