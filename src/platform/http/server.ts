@@ -6,6 +6,16 @@ import { parseJsonBody } from './json-body.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
+export interface RouteEntry {
+  method: string;
+  url: string;
+  config: unknown;
+}
+
+/** Every route an app registered, with its config, so a test can walk all of them (auth matrix). */
+const routeTables = new WeakMap<FastifyInstance, RouteEntry[]>();
+export const listRoutes = (app: FastifyInstance): RouteEntry[] => routeTables.get(app) ?? [];
+
 const METHODS: HTTPMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
 /** Maps framework errors to our codes so every answer, even a parser failure, is the spec's envelope. */
@@ -65,7 +75,10 @@ export function createHttpServer(opts: { logger: Logger; bodyLimit?: number; tru
 
   // A shadow router answers "which methods does this path have?" so a wrong method gets 405, not 404.
   const shadow = FindMyWay({ ignoreTrailingSlash: true, ignoreDuplicateSlashes: true });
+  const table: RouteEntry[] = [];
+  routeTables.set(app, table);
   app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') table.push({ method, url: route.url, config: route.config });
     for (const method of [route.method].flat()) {
       const m = method as HTTPMethod;
       if (METHODS.includes(m) && !shadow.hasRoute(m, route.url)) shadow.on(m, route.url, () => undefined);
