@@ -24,6 +24,10 @@ export async function runAdminCommand(s: Services, command: string, args: Args):
     }
     case 'workspace.list':
       return { workspaces: await s.workspaces.list() };
+    case 'workspace.usage': {
+      const ws = await s.workspaces.get(str(args, 'workspace')!);
+      return { workspace: ws, usage: await s.plans.usage(ws.id, ws.plan) };
+    }
     case 'workspace.set-plan':
       return { workspace: await s.workspaces.setPlan(str(args, 'workspace')!, str(args, 'plan')!) };
     case 'admin-key.create': {

@@ -11,6 +11,8 @@ import { registerCaptureRoutes } from '../modules/capture/routes.js';
 import { registerEmailRoutes } from '../modules/emails/routes.js';
 import { registerAuth, requireKey } from '../modules/keys/auth-hook.js';
 import { registerSendingRoutes } from '../modules/sending/routes.js';
+import { registerTemplateRoutes } from '../modules/templates/routes.js';
+import { registerHostedRoutes } from '../modules/hosted/routes.js';
 import { releaseOrphanedLeases } from '../modules/delivery/store.js';
 import { DeliveryWorker } from '../workers/delivery-worker.js';
 import { enqueueJob, JobWorker } from '../workers/job-worker.js';
@@ -65,6 +67,8 @@ export function buildHttp(services: Services, log: Logger): FastifyInstance {
   registerSendingRoutes(app, services.sending);
   registerEmailRoutes(app, services.emails);
   registerCaptureRoutes(app, services.database.db);
+  registerTemplateRoutes(app, services.templates);
+  registerHostedRoutes(app, services);
   return app;
 }
 
@@ -77,7 +81,7 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
   const closers: (() => Promise<void>)[] = [];
   try {
     await migrate(database.db);
-    const services = createServices(config, database);
+    const services = await createServices(config, database);
     await services.signal.start();
     closers.push(() => services.signal.stop());
 

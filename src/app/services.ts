@@ -1,33 +1,54 @@
 import type { Config } from '../config/config.js';
 import type { Database } from '../platform/db/database.js';
 import { QueueSignal } from '../platform/queue/signal.js';
+import { loadSharedSecret, TokenSigner } from '../platform/tokens.js';
 import { EmailService } from '../modules/emails/service.js';
 import { KeyService } from '../modules/keys/service.js';
+import { PlanService } from '../modules/plans/service.js';
 import { SendingService } from '../modules/sending/service.js';
+import { TemplateService } from '../modules/templates/service.js';
 import { WorkspaceService } from '../modules/workspaces/service.js';
 
 export interface Services {
   config: Config;
   database: Database;
   signal: QueueSignal;
+  tokens: TokenSigner;
   keys: KeyService;
   workspaces: WorkspaceService;
+  plans: PlanService;
+  templates: TemplateService;
   sending: SendingService;
   emails: EmailService;
 }
 
-export function createServices(config: Config, database: Database): Services {
+/** Call after migrations: the URL-signing secret lives in the database. */
+export async function createServices(config: Config, database: Database): Promise<Services> {
   const db = database.db;
   const signal = new QueueSignal(database);
   const keys = new KeyService(db);
+  const tokens = new TokenSigner(await loadSharedSecret(db, 'url-signing-secret'));
+  const plans = new PlanService(db, config.plans);
+  const templates = new TemplateService(db);
   return {
     config,
     database,
     signal,
+    tokens,
     keys,
     workspaces: new WorkspaceService(db, keys),
-    // PGlite has one connection, so more than one commit in flight would only queue
-    sending: new SendingService(db, signal, config, { maxConcurrentCommits: database.kind === 'pglite' ? 1 : 4 }),
+    plans,
+    templates,
+    sending: new SendingService({
+      db,
+      signal,
+      config,
+      templates,
+      plans,
+      tokens,
+      // PGlite has one connection, so more than one commit in flight would only queue
+      maxConcurrentCommits: database.kind === 'pglite' ? 1 : 4,
+    }),
     emails: new EmailService(db),
   };
 }

@@ -19,6 +19,15 @@ export function formatHuman(command: string, result: unknown): string {
       if (list.length === 0) return 'No workspaces yet. Create one: keplars-server workspace create --name "My team"\n';
       return `${list.map((w) => `${w.id}  ${w.plan.padEnd(10)}  ${w.name}`).join('\n')}\n`;
     }
+    case 'workspace.usage': {
+      const u = r.usage as { plan: string; period: string; used: number; monthly_quota: number | null; remaining: number | null; resets_at: string };
+      const quota = u.monthly_quota === null ? 'no quota' : `${u.used} of ${u.monthly_quota} used, ${u.remaining} left`;
+      return `${u.period} on ${u.plan}: ${quota} (resets ${u.resets_at})\n`;
+    }
+    case 'workspace.set-plan': {
+      const ws = r.workspace as { id: string; plan: string };
+      return `Workspace ${ws.id} is now on ${ws.plan}\n`;
+    }
     case 'admin-key.create':
     case 'api-key.create':
       return `${String(r.secret_key)}\n\nShown only once: store it now.\n`;

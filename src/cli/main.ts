@@ -20,6 +20,7 @@ Usage:
                                        (prints the workspace, an admin key with every scope and a sending key)
   keplars-server workspace list [--json]
   keplars-server workspace set-plan --workspace ID --plan PLAN [--json]
+  keplars-server workspace usage --workspace ID [--json]    this month's emails against the plan's quota
   keplars-server admin-key create --workspace ID [--scopes s1,s2] [--name N] [--json]
   keplars-server api-key create --workspace ID [--name N] [--json]
   keplars-server key list --workspace ID [--json]
@@ -62,7 +63,7 @@ async function runAdmin(config: Config, command: string, args: Record<string, un
   const { database, lock } = await openDatabase(config);
   try {
     await migrate(database.db);
-    return await runAdminCommand(createServices(config, database), command, args);
+    return await runAdminCommand(await createServices(config, database), command, args);
   } finally {
     await database.close();
     await lock?.release();
@@ -111,7 +112,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = `${group}.${action ?? ''}`;
-  const known = ['workspace.create', 'workspace.list', 'workspace.set-plan', 'admin-key.create', 'api-key.create', 'key.list', 'key.revoke'];
+  const known = ['workspace.create', 'workspace.list', 'workspace.set-plan', 'workspace.usage', 'admin-key.create', 'api-key.create', 'key.list', 'key.revoke'];
   if (!known.includes(command)) {
     process.stderr.write(`Unknown command: ${positionals.join(' ')}\n\n${USAGE}\n`);
     return 1;

@@ -38,6 +38,8 @@ export interface Config {
   logLevel: string;
   messageIdDomain: string;
   defaultFrom: string;
+  scheduleMinSeconds: number;
+  scheduleMaxDays: number;
 }
 
 const portSchema = z.coerce.number().int().min(0).max(65535);
@@ -154,6 +156,8 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: read('LOG_LEVEL', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
     messageIdDomain: read('MESSAGE_ID_DOMAIN', z.string().min(1), new URL(publicUrl).hostname),
     defaultFrom: read('DEFAULT_FROM', z.email(), 'noreply@localhost.localdomain'),
+    scheduleMinSeconds: read('SCHEDULE_MIN_SECONDS', z.coerce.number().int().min(0), 60),
+    scheduleMaxDays: read('SCHEDULE_MAX_DAYS', positiveInt, 365),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

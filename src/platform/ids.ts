@@ -19,3 +19,8 @@ const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 
 /** Ids in paths are never rejected for their format; a non-UUID simply matches no uuid row. */
 export const isUuid = (value: string): boolean => UUID_PATTERN.test(value);
+
+/** Scheduled emails as the real API mints them: scheduled_msg_<epochMillis>_<uuidv7>. */
+export function newScheduledEmailId(now = Date.now()): string {
+  return `scheduled_msg_${now}_${uuidv7(now)}`;
+}

@@ -11,6 +11,9 @@ import { toMailContent } from '../modules/delivery/compose-row.js';
 import { decideCompletion } from '../modules/delivery/outcome.js';
 import { claimMessages, completeAttempts, recipientsOf, type AttemptCompletion, type ClaimedMessage } from '../modules/delivery/store.js';
 
+/** A scheduled email that fires later than this after its time is marked late. */
+export const LATE_AFTER_MS = 30_000;
+
 export interface LaneOptions {
   name: string;
   /** highest priority number this lane takes: 0 = instant only, 3 = every tier (in priority order) */
@@ -112,6 +115,11 @@ export class DeliveryWorker {
       previouslyDelivered: recipients.filter((r) => r.status === 'delivered').length,
       retryBaseMs: this.opts.retryBaseMs,
     });
+    const lateBy = message.scheduled_at && message.attempts === 1 ? Date.now() - message.scheduled_at.getTime() : 0;
+    if (lateBy > LATE_AFTER_MS) {
+      // fired after downtime: sent on recovery, and said so on the timeline
+      completion.events.push({ type: 'late', detail: { scheduled_at: message.scheduled_at!.toISOString(), late_by_seconds: Math.round(lateBy / 1000) } });
+    }
     try {
       await this.completions.submit(completion);
     } catch (err) {

@@ -8,6 +8,7 @@ const COLUMNS = [
   'id', 'workspace_id', 'api_key_id', 'tier', 'priority', 'status', 'from_email', 'from_name', 'reply_to', 'subject',
   'headers', 'metadata', 'tags', 'message_id_header', 'recipients_count', 'attempts', 'max_attempts', 'next_attempt_at',
   'locked_by', 'transport', 'last_error', 'created_at', 'updated_at', 'sent_at', 'delivered_at', 'failed_at',
+  'template_id', 'template_version', 'scheduled_at', 'timezone',
 ] as const;
 
 export function findEmail(db: Db, workspaceId: string, id: string): Promise<EmailRow | undefined> {

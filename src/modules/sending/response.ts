@@ -9,6 +9,7 @@ export interface AcceptedEmailSummary {
   subject: string;
   createdAt: Date;
   recipientsCount: number;
+  schedule?: { at: Date; timezone: string };
 }
 
 /**
@@ -16,14 +17,16 @@ export interface AcceptedEmailSummary {
  * object at top level, the SKILLS fields, and the job envelope under `data`.
  */
 export function sendResponse(e: AcceptedEmailSummary): Record<string, unknown> {
-  const message = 'Email queued successfully';
-  const estimated = TIER_POLICIES[e.tier].estimatedDelivery;
+  const message = e.schedule ? 'Email scheduled successfully' : 'Email queued successfully';
+  const status = e.schedule ? 'scheduled' : 'queued';
+  const estimated = e.schedule ? `at ${e.schedule.at.toISOString()}` : TIER_POLICIES[e.tier].estimatedDelivery;
   return {
     success: true,
     message,
     id: e.id,
-    object: 'email',
-    status: 'queued',
+    object: e.schedule ? 'scheduled_email' : 'email',
+    status,
+    ...(e.schedule ? { scheduled_at: e.schedule.at.toISOString(), timezone: e.schedule.timezone } : {}),
     from: e.from,
     to: e.to,
     subject: e.subject,
@@ -32,6 +35,6 @@ export function sendResponse(e: AcceptedEmailSummary): Record<string, unknown> {
     email_id: e.id,
     queue: e.tier,
     estimated_delivery: estimated,
-    data: { id: e.id, job_id: e.id, email_id: e.id, priority: e.tier, status: 'queued', message },
+    data: { id: e.id, job_id: e.id, email_id: e.id, priority: e.tier, status, message, ...(e.schedule ? { scheduled_at: e.schedule.at.toISOString() } : {}) },
   };
 }

@@ -1,5 +1,6 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Tier } from '../../config/config.js';
+import { decodeCursor, encodeCursor, parseLimit } from '../../platform/http/cursor.js';
 import { requireKey } from '../keys/auth-hook.js';
 import type { SendingService } from './service.js';
 
@@ -8,19 +9,47 @@ const TIER_PATHS: Record<string, Tier> = { instant: 'instant', high: 'high', asy
 export const SEND_PREFIXES = ['/api/v1/send-email', '/api/v1/public/send-email', '/send-email'];
 /** Base64 attachments up to the 40 MB message cap, plus JSON overhead. */
 const SEND_BODY_LIMIT = 60 * 1024 * 1024;
+const regular = { config: { auth: { key: 'regular' as const } } };
+
+const idempotencyKeyOf = (request: FastifyRequest): { idempotencyKey?: string } => {
+  const value = request.headers['idempotency-key'];
+  return typeof value === 'string' ? { idempotencyKey: value } : {};
+};
 
 export function registerSendingRoutes(app: FastifyInstance, sending: SendingService): void {
   for (const prefix of SEND_PREFIXES) {
     for (const [segment, tier] of Object.entries(TIER_PATHS)) {
-      app.post(`${prefix}/${segment}`, { config: { auth: { key: 'regular' } }, bodyLimit: SEND_BODY_LIMIT }, async (request) => {
-        const idempotencyKey = request.headers['idempotency-key'];
-        return sending.accept({
-          key: requireKey(request),
-          tier,
-          body: request.body,
-          ...(typeof idempotencyKey === 'string' ? { idempotencyKey } : {}),
-        });
-      });
+      app.post(`${prefix}/${segment}`, { ...regular, bodyLimit: SEND_BODY_LIMIT }, async (request) =>
+        sending.accept({ key: requireKey(request), tier, body: request.body, ...idempotencyKeyOf(request) }),
+      );
     }
+    app.post(`${prefix}/schedule`, { ...regular, bodyLimit: SEND_BODY_LIMIT }, async (request) =>
+      sending.schedule({ key: requireKey(request), body: request.body, ...idempotencyKeyOf(request) }),
+    );
   }
+
+  app.get('/api/v1/send-email/scheduled', regular, async (request) => {
+    const q = request.query as Record<string, string | undefined>;
+    const cursor = decodeCursor(q.cursor);
+    const page = await sending.listScheduled(requireKey(request).workspaceId, parseLimit(q.limit, 50, 200), cursor);
+    const emails = page.emails.map((e) => ({
+      id: e.id,
+      object: 'scheduled_email',
+      status: 'scheduled',
+      priority: e.tier,
+      from: e.from_email,
+      subject: e.subject,
+      scheduled_at: e.scheduled_at?.toISOString() ?? null,
+      timezone: e.timezone,
+      recipients_count: e.recipients_count,
+      created_at: e.created_at.toISOString(),
+    }));
+    const next = page.hasMore && page.last ? encodeCursor(page.last) : null;
+    return { success: true, message: 'Scheduled emails retrieved', data: { scheduled_emails: emails, next_cursor: next, has_more: page.hasMore } };
+  });
+
+  app.delete('/api/v1/send-email/schedule/:id', regular, async (request) => {
+    const data = await sending.cancelScheduled(requireKey(request).workspaceId, (request.params as { id: string }).id);
+    return { success: true, message: 'Scheduled email cancelled', data };
+  });
 }

@@ -1,14 +1,19 @@
-import type { Config, Tier } from '../../config/config.js';
+import { TIERS, type Config, type Tier } from '../../config/config.js';
 import { canonicalJson } from '../../platform/canonical-json.js';
 import { sha256Hex } from '../../platform/crypto.js';
 import type { Db } from '../../platform/db/database.js';
+import type { Cursor } from '../../platform/http/cursor.js';
 import { ApiError } from '../../platform/http/errors.js';
-import { newEmailId } from '../../platform/ids.js';
+import { newEmailId, newScheduledEmailId } from '../../platform/ids.js';
 import { GroupCommitter } from '../../platform/queue/group-commit.js';
 import type { QueueSignal } from '../../platform/queue/signal.js';
+import type { TokenSigner } from '../../platform/tokens.js';
 import type { AuthenticatedKey } from '../keys/service.js';
+import type { PlanService } from '../plans/service.js';
+import type { TemplateService } from '../templates/service.js';
 import { normalizeSendBody, type NormalizedEmail } from './normalize.js';
 import { sendResponse } from './response.js';
+import { checkWindow, parseScheduleTime, type ScheduleTime } from './schedule-time.js';
 import * as store from './store.js';
 import { TIER_POLICIES } from './tiers.js';
 
@@ -19,107 +24,232 @@ export interface AcceptOptions {
   idempotencyKey?: string;
 }
 
+/** Decides whether a key may send from an address (custom domains); throws an ApiError when not. */
+export interface SenderPolicy {
+  check(key: AuthenticatedKey, fromEmail: string): Promise<void>;
+}
+
+export interface SendingDeps {
+  db: Db;
+  signal: QueueSignal;
+  config: Pick<Config, 'messageIdDomain' | 'defaultFrom' | 'publicUrl' | 'scheduleMinSeconds' | 'scheduleMaxDays'>;
+  templates: TemplateService;
+  plans: PlanService;
+  tokens: TokenSigner;
+  senderPolicy?: SenderPolicy;
+  maxConcurrentCommits: number;
+}
+
+interface Prepared {
+  item: store.QueuedEmail;
+  response: Record<string, unknown>;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Hosted URLs every email can link to; the tokens are signed so they cannot be guessed or forged. */
+export function hostedUrls(publicUrl: string, tokens: TokenSigner, emailId: string) {
+  return {
+    unsubscribeUrl: `${publicUrl}/u/${tokens.sign('unsubscribe', emailId)}`,
+    viewInBrowserUrl: `${publicUrl}/v/${tokens.sign('view', emailId)}`,
+  };
+}
+
 export class SendingService {
   private readonly committer: GroupCommitter<store.QueuedEmail, void>;
 
-  constructor(
-    private readonly db: Db,
-    private readonly signal: QueueSignal,
-    private readonly config: Pick<Config, 'messageIdDomain' | 'defaultFrom'>,
-    opts: { maxConcurrentCommits: number },
-  ) {
+  constructor(private readonly deps: SendingDeps) {
     this.committer = new GroupCommitter<store.QueuedEmail, void>(
       async (items) => {
-        await store.writeAcceptedBatch(this.db, this.signal, items);
+        await store.writeAcceptedBatch(deps.db, deps.signal, items);
         return items.map(() => undefined);
       },
-      { maxConcurrent: opts.maxConcurrentCommits, maxBatch: store.batchSizeFor },
+      { maxConcurrent: deps.maxConcurrentCommits, maxBatch: store.batchSizeFor },
     );
   }
 
   /** Validates, then commits the email before answering: once this resolves the email cannot be lost. */
   async accept(opts: AcceptOptions): Promise<Record<string, unknown>> {
-    if (opts.key.kind !== 'regular') {
-      throw new ApiError('FORBIDDEN', 'Sending requires a regular API key (kms_….live_…); admin keys cannot send email');
-    }
-    const email = normalizeSendBody(opts.body);
-    if (email.templateId !== null) {
-      throw new ApiError('INVALID_TEMPLATE', `Template ${email.templateId} not found in this workspace`);
-    }
-    const item = this.buildQueuedEmail(opts.key, opts.tier, email);
-    const response = sendResponse({
-      id: item.message.id,
-      tier: opts.tier,
-      from: item.message.from_email,
-      to: email.to.map((a) => a.email),
-      subject: item.message.subject,
-      createdAt: item.message.created_at as Date,
-      recipientsCount: item.recipients.length,
-    });
-
-    if (opts.idempotencyKey === undefined) {
-      await this.committer.submit(item);
-      return response;
-    }
-    const idem = validateIdempotencyKey(opts.idempotencyKey);
-    const requestHash = sha256Hex(`${opts.tier}\n${canonicalJson(opts.body)}`);
-    const previous = await store.findIdempotencyRecord(this.db, opts.key.workspaceId, idem);
-    const winner = previous ?? (await store.writeIdempotentEmail(this.db, this.signal, item, { workspaceId: opts.key.workspaceId, key: idem, requestHash, response }));
-    if (!winner) return response;
-    if (winner.request_hash !== requestHash) {
-      throw new ApiError('IDEMPOTENCY_CONFLICT', 'This Idempotency-Key was already used with a different request body');
-    }
-    return winner.response;
+    requireRegularKey(opts.key);
+    return this.commit(opts.key, `send:${opts.tier}`, opts.body, opts.idempotencyKey, () => this.prepare(opts.key, opts.tier, normalizeSendBody(opts.body), null));
   }
 
-  private buildQueuedEmail(key: AuthenticatedKey, tier: Tier, email: NormalizedEmail): store.QueuedEmail {
+  /** POST /send-email/schedule: nested `email{}` or flat bodies, `scheduled_at` or `scheduled_for`. */
+  async schedule(opts: { key: AuthenticatedKey; body: unknown; idempotencyKey?: string }): Promise<Record<string, unknown>> {
+    requireRegularKey(opts.key);
+    this.deps.plans.requireScheduling(opts.key.plan);
+    if (!isRecord(opts.body)) throw new ApiError('VALIDATION_ERROR', 'Request body must be a JSON object');
+    const body = isRecord(opts.body.email) ? { ...opts.body, ...opts.body.email } : opts.body;
+    const when = parseScheduleTime(body.scheduled_at ?? body.scheduled_for ?? body.scheduledAt ?? body.scheduledFor, body.timezone);
+    checkWindow(when.at, new Date(), this.deps.config.scheduleMinSeconds, this.deps.config.scheduleMaxDays);
+    const tier = parseTier(body.priority);
+    return this.commit(opts.key, 'schedule', opts.body, opts.idempotencyKey, () => this.prepare(opts.key, tier, normalizeSendBody(body), when));
+  }
+
+  private async commit(
+    key: AuthenticatedKey,
+    scope: string,
+    rawBody: unknown,
+    idempotencyKey: string | undefined,
+    prepare: () => Promise<Prepared>,
+  ): Promise<Record<string, unknown>> {
+    let idem: { key: string; requestHash: string } | null = null;
+    if (idempotencyKey !== undefined) {
+      idem = { key: validateIdempotencyKey(idempotencyKey), requestHash: sha256Hex(`${scope}\n${canonicalJson(rawBody)}`) };
+      const previous = await store.findIdempotencyRecord(this.deps.db, key.workspaceId, idem.key);
+      if (previous) return replay(previous, idem.requestHash);
+    }
+    const { item, response } = await prepare();
+    const reservation = await this.deps.plans.reserve(key.workspaceId, key.plan, item.recipients.length);
+    try {
+      if (!idem) {
+        await this.committer.submit(item);
+        return response;
+      }
+      const winner = await store.writeIdempotentEmail(this.deps.db, this.deps.signal, item, { workspaceId: key.workspaceId, key: idem.key, requestHash: idem.requestHash, response });
+      if (!winner) return response;
+      await reservation.release(); // a concurrent retry won; this request sent nothing
+      return replay(winner, idem.requestHash);
+    } catch (err) {
+      await reservation.release();
+      throw err;
+    }
+  }
+
+  private async prepare(key: AuthenticatedKey, tier: Tier, email: NormalizedEmail, when: ScheduleTime | null): Promise<Prepared> {
+    const from = email.from ?? { email: this.deps.config.defaultFrom };
+    if (this.deps.senderPolicy) await this.deps.senderPolicy.check(key, from.email);
     const now = new Date();
-    const id = newEmailId(now.getTime());
-    const from = email.from ?? { email: this.config.defaultFrom };
-    const policy = TIER_POLICIES[tier];
-    const recipients = [
-      ...email.to.map((a) => ({ ...a, kind: 'to' as const })),
-      ...email.cc.map((a) => ({ ...a, kind: 'cc' as const })),
-      ...email.bcc.map((a) => ({ ...a, kind: 'bcc' as const })),
-    ];
-    return {
-      message: {
-        id,
-        workspace_id: key.workspaceId,
-        api_key_id: key.id,
-        tier,
-        priority: policy.priority,
-        status: 'queued',
-        from_email: from.email,
-        from_name: from.name ?? null,
-        reply_to: JSON.stringify(email.replyTo),
-        subject: email.subject ?? '',
-        html: email.html,
-        text_body: email.text,
-        headers: JSON.stringify(email.headers),
-        attachments: JSON.stringify(email.attachments),
-        metadata: JSON.stringify(email.metadata),
-        tags: JSON.stringify(email.tags),
-        message_id_header: `<${id}@${this.config.messageIdDomain}>`,
-        recipients_count: recipients.length,
-        max_attempts: policy.retries + 1,
-        next_attempt_at: now,
-        created_at: now,
-        updated_at: now,
-      },
-      recipients: recipients.map((r, position) => ({
-        message_id: id,
-        position,
-        kind: r.kind,
-        email: r.email,
-        name: r.name ?? null,
-        smtp_code: null,
-        smtp_response: null,
-        updated_at: now,
-      })),
-      event: { message_id: id, type: 'queued', recipient: null, attempt: null, smtp_host: null, smtp_code: null, smtp_response: null, detail: JSON.stringify({ tier }), created_at: now },
-    };
+    const id = when ? newScheduledEmailId(now.getTime()) : newEmailId(now.getTime());
+    let content = { subject: email.subject ?? '', html: email.html, text: email.text };
+    let template: { id: string; version: number } | null = null;
+    if (email.templateId !== null) {
+      const rendered = await this.deps.templates.renderForSend(key.workspaceId, email.templateId, email.params, hostedUrls(this.deps.config.publicUrl, this.deps.tokens, id));
+      // a non-empty subject in the request overrides the template's (decisions §2)
+      content = { subject: email.subject || rendered.subject, html: rendered.html, text: rendered.text };
+      template = { id: rendered.templateId, version: rendered.version };
+      if (!content.subject) throw new ApiError('VALIDATION_ERROR', "Field 'subject' is required: the template has no subject");
+    }
+    const item = buildQueuedEmail({ id, now, key, tier, email, from, content, template, when, messageIdDomain: this.deps.config.messageIdDomain });
+    const response = sendResponse({
+      id,
+      tier,
+      from: from.email,
+      to: email.to.map((a) => a.email),
+      subject: content.subject,
+      createdAt: now,
+      recipientsCount: item.recipients.length,
+      ...(when ? { schedule: when } : {}),
+    });
+    return { item, response };
   }
+
+  async listScheduled(workspaceId: string, limit: number, cursor?: Cursor) {
+    const rows = await store.listScheduled(this.deps.db, workspaceId, limit + 1, cursor);
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return { emails: page, hasMore: rows.length > limit, last: last ? { createdAt: last.scheduled_at!, id: last.id } : undefined };
+  }
+
+  /** Only before hand-off to delivery; a second cancel, or one after sending, is a 409 saying what happened. */
+  async cancelScheduled(workspaceId: string, id: string): Promise<{ id: string; status: 'cancelled' }> {
+    const cancelled = await store.cancelScheduled(this.deps.db, workspaceId, id);
+    if (cancelled) {
+      await this.deps.plans.refund(workspaceId, cancelled.created_at, cancelled.recipients_count);
+      return { id, status: 'cancelled' };
+    }
+    const status = await store.statusOf(this.deps.db, workspaceId, id);
+    if (!status) throw new ApiError('NOT_FOUND', `Scheduled email ${id} not found`);
+    if (status === 'cancelled') throw new ApiError('CONFLICT', `Scheduled email ${id} is already cancelled`);
+    throw new ApiError('CONFLICT', `Scheduled email ${id} can no longer be cancelled: it was handed to delivery (status: ${status})`);
+  }
+}
+
+function buildQueuedEmail(o: {
+  id: string;
+  now: Date;
+  key: AuthenticatedKey;
+  tier: Tier;
+  email: NormalizedEmail;
+  from: { email: string; name?: string };
+  content: { subject: string; html: string | null; text: string | null };
+  template: { id: string; version: number } | null;
+  when: ScheduleTime | null;
+  messageIdDomain: string;
+}): store.QueuedEmail {
+  const policy = TIER_POLICIES[o.tier];
+  const recipients = [
+    ...o.email.to.map((a) => ({ ...a, kind: 'to' as const })),
+    ...o.email.cc.map((a) => ({ ...a, kind: 'cc' as const })),
+    ...o.email.bcc.map((a) => ({ ...a, kind: 'bcc' as const })),
+  ];
+  return {
+    message: {
+      id: o.id,
+      workspace_id: o.key.workspaceId,
+      api_key_id: o.key.id,
+      tier: o.tier,
+      priority: policy.priority,
+      status: o.when ? 'scheduled' : 'queued',
+      from_email: o.from.email,
+      from_name: o.from.name ?? null,
+      reply_to: JSON.stringify(o.email.replyTo),
+      subject: o.content.subject,
+      html: o.content.html,
+      text_body: o.content.text,
+      headers: JSON.stringify(o.email.headers),
+      attachments: JSON.stringify(o.email.attachments),
+      metadata: JSON.stringify(o.email.metadata),
+      tags: JSON.stringify(o.email.tags),
+      message_id_header: `<${o.id}@${o.messageIdDomain}>`,
+      recipients_count: recipients.length,
+      max_attempts: policy.retries + 1,
+      // a scheduled email is claimable from its time on, like any due message
+      next_attempt_at: o.when?.at ?? o.now,
+      created_at: o.now,
+      updated_at: o.now,
+      template_id: o.template?.id ?? null,
+      template_version: o.template?.version ?? null,
+      scheduled_at: o.when?.at ?? null,
+      timezone: o.when?.timezone ?? null,
+    },
+    recipients: recipients.map((r, position) => ({
+      message_id: o.id,
+      position,
+      kind: r.kind,
+      email: r.email,
+      name: r.name ?? null,
+      smtp_code: null,
+      smtp_response: null,
+      updated_at: o.now,
+    })),
+    event: {
+      message_id: o.id,
+      type: o.when ? 'scheduled' : 'queued',
+      recipient: null,
+      attempt: null,
+      smtp_host: null,
+      smtp_code: null,
+      smtp_response: null,
+      detail: JSON.stringify({ tier: o.tier, ...(o.when ? { scheduled_at: o.when.at.toISOString(), timezone: o.when.timezone } : {}), ...(o.template ? { template_id: o.template.id, template_version: o.template.version } : {}) }),
+      created_at: o.now,
+    },
+  };
+}
+
+function requireRegularKey(key: AuthenticatedKey): void {
+  if (key.kind !== 'regular') throw new ApiError('FORBIDDEN', 'Sending requires a regular API key (kms_….live_…); admin keys cannot send email');
+}
+
+function parseTier(value: unknown): Tier {
+  if (value === undefined || value === null || value === '') return 'async';
+  if (typeof value === 'string' && (TIERS as readonly string[]).includes(value.toLowerCase())) return value.toLowerCase() as Tier;
+  throw new ApiError('VALIDATION_ERROR', `Field 'priority' must be one of ${TIERS.join(', ')}`);
+}
+
+function replay(record: store.IdempotencyRecord, requestHash: string): Record<string, unknown> {
+  if (record.request_hash !== requestHash) throw new ApiError('IDEMPOTENCY_CONFLICT', 'This Idempotency-Key was already used with a different request body');
+  return record.response;
 }
 
 function validateIdempotencyKey(value: string): string {

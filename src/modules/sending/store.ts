@@ -95,3 +95,52 @@ export async function writeIdempotentEmail(
   if (!existing) signal.wakeLocal(item.message.tier);
   return existing;
 }
+
+export interface ScheduledRow {
+  id: string;
+  tier: string;
+  from_email: string;
+  subject: string;
+  scheduled_at: Date | null;
+  timezone: string | null;
+  recipients_count: number;
+  created_at: Date;
+}
+
+export function listScheduled(db: Db, workspaceId: string, limit: number, after?: { createdAt: Date; id: string }): Promise<ScheduledRow[]> {
+  let q = db
+    .selectFrom('messages')
+    .select(['id', 'tier', 'from_email', 'subject', 'scheduled_at', 'timezone', 'recipients_count', 'created_at'])
+    .where('workspace_id', '=', workspaceId)
+    .where('status', '=', 'scheduled');
+  if (after) {
+    q = q.where((eb) => eb.or([eb('scheduled_at', '>', after.createdAt), eb.and([eb('scheduled_at', '=', after.createdAt), eb('id', '>', after.id)])]));
+  }
+  return q.orderBy('scheduled_at').orderBy('id').limit(limit).execute();
+}
+
+/** The status check and the change are one statement, so a cancel cannot slip past a worker's claim. */
+export async function cancelScheduled(db: Db, workspaceId: string, id: string): Promise<{ created_at: Date; recipients_count: number } | undefined> {
+  return inTransaction(db, async (trx) => {
+    const row = await trx
+      .updateTable('messages')
+      .set({ status: 'cancelled', next_attempt_at: null, updated_at: new Date() })
+      .where('workspace_id', '=', workspaceId)
+      .where('id', '=', id)
+      .where('status', '=', 'scheduled')
+      .returning(['created_at', 'recipients_count'])
+      .executeTakeFirst();
+    if (row) {
+      await trx
+        .insertInto('message_events')
+        .values({ message_id: id, type: 'cancelled', recipient: null, attempt: null, smtp_host: null, smtp_code: null, smtp_response: null, detail: JSON.stringify({ reason: 'cancelled by API' }) })
+        .execute();
+    }
+    return row;
+  });
+}
+
+export async function statusOf(db: Db, workspaceId: string, id: string): Promise<string | undefined> {
+  const row = await db.selectFrom('messages').select('status').where('workspace_id', '=', workspaceId).where('id', '=', id).executeTakeFirst();
+  return row?.status;
+}

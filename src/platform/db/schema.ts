@@ -70,6 +70,10 @@ export interface MessagesTable {
   sent_at: NullableTimestamp;
   delivered_at: NullableTimestamp;
   failed_at: NullableTimestamp;
+  template_id: ColumnType<string | null, string | null | undefined, string | null>;
+  template_version: ColumnType<number | null, number | null | undefined, number | null>;
+  scheduled_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  timezone: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface MessageRecipientsTable {
@@ -133,6 +137,41 @@ export interface JobsTable {
   updated_at: Timestamp;
 }
 
+export interface TemplatesTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  description: string | null;
+  category: string | null;
+  current_version: number;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  deleted_at: NullableTimestamp;
+}
+
+export interface TemplateVersionsTable {
+  template_id: string;
+  version: number;
+  subject: string;
+  html: string;
+  text_body: string | null;
+  source_format: 'html' | 'mjml' | 'blocks';
+  source: string | null;
+  required_variables: ColumnType<string[], string[] | undefined, string[]>;
+  created_at: Timestamp;
+}
+
+export interface UsageCountersTable {
+  workspace_id: string;
+  period: string;
+  emails: number;
+}
+
+export interface ServerSettingsTable {
+  key: string;
+  value: string;
+}
+
 export interface DB {
   workspaces: WorkspacesTable;
   api_keys: ApiKeysTable;
@@ -142,6 +181,10 @@ export interface DB {
   captured_messages: CapturedMessagesTable;
   idempotency_keys: IdempotencyKeysTable;
   jobs: JobsTable;
+  templates: TemplatesTable;
+  template_versions: TemplateVersionsTable;
+  usage_counters: UsageCountersTable;
+  server_settings: ServerSettingsTable;
 }
 
 export type WorkspaceRow = Selectable<WorkspacesTable>;
@@ -152,3 +195,5 @@ export type MessageRecipientRow = Selectable<MessageRecipientsTable>;
 export type NewMessageRecipient = Insertable<MessageRecipientsTable>;
 export type MessageEventRow = Selectable<MessageEventsTable>;
 export type NewMessageEvent = Insertable<MessageEventsTable>;
+export type TemplateRow = Selectable<TemplatesTable>;
+export type TemplateVersionRow = Selectable<TemplateVersionsTable>;

@@ -1,0 +1,56 @@
+import type { FastifyInstance } from 'fastify';
+import type { Services } from '../../app/services.js';
+
+const page = (title: string, body: string) =>
+  `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${title}</title></head>` +
+  `<body style="font-family:system-ui,sans-serif;max-width:560px;margin:48px auto;padding:0 16px;color:#111827">${body}</body></html>`;
+
+/**
+ * Pages behind `{{viewInBrowserUrl}}` and `{{unsubscribeUrl}}` (decisions §15). Tokens are signed per email
+ * and purpose; an invalid one is a plain 404 page.
+ */
+export function registerHostedRoutes(app: FastifyInstance, s: Services): void {
+  const emailOf = async (purpose: string, token: string) => {
+    const id = s.tokens.verify(purpose, token);
+    if (!id) return undefined;
+    return s.database.db.selectFrom('messages').select(['id', 'workspace_id', 'subject', 'html', 'text_body']).where('id', '=', id).executeTakeFirst();
+  };
+  const notFound = page('Not found', '<h1>Link not valid</h1><p>This link is not valid or has expired.</p>');
+
+  app.get('/v/:token', async (request, reply) => {
+    const email = await emailOf('view', (request.params as { token: string }).token);
+    if (!email) return reply.status(404).type('text/html').send(notFound);
+    if (email.html) return reply.type('text/html; charset=utf-8').header('Content-Security-Policy', "script-src 'none'").send(email.html);
+    return reply.type('text/plain; charset=utf-8').send(email.text_body ?? '');
+  });
+
+  const unsubscribe = async (token: string) => {
+    const email = await emailOf('unsubscribe', token);
+    if (!email) return null;
+    // recorded on the email's timeline; suppression lists build on this event
+    await s.database.db
+      .insertInto('message_events')
+      .values({ message_id: email.id, type: 'unsubscribed', recipient: null, attempt: null, smtp_host: null, smtp_code: null, smtp_response: null, detail: JSON.stringify({ via: 'hosted page' }) })
+      .execute();
+    return email;
+  };
+
+  app.get('/u/:token', async (request, reply) => {
+    const token = (request.params as { token: string }).token;
+    if (!s.tokens.verify('unsubscribe', token)) return reply.status(404).type('text/html').send(notFound);
+    return reply
+      .type('text/html; charset=utf-8')
+      .send(page('Unsubscribe', `<h1>Unsubscribe</h1><p>Stop receiving these emails?</p><form method="post"><button type="submit">Unsubscribe</button></form>`));
+  });
+
+  // RFC 8058 one-click: mail clients POST a form here without a person in the loop. Form bodies are
+  // accepted only in this scope; the JSON API keeps answering 415 to them.
+  void app.register(async (scope) => {
+    scope.addContentTypeParser(['application/x-www-form-urlencoded', 'multipart/form-data'], { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => done(null, body));
+    scope.post('/u/:token', async (request, reply) => {
+      const email = await unsubscribe((request.params as { token: string }).token);
+      if (!email) return reply.status(404).type('text/html').send(notFound);
+      return reply.type('text/html; charset=utf-8').send(page('Unsubscribed', '<h1>You are unsubscribed</h1><p>You will not receive these emails any more.</p>'));
+    });
+  });
+}

@@ -1,0 +1,200 @@
+import mjml2html from 'mjml';
+import type { Db } from '../../platform/db/database.js';
+import type { TemplateRow, TemplateVersionRow } from '../../platform/db/schema.js';
+import { ApiError } from '../../platform/http/errors.js';
+import { isUuid, uuidv7 } from '../../platform/ids.js';
+import { parseBlocks, renderBlocks } from './blocks.js';
+import { compile, compiledVersion, missingVariables, oneLine, TemplateSyntaxError } from './engine.js';
+import * as store from './store.js';
+
+type Body = Record<string, unknown>;
+
+export interface SystemVariables {
+  unsubscribeUrl: string;
+  viewInBrowserUrl: string;
+}
+
+export interface RenderedTemplate {
+  templateId: string;
+  version: number;
+  subject: string;
+  html: string;
+  text: string | null;
+}
+
+const optionalText = (body: Body, ...names: string[]): string | undefined => {
+  for (const name of names) {
+    const v = body[name];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'string') throw new ApiError('VALIDATION_ERROR', `Field '${name}' must be a string`);
+    return v;
+  }
+  return undefined;
+};
+
+const VARIABLE_NAME = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
+
+function requiredVariables(body: Body): string[] | undefined {
+  const raw = body.required_variables ?? body.requiredVariables ?? body.variables;
+  if (raw === undefined) return undefined;
+  if (!Array.isArray(raw) || raw.some((v) => typeof v !== 'string' || !VARIABLE_NAME.test(v))) {
+    throw new ApiError('VALIDATION_ERROR', "Field 'required_variables' must be an array of variable names such as \"firstName\" or \"order.id\"");
+  }
+  return [...new Set(raw as string[])];
+}
+
+export function templateView(t: TemplateRow, v: TemplateVersionRow) {
+  return {
+    id: t.id,
+    name: t.name,
+    description: t.description,
+    category: t.category,
+    version: t.current_version,
+    subject: v.subject,
+    html: v.html,
+    text: v.text_body,
+    source_format: v.source_format,
+    source: v.source,
+    required_variables: v.required_variables,
+    created_at: t.created_at.toISOString(),
+    updated_at: t.updated_at.toISOString(),
+  };
+}
+
+/**
+ * Templates own subject, HTML and optional text, compiled with Handlebars. Every change is a new version;
+ * an email renders the version that is current when it is accepted.
+ */
+export class TemplateService {
+  constructor(private readonly db: Db) {}
+
+  /** Turns the body's content (html, MJML or blocks) into a version; `previous` fills what the body omits. */
+  private async content(body: Body, previous?: TemplateVersionRow): Promise<store.VersionContent> {
+    const mjmlSource = optionalText(body, 'mjml');
+    let html = optionalText(body, 'html', 'body', 'content');
+    let sourceFormat: store.VersionContent['sourceFormat'] = 'html';
+    let source: string | null = null;
+    if (body.blocks !== undefined) {
+      html = renderBlocks(parseBlocks(body.blocks));
+      sourceFormat = 'blocks';
+      source = JSON.stringify(body.blocks);
+    } else if (mjmlSource !== undefined || html?.trimStart().startsWith('<mjml')) {
+      source = (mjmlSource ?? html)!;
+      html = await compileMjml(source);
+      sourceFormat = 'mjml';
+    }
+    const subject = optionalText(body, 'subject') ?? previous?.subject ?? '';
+    const textBody = optionalText(body, 'text') ?? previous?.text_body ?? null;
+    const finalHtml = html ?? previous?.html;
+    if (finalHtml === undefined || finalHtml.trim() === '') throw new ApiError('VALIDATION_ERROR', "Field 'html' is required (or 'mjml' or 'blocks')");
+    const content: store.VersionContent = {
+      subject: oneLine(subject),
+      html: finalHtml,
+      textBody,
+      sourceFormat: html === undefined && previous ? previous.source_format : sourceFormat,
+      source: html === undefined && previous ? previous.source : source,
+      requiredVariables: requiredVariables(body) ?? previous?.required_variables ?? [],
+    };
+    try {
+      compile(content.subject, 'subject');
+      compile(content.html, 'html');
+      if (content.textBody) compile(content.textBody, 'text');
+    } catch (err) {
+      if (err instanceof TemplateSyntaxError) throw new ApiError('VALIDATION_ERROR', err.message);
+      throw err;
+    }
+    return content;
+  }
+
+  async save(workspaceId: string, body: Body) {
+    const existingId = optionalText(body, 'id', 'template_id');
+    if (existingId) return this.update(workspaceId, existingId, body);
+    const name = optionalText(body, 'name')?.trim();
+    if (!name) throw new ApiError('VALIDATION_ERROR', "Field 'name' is required");
+    const content = await this.content(body);
+    const row = await store.createTemplate(
+      this.db,
+      { id: uuidv7(), workspaceId, name, description: optionalText(body, 'description') ?? null, category: optionalText(body, 'category') ?? null },
+      content,
+    );
+    return this.get(workspaceId, row.id);
+  }
+
+  async update(workspaceId: string, id: string, body: Body) {
+    const current = await this.current(workspaceId, id);
+    const content = await this.content(body, current.version);
+    const meta: Partial<store.TemplateMeta> = {};
+    const name = optionalText(body, 'name')?.trim();
+    if (name) meta.name = name;
+    const description = optionalText(body, 'description');
+    if (description !== undefined) meta.description = description;
+    const category = optionalText(body, 'category');
+    if (category !== undefined) meta.category = category;
+    if (!(await store.addVersion(this.db, workspaceId, id, meta, content))) throw new ApiError('NOT_FOUND', `Template ${id} not found`);
+    return this.get(workspaceId, id);
+  }
+
+  private async current(workspaceId: string, id: string): Promise<{ template: TemplateRow; version: TemplateVersionRow }> {
+    const template = isUuid(id) ? await store.findTemplate(this.db, workspaceId, id) : undefined;
+    const version = template ? await store.findVersion(this.db, template.id, template.current_version) : undefined;
+    if (!template || !version) throw new ApiError('NOT_FOUND', `Template ${id} not found`);
+    return { template, version };
+  }
+
+  async get(workspaceId: string, id: string) {
+    const { template, version } = await this.current(workspaceId, id);
+    const versions = await store.listVersions(this.db, template.id);
+    return { ...templateView(template, version), versions: versions.map((v) => ({ version: v.version, created_at: v.created_at.toISOString() })) };
+  }
+
+  async list(workspaceId: string) {
+    const rows = await store.listTemplates(this.db, workspaceId);
+    return rows.map((t) => ({ id: t.id, name: t.name, description: t.description, category: t.category, version: t.current_version, created_at: t.created_at.toISOString(), updated_at: t.updated_at.toISOString() }));
+  }
+
+  async delete(workspaceId: string, id: string): Promise<void> {
+    if (!isUuid(id) || !(await store.softDelete(this.db, workspaceId, id))) throw new ApiError('NOT_FOUND', `Template ${id} not found`);
+  }
+
+  /** Preview (extension): renders a version with the given params; system URLs are example values. */
+  async preview(workspaceId: string, id: string, params: Record<string, unknown>, version?: number): Promise<RenderedTemplate> {
+    const { template, version: current } = await this.current(workspaceId, id);
+    const chosen = version === undefined || version === current.version ? current : await store.findVersion(this.db, template.id, version);
+    if (!chosen) throw new ApiError('NOT_FOUND', `Template ${id} has no version ${version}`);
+    return render(chosen, params, { unsubscribeUrl: '#unsubscribe-preview', viewInBrowserUrl: '#view-in-browser-preview' });
+  }
+
+  /** For sending: an unknown template (or another workspace's) is INVALID_TEMPLATE, a missing required variable 422. */
+  async renderForSend(workspaceId: string, id: string, params: Record<string, unknown>, system: SystemVariables): Promise<RenderedTemplate> {
+    const found = isUuid(id) ? await store.findTemplate(this.db, workspaceId, id) : undefined;
+    const version = found ? await store.findVersion(this.db, found.id, found.current_version) : undefined;
+    if (!found || !version) throw new ApiError('INVALID_TEMPLATE', `Template ${id} not found in this workspace`);
+    return render(version, params, system);
+  }
+}
+
+function render(v: TemplateVersionRow, params: Record<string, unknown>, system: SystemVariables): RenderedTemplate {
+  const missing = missingVariables(v.required_variables, params);
+  if (missing.length > 0) {
+    throw new ApiError('TEMPLATE_PARAMETER_MISSING', `Template parameter missing: ${missing.join(', ')}`, { details: { missing_variables: missing } });
+  }
+  const compiled = compiledVersion(`${v.template_id}:${v.version}`, { subject: v.subject, html: v.html, text: v.text_body });
+  // system variables win: a caller must not be able to point the unsubscribe link elsewhere
+  const context = { ...params, ...system };
+  return {
+    templateId: v.template_id,
+    version: v.version,
+    subject: oneLine(compiled.subject(context)),
+    html: compiled.html(context),
+    text: compiled.text ? compiled.text(context) : null,
+  };
+}
+
+async function compileMjml(source: string): Promise<string> {
+  try {
+    const result = await mjml2html(source, { validationLevel: 'soft', keepComments: false });
+    return result.html;
+  } catch (err) {
+    throw new ApiError('VALIDATION_ERROR', `Field 'mjml' could not be compiled: ${(err as Error).message}`);
+  }
+}
