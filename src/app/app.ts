@@ -100,6 +100,7 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
         log,
         leaseMs: config.leaseMs,
         retryBaseMs: config.retryBaseMs,
+        lateAfterMs: config.scheduleLateAfterSeconds * 1000,
         lanes: [
           { name: 'instant', maxPriority: 0, concurrency: config.instantWorkers, transport: createTransport(config, database.db, Math.min(2, config.instantWorkers)) },
           { name: 'all', maxPriority: 3, concurrency: config.workerConcurrency, transport: createTransport(config, database.db, config.smtpMaxConnections) },
@@ -122,6 +123,7 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
       const address = h.server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
       url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+      if (!config.publicUrlExplicit) config.publicUrl = url; // PORT=0: links must carry the real port
       http = h;
       closers.push(() => h.close());
     }

@@ -28,6 +28,8 @@ export interface Config {
   mxPort: number;
   heloName: string;
   publicUrl: string;
+  /** false when PUBLIC_URL was derived from HOST and PORT; the server then corrects it once it knows its port */
+  publicUrlExplicit: boolean;
   plans: Record<Plan, PlanLimits>;
   unauthenticatedRequestsPerSecond: number;
   retryBaseMs: number;
@@ -40,6 +42,7 @@ export interface Config {
   defaultFrom: string;
   scheduleMinSeconds: number;
   scheduleMaxDays: number;
+  scheduleLateAfterSeconds: number;
 }
 
 const portSchema = z.coerce.number().int().min(0).max(65535);
@@ -146,6 +149,7 @@ export function loadConfig(env: Env = process.env): Config {
     mxPort: read('MX_PORT', portSchema, 25),
     heloName: read('HELO_NAME', z.string().min(1), new URL(publicUrl).hostname),
     publicUrl,
+    publicUrlExplicit: Boolean(env.PUBLIC_URL),
     plans,
     unauthenticatedRequestsPerSecond: read('UNAUTHENTICATED_REQUESTS_PER_SECOND', positiveInt, 50),
     retryBaseMs: read('RETRY_BASE_MS', positiveInt, 1000),
@@ -158,6 +162,7 @@ export function loadConfig(env: Env = process.env): Config {
     defaultFrom: read('DEFAULT_FROM', z.email(), 'noreply@localhost.localdomain'),
     scheduleMinSeconds: read('SCHEDULE_MIN_SECONDS', z.coerce.number().int().min(0), 60),
     scheduleMaxDays: read('SCHEDULE_MAX_DAYS', positiveInt, 365),
+    scheduleLateAfterSeconds: read('SCHEDULE_LATE_AFTER_SECONDS', z.coerce.number().int().min(0), 30),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -11,9 +11,6 @@ import { toMailContent } from '../modules/delivery/compose-row.js';
 import { decideCompletion } from '../modules/delivery/outcome.js';
 import { claimMessages, completeAttempts, recipientsOf, type AttemptCompletion, type ClaimedMessage } from '../modules/delivery/store.js';
 
-/** A scheduled email that fires later than this after its time is marked late. */
-export const LATE_AFTER_MS = 30_000;
-
 export interface LaneOptions {
   name: string;
   /** highest priority number this lane takes: 0 = instant only, 3 = every tier (in priority order) */
@@ -30,6 +27,8 @@ export interface DeliveryWorkerOptions {
   lanes: LaneOptions[];
   leaseMs: number;
   retryBaseMs: number;
+  /** a scheduled email that fires later than this after its time is marked late */
+  lateAfterMs: number;
   pollMs?: number;
 }
 
@@ -116,7 +115,7 @@ export class DeliveryWorker {
       retryBaseMs: this.opts.retryBaseMs,
     });
     const lateBy = message.scheduled_at && message.attempts === 1 ? Date.now() - message.scheduled_at.getTime() : 0;
-    if (lateBy > LATE_AFTER_MS) {
+    if (lateBy > this.opts.lateAfterMs) {
       // fired after downtime: sent on recovery, and said so on the timeline
       completion.events.push({ type: 'late', detail: { scheduled_at: message.scheduled_at!.toISOString(), late_by_seconds: Math.round(lateBy / 1000) } });
     }

@@ -46,7 +46,7 @@ export function createHttpServer(opts: { logger: Logger; bodyLimit?: number; tru
     trustProxy: opts.trustProxy ?? false,
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
-    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 500 },
   });
 
   app.removeAllContentTypeParsers();
