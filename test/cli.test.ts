@@ -123,5 +123,13 @@ describe('operator CLI on PostgreSQL', () => {
     expect((JSON.parse(key.stdout) as { secret_key: string }).secret_key).toMatch(KEY);
     const human = await runCli(['workspace', 'list'], env);
     expect(human.stdout).toContain(ws.workspace.id);
+
+    const downgraded = await runCli(['workspace', 'set-plan', '--workspace', ws.workspace.id, '--plan', 'free', '--json'], env);
+    expect((JSON.parse(downgraded.stdout) as { workspace: { plan: string } }).workspace.plan).toBe('FREE');
+    const usage = JSON.parse((await runCli(['workspace', 'usage', '--workspace', ws.workspace.id, '--json'], env)).stdout) as { usage: Record<string, unknown> };
+    expect(usage.usage).toMatchObject({ plan: 'FREE', monthly_quota: 3000, used: 0, remaining: 3000 });
+    const badPlan = await runCli(['workspace', 'set-plan', '--workspace', ws.workspace.id, '--plan', 'GOLD'], env);
+    expect(badPlan.code).toBe(1);
+    expect(badPlan.stderr).toContain('Plan must be one of');
   });
 });
