@@ -10,7 +10,8 @@ import { createCaptureTransport } from '../modules/capture/transport.js';
 export function createTransport(config: Config, db: Db, maxConnections: number): Transport {
   switch (config.deliveryMode) {
     case 'smtp':
-      return createSmtpRelayTransport(config.smtpUrl!, { maxConnections });
+      // long-lived pooled connections: reconnecting every 100 messages (nodemailer's default) costs a handshake each time
+      return createSmtpRelayTransport(config.smtpUrl!, { maxConnections, maxMessages: 10_000 });
     case 'mx':
       return createMxTransport({ resolver: createResolver(config.dnsServers), port: config.mxPort, heloName: config.heloName });
     case 'capture':

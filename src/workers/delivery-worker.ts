@@ -50,7 +50,7 @@ export class DeliveryWorker {
         await completeAttempts(opts.db, batch);
         return batch.map(() => undefined);
       },
-      { maxConcurrent: 2, maxBatch: (items) => Math.min(items.length, 200) },
+      { maxConcurrent: 1, maxBatch: (items) => Math.min(items.length, 500), lingerMs: 10 },
     );
     this.lanes = opts.lanes.map((l) => new Lane(l, this));
   }
@@ -153,7 +153,9 @@ class Lane {
   private async run(): Promise<void> {
     do {
       this.again = false;
-      while (!this.worker.isStopped && this.active < this.options.concurrency) {
+      // claim in batches: a claim for every freed slot would cost a query per message
+      const minClaim = this.active === 0 ? 1 : Math.max(1, Math.floor(this.options.concurrency / 4));
+      while (!this.worker.isStopped && this.options.concurrency - this.active >= minClaim) {
         let batch: ClaimedMessage[];
         try {
           batch = await this.worker.claim(this.options, Math.min(50, this.options.concurrency - this.active));

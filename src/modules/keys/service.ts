@@ -67,6 +67,7 @@ const LAST_USED_EVERY_MS = 60_000;
 export class KeyService {
   private readonly cache = new Map<string, { key: AuthenticatedKey | null; until: number }>();
   private readonly lastTouched = new Map<string, number>();
+  private readonly keyDomains = new Map<string, string | null>();
 
   constructor(private readonly db: Db) {}
 
@@ -149,6 +150,23 @@ export class KeyService {
     const done = await store.revokeKey(this.db, workspaceId, id);
     this.forget();
     return done;
+  }
+
+  /** Called when a custom domain is deleted: its sending keys stop working at once (authentication also checks). */
+  async revokeDomainKeys(workspaceId: string, domainId: string): Promise<number> {
+    const revoked = await store.revokeKeysOfDomain(this.db, workspaceId, domainId);
+    this.forget();
+    return revoked;
+  }
+
+  /** The custom domain a key is tied to; a key's domain never changes, so the answer is kept. */
+  async domainIdOf(keyId: string): Promise<string | null> {
+    const known = this.keyDomains.get(keyId);
+    if (known !== undefined) return known;
+    const domainId = await store.findKeyDomainId(this.db, keyId);
+    if (this.keyDomains.size > 10_000) this.keyDomains.clear();
+    this.keyDomains.set(keyId, domainId);
+    return domainId;
   }
 }
 

@@ -39,6 +39,13 @@ export function findKeyByHash(db: Db, secretHash: string): Promise<(ApiKeyRow & 
     .selectAll('api_keys')
     .select('workspaces.plan')
     .where('secret_hash', '=', secretHash)
+    // a key tied to a custom domain dies with it, even one created while the domain was being deleted
+    .where((eb) =>
+      eb.or([
+        eb('api_keys.domain_id', 'is', null),
+        eb.exists(eb.selectFrom('domains').select('domains.id').whereRef('domains.id', '=', 'api_keys.domain_id').where('domains.deleted_at', 'is', null)),
+      ]),
+    )
     .executeTakeFirst();
 }
 
@@ -70,4 +77,21 @@ export async function revokeKey(db: Db, workspaceId: string, id: string): Promis
 
 export async function touchLastUsed(db: Db, id: string, at: Date): Promise<void> {
   await db.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute();
+}
+
+/** Revokes the sending keys tied to a domain (it was deleted); returns how many. */
+export async function revokeKeysOfDomain(db: Db, workspaceId: string, domainId: string): Promise<number> {
+  const res = await db
+    .updateTable('api_keys')
+    .set({ is_active: false, revoked_at: new Date() })
+    .where('workspace_id', '=', workspaceId)
+    .where('domain_id', '=', domainId)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows);
+}
+
+export async function findKeyDomainId(db: Db, id: string): Promise<string | null> {
+  const row = await db.selectFrom('api_keys').select('domain_id').where('id', '=', id).executeTakeFirst();
+  return row?.domain_id ?? null;
 }

@@ -1,4 +1,3 @@
-import mjml2html from 'mjml';
 import type { Db } from '../../platform/db/database.js';
 import type { TemplateRow, TemplateVersionRow } from '../../platform/db/schema.js';
 import { ApiError } from '../../platform/http/errors.js';
@@ -191,6 +190,8 @@ function render(v: TemplateVersionRow, params: Record<string, unknown>, system: 
 }
 
 async function compileMjml(source: string): Promise<string> {
+  // loaded on first use: MJML is large and most processes (workers, most API calls) never need it
+  const { default: mjml2html } = await import('mjml');
   try {
     const result = await mjml2html(source, { validationLevel: 'soft', keepComments: false });
     return result.html;

@@ -172,6 +172,50 @@ export interface ServerSettingsTable {
   value: string;
 }
 
+// --- custom sending domains (migrations/002_domains.sql) ---
+
+export type DomainStatus = 'pending' | 'verified' | 'failed' | 'temporary_failure';
+
+export interface DomainsTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  region: string;
+  mail_from_domain: string;
+  verification_status: ColumnType<DomainStatus, DomainStatus | undefined, DomainStatus>;
+  mail_from_status: ColumnType<DomainStatus, DomainStatus | undefined, DomainStatus>;
+  checks: Json<unknown[]>;
+  verification_started_at: Timestamp;
+  verified_at: NullableTimestamp;
+  mail_from_verified_at: NullableTimestamp;
+  last_checked_at: NullableTimestamp;
+  deleted_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface DomainDkimKeysTable {
+  id: string;
+  domain_id: string;
+  selector: string;
+  public_key: string;
+  private_key_sealed: string;
+  status: 'pending' | 'active' | 'retired';
+  created_at: Timestamp;
+  activated_at: NullableTimestamp;
+  retired_at: NullableTimestamp;
+}
+
+export interface DomainEventsTable {
+  id: Generated<string>;
+  domain_id: string;
+  type: string;
+  detail: Json<Record<string, unknown>>;
+  created_at: Timestamp;
+}
+
+// --- end of custom sending domains ---
+
 export interface DB {
   workspaces: WorkspacesTable;
   api_keys: ApiKeysTable;
@@ -181,6 +225,9 @@ export interface DB {
   captured_messages: CapturedMessagesTable;
   idempotency_keys: IdempotencyKeysTable;
   jobs: JobsTable;
+  domains: DomainsTable;
+  domain_dkim_keys: DomainDkimKeysTable;
+  domain_events: DomainEventsTable;
   templates: TemplatesTable;
   template_versions: TemplateVersionsTable;
   usage_counters: UsageCountersTable;
@@ -197,3 +244,6 @@ export type MessageEventRow = Selectable<MessageEventsTable>;
 export type NewMessageEvent = Insertable<MessageEventsTable>;
 export type TemplateRow = Selectable<TemplatesTable>;
 export type TemplateVersionRow = Selectable<TemplateVersionsTable>;
+export type DomainRow = Selectable<DomainsTable>;
+export type DomainDkimKeyRow = Selectable<DomainDkimKeysTable>;
+export type DomainEventRow = Selectable<DomainEventsTable>;

@@ -27,11 +27,12 @@ export class ApiError extends Error {
   constructor(
     readonly code: ErrorCode,
     message?: string,
-    readonly extra: { headers?: Record<string, string>; details?: Record<string, unknown> } = {},
+    /** `status` overrides the code's usual one where the spec pairs a code with two statuses (DOMAIN_NOT_VERIFIED: 400 or 403) */
+    readonly extra: { headers?: Record<string, string>; details?: Record<string, unknown>; status?: number } = {},
   ) {
     super(message ?? ERROR_CODES[code].message);
     this.name = 'ApiError';
-    this.status = ERROR_CODES[code].status;
+    this.status = extra.status ?? ERROR_CODES[code].status;
   }
 }
 

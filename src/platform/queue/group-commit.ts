@@ -10,7 +10,11 @@ export class GroupCommitter<T, R> {
 
   constructor(
     private readonly write: (items: T[]) => Promise<R[]>,
-    private readonly opts: { maxConcurrent: number; maxBatch: (items: T[]) => number },
+    /**
+     * lingerMs: how long a first item waits for company before a flush. 0 suits request paths (no added
+     * latency); background writers such as delivery results trade a few ms for far fewer commits.
+     */
+    private readonly opts: { maxConcurrent: number; maxBatch: (items: T[]) => number; lingerMs?: number },
   ) {}
 
   submit(item: T): Promise<R> {
@@ -23,10 +27,12 @@ export class GroupCommitter<T, R> {
   private schedule(): void {
     if (this.scheduled || this.inflight >= this.opts.maxConcurrent || this.pending.length === 0) return;
     this.scheduled = true;
-    setImmediate(() => {
+    const run = () => {
       this.scheduled = false;
       void this.flush();
-    });
+    };
+    if (this.opts.lingerMs) setTimeout(run, this.opts.lingerMs);
+    else setImmediate(run);
   }
 
   private async flush(): Promise<void> {

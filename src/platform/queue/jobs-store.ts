@@ -70,3 +70,14 @@ export async function finishJob(db: Db, job: ClaimedJob, workerId: string, resul
     .where('attempts', '=', job.attempts)
     .execute();
 }
+
+/** Makes a waiting job with this dedupe key run no later than `at` (e.g. a re-check someone asked for now). */
+export async function runPendingJobBy(db: Db, dedupeKey: string, at: Date): Promise<void> {
+  await db
+    .updateTable('jobs')
+    .set({ next_attempt_at: at, updated_at: new Date() })
+    .where('dedupe_key', '=', dedupeKey)
+    .where('status', '=', 'pending')
+    .where('next_attempt_at', '>', at)
+    .execute();
+}
