@@ -18,7 +18,20 @@ export interface LaneOptions {
   concurrency: number;
   /** each lane has its own transport so its mail never queues behind another lane's connections */
   transport: Transport;
+  /** custom-domain regions that deliver differently from `transport` (their own relay or direct delivery) */
+  regionTransports?: ReadonlyMap<string, Transport>;
 }
+
+/** What happens to one composed message before it is sent: custom domains sign it and pick its envelope and region. */
+export interface OutgoingMessage {
+  raw: Buffer;
+  envelopeFrom: string;
+  /** the region whose transport sends it; null = the lane's own */
+  region: string | null;
+  /** timeline entries recorded with the attempt */
+  events: { type: string; detail: Record<string, unknown> }[];
+}
+export type PrepareOutgoing = (message: ClaimedMessage, raw: Buffer) => Promise<OutgoingMessage>;
 
 export interface DeliveryWorkerOptions {
   db: Db;
@@ -30,6 +43,8 @@ export interface DeliveryWorkerOptions {
   /** a scheduled email that fires later than this after its time is marked late */
   lateAfterMs: number;
   pollMs?: number;
+  /** custom domains (DKIM signing, return path, region); without it mail goes out as composed */
+  prepareOutgoing?: PrepareOutgoing;
 }
 
 /**
@@ -43,6 +58,7 @@ export class DeliveryWorker {
   private stopWake: (() => void) | null = null;
   private poller: NodeJS.Timeout | null = null;
   private stopped = false;
+  private readonly recording = new Set<Promise<void>>();
 
   constructor(private readonly opts: DeliveryWorkerOptions) {
     this.completions = new GroupCommitter<AttemptCompletion, void>(
@@ -72,7 +88,7 @@ export class DeliveryWorker {
     this.stopWake?.();
     if (this.poller) clearInterval(this.poller);
     await Promise.all(this.lanes.map((l) => l.drain()));
-    await Promise.all(this.lanes.map((l) => l.options.transport.close()));
+    await Promise.all(this.lanes.flatMap((l) => [l.options.transport, ...(l.options.regionTransports?.values() ?? [])]).map((t) => t.close()));
   }
 
   get isStopped(): boolean {
@@ -93,13 +109,18 @@ export class DeliveryWorker {
   async deliverOne(lane: LaneOptions, message: ClaimedMessage, recipients: MessageRecipientRow[]): Promise<void> {
     const pending = recipients.filter((r) => r.status === 'pending' || r.status === 'deferred');
     let outcomes: (RecipientOutcome & { position: number })[];
+    let transport = lane.transport;
+    const notes: OutgoingMessage['events'] = [];
     if (message.attempts > message.max_attempts) {
       // claimed again after crashes used up its attempts: settle it instead of trying forever
       outcomes = pending.map((r) => ({ position: r.position, recipient: r.email, status: 'deferred', code: null, response: 'delivery interrupted repeatedly', host: null }));
     } else {
       try {
-        const raw = await composeMessage(toMailContent(message, recipients));
-        const result = await lane.transport.send({ from: message.from_email, to: pending.map((r) => r.email) }, raw, { messageId: message.id, workspaceId: message.workspace_id, subject: message.subject });
+        const composed = await composeMessage(toMailContent(message, recipients));
+        const out = this.opts.prepareOutgoing ? await this.opts.prepareOutgoing(message, composed) : { raw: composed, envelopeFrom: message.from_email, region: null, events: [] };
+        transport = (out.region !== null ? lane.regionTransports?.get(out.region) : undefined) ?? lane.transport;
+        notes.push(...out.events);
+        const result = await transport.send({ from: out.envelopeFrom, to: pending.map((r) => r.email) }, out.raw, { messageId: message.id, workspaceId: message.workspace_id, subject: message.subject });
         outcomes = pending.map((r, i) => ({ ...result[i]!, position: r.position }));
       } catch (err) {
         this.opts.log.error({ err, messageId: message.id }, 'delivery attempt crashed');
@@ -109,22 +130,25 @@ export class DeliveryWorker {
     const completion = decideCompletion({
       message,
       workerId: this.workerId,
-      transport: lane.transport.kind,
+      transport: transport.kind,
       outcomes,
       previouslyDelivered: recipients.filter((r) => r.status === 'delivered').length,
       retryBaseMs: this.opts.retryBaseMs,
     });
+    completion.events.push(...notes);
     const lateBy = message.scheduled_at && message.attempts === 1 ? Date.now() - message.scheduled_at.getTime() : 0;
     if (lateBy > this.opts.lateAfterMs) {
       // fired after downtime: sent on recovery, and said so on the timeline
       completion.events.push({ type: 'late', detail: { scheduled_at: message.scheduled_at!.toISOString(), late_by_seconds: Math.round(lateBy / 1000) } });
     }
-    try {
-      await this.completions.submit(completion);
-    } catch (err) {
+    // The slot is freed without waiting for the result to be written: results are grouped into few commits,
+    // and the message's lease keeps it from being claimed again meanwhile.
+    const recording = this.completions.submit(completion).catch((err: unknown) => {
       // the lease will expire and the message be retried: at-least-once, never lost
       this.opts.log.error({ err, messageId: message.id }, 'could not record delivery attempt');
-    }
+    });
+    this.recording.add(recording);
+    void recording.finally(() => this.recording.delete(recording));
   }
 }
 
