@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { parseDnsServers } from '../platform/dns/resolver.js';
+import { loadDomainsConfig, type DomainsConfig } from './domains-config.js';
 
 export const TIERS = ['instant', 'high', 'async', 'bulk'] as const;
 export type Tier = (typeof TIERS)[number];
@@ -27,6 +28,8 @@ export interface Config {
   deliveryMode: DeliveryMode;
   mxPort: number;
   heloName: string;
+  /** custom sending domains: DKIM, MAIL FROM, DMARC, the server key, per-region delivery */
+  domains: DomainsConfig;
   publicUrl: string;
   /** false when PUBLIC_URL was derived from HOST and PORT; the server then corrects it once it knows its port */
   publicUrlExplicit: boolean;
@@ -138,6 +141,8 @@ export function loadConfig(env: Env = process.env): Config {
     if (rate !== undefined) plans[plan].requestsPerSecond = rate;
   }
 
+  const heloName = read('HELO_NAME', z.string().min(1), new URL(publicUrl).hostname);
+  const smtpMaxConnections = read('SMTP_MAX_CONNECTIONS', positiveInt, 5);
   const config: Config = {
     port,
     host,
@@ -147,16 +152,19 @@ export function loadConfig(env: Env = process.env): Config {
     smtpUrl,
     deliveryMode,
     mxPort: read('MX_PORT', portSchema, 25),
-    heloName: read('HELO_NAME', z.string().min(1), new URL(publicUrl).hostname),
+    heloName,
+    domains: loadDomainsConfig({ read, problems, deliveryMode, smtpUrl, heloName }),
     publicUrl,
     publicUrlExplicit: Boolean(env.PUBLIC_URL),
     plans,
     unauthenticatedRequestsPerSecond: read('UNAUTHENTICATED_REQUESTS_PER_SECOND', positiveInt, 50),
     retryBaseMs: read('RETRY_BASE_MS', positiveInt, 1000),
     leaseMs: read('DELIVERY_LEASE_MS', positiveInt, 60_000),
-    workerConcurrency: read('WORKER_CONCURRENCY', positiveInt, 32),
     instantWorkers: read('INSTANT_WORKERS', positiveInt, 4),
-    smtpMaxConnections: read('SMTP_MAX_CONNECTIONS', positiveInt, 5),
+    smtpMaxConnections,
+    // through a relay, more messages in flight than connections only queue inside the process and slow the
+    // event loop for everything else (instant mail included); direct delivery fans out to many servers
+    workerConcurrency: read('WORKER_CONCURRENCY', positiveInt, deliveryMode === 'smtp' ? smtpMaxConnections * 2 : 32),
     logLevel: read('LOG_LEVEL', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
     messageIdDomain: read('MESSAGE_ID_DOMAIN', z.string().min(1), new URL(publicUrl).hostname),
     defaultFrom: read('DEFAULT_FROM', z.email(), 'noreply@localhost.localdomain'),
