@@ -1,0 +1,151 @@
+// Figure 2: delivered emails/s to a local SMTP sink. N async emails are queued with no worker running,
+// then one `worker` process starts with SMTP_URL at the sink; the clock runs from its spawn until the
+// sink has all N. Baseline: plain nodemailer (pooled, 5 connections, TCP_NODELAY) sending the same N
+// messages to the same kind of sink from this process.
+import net from 'node:net';
+import nodemailer from 'nodemailer';
+import { settle, startCpu } from '../lib/cpu.js';
+import { activityDelta, dbActivity, provision, query } from '../lib/db.js';
+import { EMAIL, enqueue } from '../lib/load.js';
+import { serverEnv, sleep, startServer, stop, waitForReady, withTimeout } from '../lib/processes.js';
+import { startSink } from '../lib/sink.js';
+import { round, steadiness } from '../lib/stats.js';
+
+export const SETTINGS = { messages: 5_000, enqueueConcurrency: 50, smtpMaxConnections: 5, timeoutMs: 120_000 };
+export const GOAL = 0.7;
+
+async function serverDelivery(db) {
+  const api = startServer('api', 'api', serverEnv({ DATABASE_URL: db.url, PORT: '0' }));
+  let queued;
+  try {
+    const { url } = await waitForReady(api);
+    const cpu = startCpu({ api });
+    queued = await enqueue({ baseUrl: url, secretKey: db.secretKey, tier: 'async', count: SETTINGS.messages, concurrency: SETTINGS.enqueueConcurrency, timeoutMs: 60_000 });
+    queued.cpu = cpu();
+  } finally {
+    await stop(api);
+  }
+  if (queued.ids.length === 0) throw new Error(`could not queue any email: ${JSON.stringify(queued.failures)}`);
+
+  const sink = await startSink('smtp-sink (server)');
+  let worker;
+  let pgBefore = null;
+  try {
+    await settle('delivery/worker');
+    pgBefore = await dbActivity(db.name).catch(() => null);
+    const spawnedAt = Date.now();
+    worker = startServer('worker', 'worker', serverEnv({ DATABASE_URL: db.url, SMTP_URL: sink.url, SMTP_MAX_CONNECTIONS: String(SETTINGS.smtpMaxConnections) }));
+    const cpu = startCpu({ worker, sink: sink.entry });
+    const ready = await waitForReady(worker);
+    const n = queued.ids.length;
+    const doneAt = await sink.waitForUnique(n, SETTINGS.timeoutMs);
+    const cpuUsed = cpu();
+    const sinkStats = await sink.stats();
+    const missing = queued.ids.filter((id) => !sink.arrivals.has(id)).length;
+    await stop(worker);
+    // what the worker asked of PostgreSQL (its backends report their counters when they exit)
+    let pg = null;
+    if (pgBefore) {
+      await sleep(500);
+      const delta = activityDelta(pgBefore, await dbActivity(db.name));
+      pg = { ...delta, commitsPerMessage: round(delta.commits / n, 2) };
+    }
+    // how long each result waited between the SMTP answer (sent_at, the worker's clock) and the start of the
+    // transaction that recorded it (updated_at = now() in PostgreSQL; same machine clock)
+    let resultWaitMs = null;
+    try {
+      const [row] = await query(
+        db.url,
+        `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY w) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY w) AS p99, max(w) AS max
+           FROM (SELECT extract(epoch FROM (updated_at - sent_at)) * 1000 AS w FROM messages WHERE sent_at IS NOT NULL) t`,
+      );
+      resultWaitMs = { p50: round(Number(row.p50), 1), p99: round(Number(row.p99), 1), max: round(Number(row.max), 1) };
+    } catch (err) {
+      resultWaitMs = `could not read: ${err.message}`;
+    }
+    return {
+      queued: { accepted: n, failures: queued.failures, enqueuePerSecond: round(queued.perSecond), cpu: queued.cpu },
+      arrivals: steadiness(sink.arrivalTimes),
+      resultWaitMs,
+      cpu: cpuUsed,
+      bootMs: ready.at - spawnedAt,
+      elapsedMs: doneAt - spawnedAt,
+      perSecond: n / ((doneAt - spawnedAt) / 1000),
+      perSecondAfterReady: n / ((doneAt - ready.at) / 1000),
+      sink: { ...sink.state, smtpConnections: sinkStats.connections, missingAcceptedIds: missing },
+      workerLog: worker.problems,
+      postgres: pg,
+    };
+  } finally {
+    await stop(worker);
+    await sink.close();
+  }
+}
+
+async function nodemailerDelivery(n) {
+  const sink = await startSink('smtp-sink (nodemailer)');
+  await settle('delivery/nodemailer');
+  const transport = nodemailer.createTransport({
+    pool: true,
+    host: '127.0.0.1',
+    port: sink.port,
+    secure: false,
+    maxConnections: SETTINGS.smtpMaxConnections,
+    logger: false,
+    // the server's relay transport disables Nagle the same way; without it each message on a reused
+    // connection waits ~40 ms for a delayed ACK on loopback
+    getSocket: (_options, callback) => callback(null, { connection: net.connect({ host: '127.0.0.1', port: sink.port, noDelay: true }) }),
+  });
+  try {
+    const cpu = startCpu({ sink: sink.entry });
+    const startedAt = Date.now();
+    const sends = [];
+    let failed = 0;
+    const samples = [];
+    for (let i = 0; i < n; i++) {
+      sends.push(
+        transport.sendMail({ from: EMAIL.from, to: EMAIL.to, subject: EMAIL.subject, html: EMAIL.body }).catch((err) => {
+          failed++;
+          if (samples.length < 3) samples.push(err.message);
+        }),
+      );
+    }
+    await withTimeout(Promise.all(sends), SETTINGS.timeoutMs, 'nodemailer sends');
+    if (failed > 0) throw new Error(`nodemailer baseline: ${failed} of ${n} sends failed: ${samples.join('; ')}`);
+    const doneAt = await sink.waitForUnique(n, 10_000);
+    const cpuUsed = cpu();
+    const sinkStats = await sink.stats();
+    return {
+      arrivals: steadiness(sink.arrivalTimes),
+      elapsedMs: doneAt - startedAt,
+      perSecond: n / ((doneAt - startedAt) / 1000),
+      failed,
+      failureSamples: samples,
+      cpu: cpuUsed,
+      sink: { ...sink.state, smtpConnections: sinkStats.connections },
+    };
+  } finally {
+    transport.close();
+    await sink.close();
+  }
+}
+
+export async function run() {
+  const db = await provision('delivery');
+  const server = await serverDelivery(db);
+  let statuses = null;
+  try {
+    statuses = await query(db.url, 'SELECT status, count(*)::int AS n FROM messages GROUP BY status ORDER BY status');
+  } catch (err) {
+    statuses = `could not read: ${err.message}`;
+  }
+  const baseline = await nodemailerDelivery(server.queued.accepted);
+  return {
+    settings: SETTINGS,
+    server: { ...server, messageStatusesAfter: statuses },
+    baseline,
+    ratio: round(server.perSecond / baseline.perSecond, 3),
+    ratioAfterReady: round(server.perSecondAfterReady / baseline.perSecond, 3),
+    goal: GOAL,
+  };
+}
