@@ -16,7 +16,7 @@ describe('direct delivery to MX hosts (DELIVERY_MODE=mx)', () => {
       'mx.example.test': { A: ['127.0.0.1'] },
       'nomail.test': { MX: [{ exchange: '.', priority: 0 }] },
     });
-    t = await startTestApp({ backend: 'pglite', env: { DELIVERY_MODE: 'mx', DNS_SERVERS: dns.server, MX_PORT: String(sink.port), HELO_NAME: 'mta.keplars.test' } });
+    t = await startTestApp({ backend: 'pglite', env: { DELIVERY_MODE: 'mx', DNS_SERVERS: dns.server, MX_PORT: String(sink.port), HELO_NAME: 'mta.keplars.test', DEFAULT_FROM: 'app@sender.test' } });
     key = (await t.workspace()).key;
   });
   afterAll(async () => {

@@ -54,6 +54,18 @@ export async function runAdminCommand(s: Services, command: string, args: Args):
       if (!(await s.keys.revoke(workspaceId, id))) throw new ApiError('NOT_FOUND', `Active key ${id} not found in this workspace`);
       return { revoked: id };
     }
+    case 'domain.add': {
+      const workspaceId = (await s.workspaces.get(str(args, 'workspace')!)).id;
+      return { domain: await s.domains.add(workspaceId, { domain: str(args, 'domain')!, region: str(args, 'region', false) }) };
+    }
+    case 'domain.list': {
+      const workspaceId = (await s.workspaces.get(str(args, 'workspace')!)).id;
+      return { domains: await s.domains.list(workspaceId) };
+    }
+    case 'domain.verify': {
+      const workspaceId = (await s.workspaces.get(str(args, 'workspace')!)).id;
+      return { domain: await s.domains.verify(workspaceId, str(args, 'domain')!) };
+    }
     default:
       throw new ApiError('NOT_FOUND', `Unknown command ${command}`);
   }

@@ -11,6 +11,9 @@ import { registerCaptureRoutes } from '../modules/capture/routes.js';
 import { registerEmailRoutes } from '../modules/emails/routes.js';
 import { registerAuth, requireKey } from '../modules/keys/auth-hook.js';
 import { registerSendingRoutes } from '../modules/sending/routes.js';
+import { registerDomainRoutes } from '../modules/domains/routes.js';
+import { createOutgoingPreparer } from '../modules/domains/outgoing.js';
+import { DkimSignerPool } from '../platform/mail/dkim/signer-pool.js';
 import { registerTemplateRoutes } from '../modules/templates/routes.js';
 import { registerHostedRoutes } from '../modules/hosted/routes.js';
 import { releaseOrphanedLeases } from '../modules/delivery/store.js';
@@ -19,7 +22,8 @@ import { enqueueJob, JobWorker } from '../workers/job-worker.js';
 import { createJobHandlers, RECURRING_JOBS } from './job-handlers.js';
 import { runAdminCommand } from './admin-commands.js';
 import { createServices, type Services } from './services.js';
-import { createTransport } from './transports.js';
+import { MISSING_SECRET_KEY } from './server-secret.js';
+import { createRegionTransports, createTransport } from './transports.js';
 
 export interface Roles {
   api: boolean;
@@ -67,6 +71,7 @@ export function buildHttp(services: Services, log: Logger): FastifyInstance {
   registerSendingRoutes(app, services.sending);
   registerEmailRoutes(app, services.emails);
   registerCaptureRoutes(app, services.database.db);
+  registerDomainRoutes(app, services.domains);
   registerTemplateRoutes(app, services.templates);
   registerHostedRoutes(app, services);
   return app;
@@ -93,7 +98,12 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
     }
 
     let worker: DeliveryWorker | null = null;
+    if (config.databaseUrl && !config.domains.secretKey) log.warn(MISSING_SECRET_KEY);
+
     if (opts.roles.worker) {
+      // custom domains: DKIM signing on worker threads, the domain's return path and region
+      const signer = new DkimSignerPool({ threads: config.domains.signingThreads });
+      closers.push(() => signer.close());
       const w = new DeliveryWorker({
         db: database.db,
         signal: services.signal,
@@ -101,9 +111,22 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
         leaseMs: config.leaseMs,
         retryBaseMs: config.retryBaseMs,
         lateAfterMs: config.scheduleLateAfterSeconds * 1000,
+        prepareOutgoing: createOutgoingPreparer({ domains: services.domains, keys: services.keys, signer, captureOnly: config.deliveryMode === 'capture' }),
         lanes: [
-          { name: 'instant', maxPriority: 0, concurrency: config.instantWorkers, transport: createTransport(config, database.db, Math.min(2, config.instantWorkers)) },
-          { name: 'all', maxPriority: 3, concurrency: config.workerConcurrency, transport: createTransport(config, database.db, config.smtpMaxConnections) },
+          {
+            name: 'instant',
+            maxPriority: 0,
+            concurrency: config.instantWorkers,
+            transport: createTransport(config, database.db, Math.min(2, config.instantWorkers)),
+            regionTransports: createRegionTransports(config, database.db, Math.min(2, config.instantWorkers)),
+          },
+          {
+            name: 'all',
+            maxPriority: 3,
+            concurrency: config.workerConcurrency,
+            transport: createTransport(config, database.db, config.smtpMaxConnections),
+            regionTransports: createRegionTransports(config, database.db, config.smtpMaxConnections),
+          },
         ],
       });
       w.start();

@@ -1,5 +1,6 @@
 import type { Services } from './services.js';
 import type { JobHandler } from '../workers/job-worker.js';
+import { VERIFY_QUEUE } from '../modules/domains/service.js';
 
 const HOUR = 3600_000;
 
@@ -12,6 +13,11 @@ export function createJobHandlers(s: Services): Record<string, JobHandler> {
     'maintenance.expire-idempotency-keys': async () => {
       await s.database.db.deleteFrom('idempotency_keys').where('created_at', '<', new Date(Date.now() - 24 * HOUR)).execute();
       return { retryAt: new Date(Date.now() + HOUR) };
+    },
+    // one job per custom domain (dedupe key domain:<id>:verify): backoff while pending, daily once verified
+    [VERIFY_QUEUE]: async (payload) => {
+      const next = typeof payload.domainId === 'string' ? await s.domains.runScheduledCheck(payload.domainId) : null;
+      return next ? { retryAt: next } : undefined;
     },
   };
 }

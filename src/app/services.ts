@@ -1,13 +1,17 @@
 import type { Config } from '../config/config.js';
 import type { Database } from '../platform/db/database.js';
+import { createResolver } from '../platform/dns/resolver.js';
 import { QueueSignal } from '../platform/queue/signal.js';
 import { loadSharedSecret, TokenSigner } from '../platform/tokens.js';
+import { DomainSenderPolicy } from '../modules/domains/sender-policy.js';
+import { DomainService } from '../modules/domains/service.js';
 import { EmailService } from '../modules/emails/service.js';
 import { KeyService } from '../modules/keys/service.js';
 import { PlanService } from '../modules/plans/service.js';
 import { SendingService } from '../modules/sending/service.js';
 import { TemplateService } from '../modules/templates/service.js';
 import { WorkspaceService } from '../modules/workspaces/service.js';
+import { serverSecrets } from './server-secret.js';
 
 export interface Services {
   config: Config;
@@ -20,6 +24,7 @@ export interface Services {
   templates: TemplateService;
   sending: SendingService;
   emails: EmailService;
+  domains: DomainService;
 }
 
 /** Call after migrations: the URL-signing secret lives in the database. */
@@ -30,6 +35,7 @@ export async function createServices(config: Config, database: Database): Promis
   const tokens = new TokenSigner(await loadSharedSecret(db, 'url-signing-secret'));
   const plans = new PlanService(db, config.plans);
   const templates = new TemplateService(db);
+  const domains = new DomainService({ db, signal, config, keys, resolver: createResolver(config.dnsServers), secrets: serverSecrets(config) });
   return {
     config,
     database,
@@ -46,9 +52,12 @@ export async function createServices(config: Config, database: Database): Promis
       templates,
       plans,
       tokens,
+      // only the capture transport (development) accepts a from address outside the custom-domain rules
+      senderPolicy: new DomainSenderPolicy(domains, config.deliveryMode === 'capture'),
       // PGlite has one connection, so more than one commit in flight would only queue
       maxConcurrentCommits: database.kind === 'pglite' ? 1 : 4,
     }),
     emails: new EmailService(db),
+    domains,
   };
 }

@@ -18,3 +18,12 @@ export function createTransport(config: Config, db: Db, maxConnections: number):
       return createCaptureTransport(db);
   }
 }
+
+/** Transports of the regions that deliver differently from the global settings (REGION_<R>_SMTP_URL / _DELIVERY_MODE). */
+export function createRegionTransports(config: Config, db: Db, maxConnections: number): Map<string, Transport> {
+  const transports = new Map<string, Transport>();
+  for (const [region, delivery] of Object.entries(config.domains.regions)) {
+    if (delivery.dedicated) transports.set(region, createTransport({ ...config, deliveryMode: delivery.deliveryMode, smtpUrl: delivery.smtpUrl }, db, maxConnections));
+  }
+  return transports;
+}

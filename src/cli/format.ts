@@ -1,3 +1,5 @@
+import { formatDomain, formatDomainList } from './format-domains.js';
+
 /** Plain-text rendering of command results for people; --json gives the machine-readable form. */
 export function formatHuman(command: string, result: unknown): string {
   const r = result as Record<string, unknown>;
@@ -35,6 +37,11 @@ export function formatHuman(command: string, result: unknown): string {
       const keys = r.keys as { id: string; key_id: string; kind: string; name: string; is_active: boolean; scopes: string[] }[];
       return `${keys.map((k) => `${k.id}  ${k.kind.padEnd(7)}  ${k.is_active ? 'active ' : 'revoked'}  ${k.key_id}…  ${k.name}${k.scopes.length ? `  [${k.scopes.join(',')}]` : ''}`).join('\n')}\n`;
     }
+    case 'domain.add':
+    case 'domain.verify':
+      return formatDomain(r.domain as Parameters<typeof formatDomain>[0]);
+    case 'domain.list':
+      return formatDomainList(r.domains as Parameters<typeof formatDomainList>[0]);
     default:
       return `${JSON.stringify(result, null, 2)}\n`;
   }

@@ -25,6 +25,10 @@ Usage:
   keplars-server api-key create --workspace ID [--name N] [--json]
   keplars-server key list --workspace ID [--json]
   keplars-server key revoke --workspace ID --key ID [--json]
+  keplars-server domain add --workspace ID --domain D [--region us-east-1|ap-southeast-1|af-south-1] [--json]
+                                       (prints the DNS records to publish)
+  keplars-server domain list --workspace ID [--json]
+  keplars-server domain verify --workspace ID --domain ID_OR_NAME [--json]   checks the records in DNS now
 
 Every command takes --json (machine-readable) or --print FIELD (one field, e.g. --print secret_key).
 Configuration comes from the environment (PORT, HOST, DATABASE_URL, DATA_DIR, SMTP_URL, …; see README).`;
@@ -80,6 +84,8 @@ async function main(argv: string[]): Promise<number> {
       workspace: { type: 'string' },
       scopes: { type: 'string' },
       key: { type: 'string' },
+      domain: { type: 'string' },
+      region: { type: 'string' },
       json: { type: 'boolean', default: false },
       print: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -112,7 +118,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = `${group}.${action ?? ''}`;
-  const known = ['workspace.create', 'workspace.list', 'workspace.set-plan', 'workspace.usage', 'admin-key.create', 'api-key.create', 'key.list', 'key.revoke'];
+  const known = ['workspace.create', 'workspace.list', 'workspace.set-plan', 'workspace.usage', 'admin-key.create', 'api-key.create', 'key.list', 'key.revoke', 'domain.add', 'domain.list', 'domain.verify'];
   if (!known.includes(command)) {
     process.stderr.write(`Unknown command: ${positionals.join(' ')}\n\n${USAGE}\n`);
     return 1;

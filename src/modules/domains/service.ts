@@ -22,6 +22,8 @@ import { checksView, domainView, eventView, type DomainView } from './views.js';
 /** The jobs queue of background re-checks; one job per domain, keyed by `verifyJobKey`. */
 export const VERIFY_QUEUE = 'domains.verify';
 export const verifyJobKey = (domainId: string): string => `domain:${domainId}:verify`;
+/** Many attempts: a failing run (database away) must not end a domain's checks for good; success resets the count. */
+const verifyJob = (domainId: string) => ({ queue: VERIFY_QUEUE, dedupeKey: verifyJobKey(domainId), payload: { domainId }, maxAttempts: 20 });
 
 const CACHE_TTL_MS = 2000;
 const VERIFICATION_PURPOSES = new Set(['spf', 'dkim']);
@@ -53,7 +55,7 @@ export interface CheckResult {
 
 /** Custom sending domains: adding one, its DNS records, real verification, DKIM keys and their rotation. */
 export class DomainService {
-  private readonly cache = new Map<string, { until: number; domains: SendingDomain[] }>();
+  private readonly cache = new Map<string, { until: number; domains: Promise<SendingDomain[]> }>();
   private readonly openedKeys = new Map<string, string>();
 
   constructor(private readonly deps: DomainServiceDeps) {}
@@ -74,7 +76,7 @@ export class DomainService {
         const inserted = await store.insertDomain(trx, { id, workspaceId, name: name.ascii, region, mailFromDomain: `${this.deps.config.domains.mailFromSubdomain}.${name.ascii}`, now });
         await store.insertDkimKey(trx, { id: keyId, domainId: id, selector: this.deps.config.domains.dkimSelector, publicKey: pair.publicKey, privateKeySealed: box.seal(pair.privateKeyPem, sealContext(keyId)), status: 'active', now });
         await store.insertEvent(trx, id, 'domain.created', { region });
-        await enqueueJob(trx, this.deps.signal, { queue: VERIFY_QUEUE, dedupeKey: verifyJobKey(id), payload: { domainId: id }, runAt: firstCheckAt(now) });
+        await enqueueJob(trx, this.deps.signal, { ...verifyJob(id), runAt: firstCheckAt(now) });
         return inserted;
       });
     } catch (err) {
@@ -182,21 +184,30 @@ export class DomainService {
 
   // --- sending: rules and signing -------------------------------------------------------------------------
 
-  /** The workspace's domains with their signing keys, cached for two seconds like API keys. */
-  async sendingDomains(workspaceId: string, now = Date.now()): Promise<SendingDomain[]> {
+  /**
+   * The workspace's domains with their signing keys, cached for two seconds like API keys. The promise is
+   * cached, so a burst of deliveries when the entry expires makes one query, not one each.
+   */
+  sendingDomains(workspaceId: string, now = Date.now()): Promise<SendingDomain[]> {
     const hit = this.cache.get(workspaceId);
     if (hit && hit.until > now) return hit.domains;
-    const domains = (await store.sendingDomainsOf(this.deps.db, workspaceId)).map((r) => ({
-      id: r.id,
-      name: r.name,
-      region: r.region,
-      status: r.verification_status,
-      mailFromDomain: r.mail_from_domain,
-      mailFromVerified: r.mail_from_status === 'verified',
-      key: r.key_id && r.selector && r.private_key_sealed ? { id: r.key_id, selector: r.selector, sealed: r.private_key_sealed } : null,
-    }));
+    const domains = store.sendingDomainsOf(this.deps.db, workspaceId).then((rows) =>
+      rows.map((r) => ({
+        id: r.id,
+        name: r.name,
+        region: r.region,
+        status: r.verification_status,
+        mailFromDomain: r.mail_from_domain,
+        mailFromVerified: r.mail_from_status === 'verified',
+        key: r.key_id && r.selector && r.private_key_sealed ? { id: r.key_id, selector: r.selector, sealed: r.private_key_sealed } : null,
+      })),
+    );
     if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(workspaceId, { until: now + CACHE_TTL_MS, domains });
+    const entry = { until: now + CACHE_TTL_MS, domains };
+    this.cache.set(workspaceId, entry);
+    domains.catch(() => {
+      if (this.cache.get(workspaceId) === entry) this.cache.delete(workspaceId);
+    });
     return domains;
   }
 
@@ -316,7 +327,7 @@ export class DomainService {
   private async scheduleRecheck(row: DomainRow, keys: DomainDkimKeyRow[], by?: Date): Promise<void> {
     const at = by ?? this.nextCheck(row, keys);
     if (!at) return;
-    await enqueueJob(this.deps.db, this.deps.signal, { queue: VERIFY_QUEUE, dedupeKey: verifyJobKey(row.id), payload: { domainId: row.id }, runAt: at });
+    await enqueueJob(this.deps.db, this.deps.signal, { ...verifyJob(row.id), runAt: at });
     await runPendingJobBy(this.deps.db, verifyJobKey(row.id), at);
   }
 }

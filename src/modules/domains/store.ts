@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, Tx } from '../../platform/db/database.js';
 import type { DomainDkimKeyRow, DomainEventRow, DomainRow, DomainStatus } from '../../platform/db/schema.js';
+import { normalizeDomainName } from '../../platform/dns/domain-name.js';
 import { isUuid } from '../../platform/ids.js';
 
 /** Retired keys stay listed (as records to delete later) for this long after a rotation. */
@@ -74,9 +75,10 @@ export function listDomains(db: Db, workspaceId: string): Promise<DomainRow[]> {
 
 /** By id, or by name (the CLI takes either); another workspace's domain is simply not found. */
 export function findDomain(db: Db, workspaceId: string, idOrName: string): Promise<DomainRow | undefined> {
-  let q = db.selectFrom('domains').selectAll().where('workspace_id', '=', workspaceId).where('deleted_at', 'is', null);
-  q = isUuid(idOrName) ? q.where('id', '=', idOrName) : q.where('name', '=', idOrName.trim().toLowerCase().replace(/\.$/, ''));
-  return q.executeTakeFirst();
+  const q = db.selectFrom('domains').selectAll().where('workspace_id', '=', workspaceId).where('deleted_at', 'is', null);
+  if (isUuid(idOrName)) return q.where('id', '=', idOrName).executeTakeFirst();
+  const name = normalizeDomainName(idOrName);
+  return name.ok ? q.where('name', '=', name.ascii).executeTakeFirst() : Promise.resolve(undefined);
 }
 
 export function findDomainById(db: Db, id: string): Promise<DomainRow | undefined> {

@@ -1,0 +1,43 @@
+/** Plain-text rendering of the domain commands for people; --json gives the machine-readable form. */
+
+interface DomainRecordOut {
+  type: string;
+  name: string;
+  value: string;
+  priority: number;
+  purpose: string;
+  required: boolean;
+  status: string;
+  reason: string | null;
+}
+
+interface DomainOut {
+  id: string;
+  domain: string;
+  verification_status: string;
+  mail_from_status: string;
+  mail_from_domain: string;
+  region: string;
+  dns_records: DomainRecordOut[];
+  message?: string;
+}
+
+const headline = (d: DomainOut): string =>
+  `${d.domain}  ${d.verification_status}  (mail from ${d.mail_from_domain}: ${d.mail_from_status})  region ${d.region}  id ${d.id}`;
+
+/** The domain and every record to publish, with why a record fails when it does. */
+export function formatDomain(d: DomainOut): string {
+  const lines = [headline(d)];
+  if (d.message) lines.push(d.message);
+  lines.push('', 'DNS records (publish each one at your DNS provider):');
+  for (const r of d.dns_records) {
+    lines.push(`  [${r.status}] ${r.purpose}${r.required ? '' : ' (recommended)'}`, `    ${r.type}  ${r.name}${r.type === 'MX' ? `  priority ${r.priority}` : ''}`, `    ${r.value}`);
+    if (r.reason && r.status !== 'verified') lines.push(`    why: ${r.reason}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function formatDomainList(domains: DomainOut[]): string {
+  if (domains.length === 0) return 'No domains yet. Add one: keplars-server domain add --workspace ID --domain mail.example.com\n';
+  return `${domains.map(headline).join('\n')}\n`;
+}
