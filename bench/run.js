@@ -3,7 +3,7 @@
 //
 // Every server, sink and baseline runs as a child process on 127.0.0.1 and is killed on exit; the
 // PostgreSQL databases it creates (keplars_bench_<random>_<phase>) are dropped at the end.
-// BENCH_PHASES=throughput,delivery,latency,memory runs only some phases (for working on the bench).
+// BENCH_PHASES=throughput,delivery,dkim,latency,memory runs only some phases (for working on the bench).
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,11 +15,12 @@ import { killAllNow, ROOT, stopAll, unexpectedExits } from './lib/processes.js';
 import { markdown, notes } from './lib/report.js';
 import { round } from './lib/stats.js';
 import * as delivery from './phases/delivery.js';
+import * as dkim from './phases/dkim.js';
 import * as latency from './phases/latency.js';
 import * as memory from './phases/memory.js';
 import * as throughput from './phases/throughput.js';
 
-const PHASES = { throughput, delivery, latency, memory };
+const PHASES = { throughput, delivery, dkim, latency, memory };
 /** The whole run normally takes 2–4 minutes; past this something is stuck. */
 const HARD_LIMIT_MS = 9 * 60_000;
 const RESULTS = path.join(ROOT, 'bench', 'results', 'latest.json');

@@ -32,6 +32,20 @@ export function tableRows(phases) {
     ]);
   } else rows.push(failedRow(f2, d));
 
+  const k = phases.dkim;
+  const threads = k.ok ? `DKIM_SIGNING_THREADS=${k.result.server.signingThreads.setting}` : 'DKIM_SIGNING_THREADS';
+  const f6 = `DKIM-signed deliveries/s to a local SMTP sink (domain verified through the API; 5,000 queued async, 1 \`worker\` process, ${threads}, timed from its spawn)`;
+  if (k.ok) {
+    const r = k.result;
+    const s = r.server;
+    rows.push([
+      f6,
+      `${fmt(s.perSecond)}/s (${fmt(s.perSecondAfterReady)}/s from ready); ${fmt(s.sink.signed)} of ${fmt(s.sink.messages)} signed, a sample verifies`,
+      `nodemailer pool, 5 conns, TCP_NODELAY, unsigned: ${fmt(r.baseline.perSecond)}/s`,
+      `${fmt(r.ratio, 2)} (goal ≥ ${r.goal}) ${mark(r.ratio >= r.goal)}${flag('dkim')}`,
+    ]);
+  } else rows.push(failedRow(f6, k));
+
   const l = phases.latency;
   const f3 = (p) => `Instant email, accept → sink, ${p} (200 sent 1 per 25 ms after 10 warm-up, 20,000 bulk queued)`;
   if (l.ok) {
@@ -105,6 +119,10 @@ export function noisySections(phases) {
     add('delivery/worker', phases.delivery.result.server.cpu);
     add('delivery/nodemailer', phases.delivery.result.baseline.cpu);
   }
+  if (phases.dkim.ok) {
+    add('dkim/worker', phases.dkim.result.server.cpu);
+    add('dkim/nodemailer', phases.dkim.result.baseline.cpu);
+  }
   if (phases.latency.ok) {
     add('latency/no-backlog window', phases.latency.result.baseline.cpu);
     add('latency/backlog window', phases.latency.result.backlog.cpu);
@@ -157,6 +175,25 @@ export function notes(phases, settleLog = []) {
     if (r.server.queued.failures.count) out.push(`delivery: ${r.server.queued.failures.count} enqueue requests failed: ${JSON.stringify(r.server.queued.failures)}`);
     if (r.server.sink.duplicates) out.push(`delivery: the sink received ${r.server.sink.duplicates} duplicate Message-IDs from the worker`);
     logNote('delivery/worker log', r.server.workerLog);
+  }
+  if (phases.dkim.ok) {
+    const r = phases.dkim.result;
+    const s = r.server;
+    const d = s.domain;
+    out.push(`dkim: worker boot ${s.bootMs} ms of ${s.elapsedMs} ms total; nodemailer ${r.baseline.elapsedMs} ms; enqueue ran at ${s.queued.enqueuePerSecond}/s`);
+    out.push(`dkim: ${d.records.length} DNS records published (${d.records.map((x) => `${x.purpose} ${x.type}`).join(', ')}); verified (mail_from ${d.mailFromStatus}) after ${d.verifyCalls} verify-domain calls, ${d.verifyMs} ms; selector ${d.dkim.selector}, ${d.dkim.algorithm} ${d.dkim.key_bits} bits`);
+    out.push(`dkim: ${s.sink.signed} of ${s.sink.messages} messages at the sink began with DKIM-Signature; the first verifies against the bench DNS: ${s.sampleVerification.result} ${JSON.stringify(s.sampleVerification.detail)}`);
+    out.push(`dkim/worker CPU: ${cpuLine(s.cpu)}`);
+    const threads = s.workerThreadsCpuSec ?? [];
+    const main = threads.find((x) => x.main);
+    out.push(`dkim: worker CPU-s per thread: main ${main?.cpuSec ?? '?'}, others ${JSON.stringify(threads.filter((x) => !x.main && x.cpuSec > 0).map((x) => x.cpuSec))} (DKIM_SIGNING_THREADS=${s.signingThreads.setting}, ${s.signingThreads.source})`);
+    if (s.postgres) out.push(`dkim/worker PostgreSQL activity: ${JSON.stringify(s.postgres)}`);
+    out.push(`dkim: arrivals at the sink per 100 ms: worker ${JSON.stringify(s.arrivals?.perBucket)} (longest gap ${s.arrivals?.maxGapMs} ms), nodemailer ${JSON.stringify(r.baseline.arrivals?.perBucket)} (longest gap ${r.baseline.arrivals?.maxGapMs} ms)`);
+    out.push(`dkim/nodemailer CPU: ${cpuLine(r.baseline.cpu)}`);
+    if (s.queued.failures.count) out.push(`dkim: ${s.queued.failures.count} enqueue requests failed: ${JSON.stringify(s.queued.failures)}`);
+    if (s.sink.duplicates) out.push(`dkim: the sink received ${s.sink.duplicates} duplicate Message-IDs from the worker`);
+    logNote('dkim/api log', s.queued.apiLog);
+    logNote('dkim/worker log', s.workerLog);
   }
   if (phases.latency.ok) {
     const r = phases.latency.result;
