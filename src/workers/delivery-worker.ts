@@ -1,6 +1,5 @@
 import os from 'node:os';
 import type { Db } from '../platform/db/database.js';
-import type { MessageRecipientRow } from '../platform/db/schema.js';
 import { randomHex } from '../platform/crypto.js';
 import type { Logger } from '../platform/logger.js';
 import { composeMessage } from '../platform/mail/compose.js';
@@ -9,7 +8,7 @@ import { GroupCommitter } from '../platform/queue/group-commit.js';
 import type { QueueSignal } from '../platform/queue/signal.js';
 import { toMailContent } from '../modules/delivery/compose-row.js';
 import { decideCompletion } from '../modules/delivery/outcome.js';
-import { claimMessages, completeAttempts, recipientsOf, type AttemptCompletion, type ClaimedMessage } from '../modules/delivery/store.js';
+import { claimMessages, completeAttempts, type AttemptCompletion, type ClaimedMessage } from '../modules/delivery/store.js';
 
 export interface LaneOptions {
   name: string;
@@ -99,14 +98,8 @@ export class DeliveryWorker {
     return claimMessages(this.opts.db, { workerId: this.workerId, limit, maxPriority: lane.maxPriority, leaseMs: this.opts.leaseMs });
   }
 
-  /** Loads the recipients of a claimed batch with one query. */
-  async recipientsByMessage(messages: ClaimedMessage[]): Promise<Map<string, MessageRecipientRow[]>> {
-    const byMessage = new Map<string, MessageRecipientRow[]>(messages.map((m) => [m.id, []]));
-    for (const r of await recipientsOf(this.opts.db, messages.map((m) => m.id))) byMessage.get(r.message_id)?.push(r);
-    return byMessage;
-  }
-
-  async deliverOne(lane: LaneOptions, message: ClaimedMessage, recipients: MessageRecipientRow[]): Promise<void> {
+  async deliverOne(lane: LaneOptions, message: ClaimedMessage): Promise<void> {
+    const recipients = message.recipients;
     const pending = recipients.filter((r) => r.status === 'pending' || r.status === 'deferred');
     let outcomes: (RecipientOutcome & { position: number })[];
     let transport = lane.transport;
@@ -178,7 +171,7 @@ class Lane {
     do {
       this.again = false;
       // claim in batches: a claim for every freed slot would cost a query per message
-      const minClaim = this.active === 0 ? 1 : Math.max(1, Math.floor(this.options.concurrency / 4));
+      const minClaim = this.active === 0 ? 1 : Math.max(1, Math.floor(this.options.concurrency / 2));
       while (!this.worker.isStopped && this.options.concurrency - this.active >= minClaim) {
         let batch: ClaimedMessage[];
         try {
@@ -198,16 +191,9 @@ class Lane {
 
   /** Each message frees its slot as soon as it is done, so one slow recipient never holds up a batch. */
   private async deliver(batch: ClaimedMessage[]): Promise<void> {
-    let recipients: Map<string, MessageRecipientRow[]>;
-    try {
-      recipients = await this.worker.recipientsByMessage(batch);
-    } catch {
-      this.active -= batch.length; // leases expire and the messages come back
-      return;
-    }
     await Promise.all(
       batch.map((m) =>
-        this.worker.deliverOne(this.options, m, recipients.get(m.id) ?? []).finally(() => {
+        this.worker.deliverOne(this.options, m).finally(() => {
           this.active--;
           this.pump();
         }),

@@ -1,11 +1,10 @@
-import type { MessageRecipientRow } from '../../platform/db/schema.js';
 import type { MailAddress, MailContent } from '../../platform/mail/types.js';
-import type { ClaimedMessage } from './store.js';
+import type { ClaimedMessage, ClaimedRecipient } from './store.js';
 
 const address = (r: { email: string; name: string | null }): MailAddress => (r.name ? { email: r.email, name: r.name } : { email: r.email });
 
 /** The stored email as the composer needs it; headers list every recipient, not only the pending ones. */
-export function toMailContent(message: ClaimedMessage, recipients: MessageRecipientRow[]): MailContent {
+export function toMailContent(message: ClaimedMessage, recipients: ClaimedRecipient[]): MailContent {
   const of = (kind: string) => recipients.filter((r) => r.kind === kind).map(address);
   return {
     messageId: message.message_id_header,
