@@ -1,7 +1,6 @@
-import nodemailer from 'nodemailer';
-import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
+import os from 'node:os';
 import { outcomesFromSendError, outcomesFromSendResult } from './smtp-outcomes.js';
-import { openSmtpSocket } from './smtp-socket.js';
+import { SmtpSession } from './smtp-session.js';
 import type { Envelope, RecipientOutcome, Transport } from './types.js';
 
 export interface SmtpRelayOptions {
@@ -12,6 +11,8 @@ export interface SmtpRelayOptions {
   /** Connect/greeting/inactivity timeout in ms (default 30 s). */
   timeoutMs?: number;
   tls?: { rejectUnauthorized?: boolean };
+  /** Name given in EHLO (default: this machine's host name). */
+  heloName?: string;
 }
 
 export interface SmtpRelayTarget {
@@ -59,49 +60,81 @@ function positiveInteger(value: number | undefined, fallback: number, name: stri
 }
 
 /**
- * Delivers everything through one configured relay (an ESP or a smarthost) over a pool of
- * reused SMTP connections.
+ * Delivers everything through one configured relay (an ESP or a smarthost) over a pool of reused SMTP
+ * sessions. The sessions are nodemailer's SMTPConnection used directly: the Mailer layer on top would wrap
+ * every already-composed message again (a MIME node, a Message-ID, a stream pipeline) for nothing.
  */
 export function createSmtpRelayTransport(url: string, opts: SmtpRelayOptions = {}): Transport {
   const target = parseSmtpUrl(url);
   const timeoutMs = positiveInteger(opts.timeoutMs, 30_000, 'timeoutMs');
-  const options: SMTPPool.Options = {
-    pool: true,
-    host: target.host,
-    port: target.port,
-    secure: target.secure,
-    maxConnections: positiveInteger(opts.maxConnections, 5, 'maxConnections'),
-    maxMessages: positiveInteger(opts.maxMessages, 100, 'maxMessages'),
-    connectionTimeout: timeoutMs,
-    greetingTimeout: timeoutMs,
-    socketTimeout: timeoutMs,
-    tls: { rejectUnauthorized: opts.tls?.rejectUnauthorized ?? true },
-    logger: false,
-    // Supply our own socket so TCP_NODELAY is set (see openSmtpSocket). The callback is called
-    // synchronously with a connecting socket: nodemailer's pool leaks the connection slot when
-    // getSocket reports an error, so connect failures must surface through the socket instead.
-    getSocket: (_options, callback) => callback(null, { connection: openSmtpSocket(target.host, target.port) }),
-  };
-  if (target.auth) options.auth = target.auth;
-  const pool = nodemailer.createTransport(options);
+  const maxConnections = positiveInteger(opts.maxConnections, 5, 'maxConnections');
+  const maxMessages = positiveInteger(opts.maxMessages, 100, 'maxMessages');
   const host = target.host;
+  const idle: SmtpSession[] = [];
+  const waiting: ((session: SmtpSession | null) => void)[] = [];
+  let open = 0;
+  let closed = false;
+
+  const connect = () =>
+    SmtpSession.open({
+      address: host,
+      hostname: host,
+      port: target.port,
+      heloName: opts.heloName ?? os.hostname(),
+      timeoutMs,
+      starttls: true,
+      secure: target.secure,
+      verifyCertificate: opts.tls?.rejectUnauthorized ?? true,
+      ...(target.auth ? { auth: target.auth } : {}),
+    });
+
+  /** An idle session, a new one while fewer than maxConnections are open, else the next one released. */
+  async function acquire(): Promise<SmtpSession | null> {
+    while (idle.length > 0) {
+      const session = idle.pop()!;
+      if (session.usable) return session;
+      open--;
+    }
+    if (open < maxConnections) {
+      open++;
+      return null; // the caller opens it, so a failure to connect is reported for its own message
+    }
+    return new Promise((resolve) => waiting.push(resolve));
+  }
+
+  function release(session: SmtpSession | null): void {
+    if (session && (!session.usable || session.messageCount >= maxMessages || closed)) {
+      session.quit();
+      session = null;
+    }
+    const next = waiting.shift();
+    if (next) next(session);
+    else if (session) idle.push(session);
+    else open--;
+  }
 
   return {
     kind: 'smtp',
 
     async send(envelope: Envelope, raw: Buffer): Promise<RecipientOutcome[]> {
       if (envelope.to.length === 0) return [];
+      let session = await acquire();
       try {
-        const info = await pool.sendMail({ envelope: { from: envelope.from, to: envelope.to }, raw });
-        const sentAs = Array.isArray(info.envelope.to) ? info.envelope.to : undefined;
-        return outcomesFromSendResult(envelope.to, info, host, sentAs);
+        session ??= await connect();
+        const info = await session.send({ from: envelope.from, to: envelope.to }, raw);
+        return outcomesFromSendResult(envelope.to, info, host, envelope.to);
       } catch (err) {
+        session?.close();
         return outcomesFromSendError(envelope.to, err, host);
+      } finally {
+        release(session);
       }
     },
 
     async close(): Promise<void> {
-      pool.close();
+      closed = true;
+      for (const session of idle.splice(0)) session.quit();
+      for (const next of waiting.splice(0)) next(null);
     },
   };
 }

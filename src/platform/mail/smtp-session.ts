@@ -12,8 +12,13 @@ export interface SmtpSessionOptions {
   port: number;
   heloName: string;
   timeoutMs: number;
-  /** Use STARTTLS when the server offers it (certificate not verified: opportunistic TLS). */
+  /** Use STARTTLS when the server offers it (certificate not verified unless verifyCertificate). */
   starttls: boolean;
+  /** TLS from the first byte (smtps://). */
+  secure?: boolean;
+  /** Check the server's certificate: a relay we chose must prove who it is; opportunistic MX TLS need not. */
+  verifyCertificate?: boolean;
+  auth?: { user: string; pass: string };
 }
 
 export type SmtpSendInfo = SMTPConnection.SentMessageInfo;
@@ -42,14 +47,14 @@ export class SmtpSession {
       connection: openSmtpSocket(opts.address, opts.port),
       host: opts.address,
       port: opts.port,
-      secure: false,
+      secure: opts.secure ?? false,
       name: opts.heloName,
       ignoreTLS: !opts.starttls,
       opportunisticTLS: true,
       tls: {
         // Opportunistic TLS (RFC 7435) is about passive eavesdropping: a self-signed or
         // mismatched certificate still beats the plain text that refusing it would leave us with.
-        rejectUnauthorized: false,
+        rejectUnauthorized: opts.verifyCertificate ?? false,
         ...(isIP(opts.hostname) === 0 ? { servername: opts.hostname } : {}),
       },
       connectionTimeout: opts.timeoutMs,
@@ -60,6 +65,8 @@ export class SmtpSession {
     const session = new SmtpSession(connection, opts.hostname, opts.address);
     try {
       await session.settle<void>((resolve) => connection.connect(() => resolve()));
+      const auth = opts.auth;
+      if (auth) await session.settle<void>((resolve, reject) => connection.login(auth, (err) => (err ? reject(err) : resolve())));
     } catch (err) {
       session.close();
       // nodemailer reports a failed handshake as a plain socket error (ESOCKET); its `upgrading`
