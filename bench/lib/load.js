@@ -75,11 +75,11 @@ export function keepAliveAgent(maxSockets) {
  * Sends `count` emails to a tier with `concurrency` requests in flight. Stops early after `timeoutMs` or
  * once 100 requests failed. Resolves with the ids accepted and what went wrong.
  */
-export async function enqueue({ baseUrl, secretKey, tier, count, concurrency, timeoutMs }) {
+export async function enqueue({ baseUrl, secretKey, tier, count, concurrency, timeoutMs, email = EMAIL }) {
   const agent = keepAliveAgent(concurrency);
   const url = `${baseUrl}/api/v1/send-email/${tier}`;
   const headers = sendHeaders(secretKey);
-  const body = JSON.stringify(EMAIL);
+  const body = JSON.stringify(email);
   const ids = [];
   const failures = { count: 0, statusCodes: {}, samples: [] };
   const deadline = Date.now() + timeoutMs;

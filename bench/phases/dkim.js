@@ -18,7 +18,7 @@ import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import nodemailer from 'nodemailer';
 import { settle, startCpu } from '../lib/cpu.js';
 import { activityDelta, createDatabase, dbActivity, query } from '../lib/db.js';
-import { EMAIL, keepAliveAgent, requestJson, sendHeaders } from '../lib/load.js';
+import { EMAIL, enqueue, keepAliveAgent, requestJson, sendHeaders } from '../lib/load.js';
 import { runCli, serverEnv, sleep, startServer, stop, waitForReady, withTimeout } from '../lib/processes.js';
 import { startSink } from '../lib/sink.js';
 import { round, steadiness } from '../lib/stats.js';
@@ -191,44 +191,6 @@ async function setUpDomain(baseUrl, adminKey, dns) {
   }
 }
 
-/**
- * Sends `count` async emails from the domain with `concurrency` requests in flight (as lib/load.js's
- * enqueue, with this phase's sender). Stops early after `timeoutMs` or once 100 requests failed.
- */
-async function enqueueSigned({ baseUrl, secretKey, count, concurrency, timeoutMs }) {
-  const agent = keepAliveAgent(concurrency);
-  const url = `${baseUrl}/api/v1/send-email/async`;
-  const headers = sendHeaders(secretKey);
-  const body = JSON.stringify(SIGNED_EMAIL);
-  const ids = [];
-  const failures = { count: 0, statusCodes: {}, samples: [] };
-  const deadline = Date.now() + timeoutMs;
-  let next = 0;
-  const started = Date.now();
-  async function lane() {
-    while (next < count && Date.now() < deadline && failures.count < 100) {
-      next++;
-      try {
-        const res = await requestJson(agent, url, { headers, body });
-        if (res.status === 200 && res.json && typeof res.json.id === 'string') ids.push(res.json.id);
-        else {
-          failures.count++;
-          failures.statusCodes[res.status] = (failures.statusCodes[res.status] ?? 0) + 1;
-          if (failures.samples.length < 3) failures.samples.push(`${res.status} ${res.text.slice(0, 300)}`);
-        }
-      } catch (err) {
-        failures.count++;
-        failures.statusCodes.network = (failures.statusCodes.network ?? 0) + 1;
-        if (failures.samples.length < 3) failures.samples.push(err.message);
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: concurrency }, lane));
-  const elapsedMs = Date.now() - started;
-  agent.destroy();
-  return { ids, failures, elapsedMs, perSecond: ids.length / (elapsedMs / 1000) };
-}
-
 /** CPU seconds of each thread of a process, busiest first (threads that exited are not listed). */
 function threadCpuSec(pid) {
   const threads = [];
@@ -283,7 +245,7 @@ async function serverDelivery(db, secretKeyHex, dns) {
       const { url } = await waitForReady(api);
       domain = await setUpDomain(url, ws.admin_key, dns);
       const cpu = startCpu({ api });
-      queued = await enqueueSigned({ baseUrl: url, secretKey: domain.secretKey, count: SETTINGS.messages, concurrency: SETTINGS.enqueueConcurrency, timeoutMs: 60_000 });
+      queued = await enqueue({ baseUrl: url, secretKey: domain.secretKey, count: SETTINGS.messages, concurrency: SETTINGS.enqueueConcurrency, timeoutMs: 60_000, tier: 'async', email: SIGNED_EMAIL });
       queued.cpu = cpu();
       queued.apiLog = api.problems;
     } finally {
