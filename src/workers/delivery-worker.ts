@@ -4,6 +4,7 @@ import { randomHex } from '../platform/crypto.js';
 import type { Logger } from '../platform/logger.js';
 import { composeMessage } from '../platform/mail/compose.js';
 import type { RecipientOutcome, Transport } from '../platform/mail/types.js';
+import { ClaimLoop } from '../platform/queue/claim-loop.js';
 import { GroupCommitter } from '../platform/queue/group-commit.js';
 import type { QueueSignal } from '../platform/queue/signal.js';
 import { toMailContent } from '../modules/delivery/compose-row.js';
@@ -78,7 +79,7 @@ export class DeliveryWorker {
 
   kick(): void {
     if (this.stopped) return;
-    for (const lane of this.lanes) lane.pump();
+    for (const lane of this.lanes) lane.loop.pump();
   }
 
   /** Stops claiming, waits for in-flight deliveries to be recorded, closes the transports. */
@@ -86,7 +87,7 @@ export class DeliveryWorker {
     this.stopped = true;
     this.stopWake?.();
     if (this.poller) clearInterval(this.poller);
-    await Promise.all(this.lanes.map((l) => l.drain()));
+    await Promise.all(this.lanes.map((l) => l.loop.drain()));
     await Promise.all(this.lanes.flatMap((l) => [l.options.transport, ...(l.options.regionTransports?.values() ?? [])]).map((t) => t.close()));
   }
 
@@ -145,63 +146,21 @@ export class DeliveryWorker {
   }
 }
 
+/** A lane: its options and the claim loop that feeds it. */
 class Lane {
-  private active = 0;
-  private pumping = false;
-  private again = false;
-  private readonly inflight = new Set<Promise<void>>();
+  readonly loop: ClaimLoop<ClaimedMessage>;
 
   constructor(
     readonly options: LaneOptions,
-    private readonly worker: DeliveryWorker,
-  ) {}
-
-  pump(): void {
-    if (this.pumping) {
-      this.again = true;
-      return;
-    }
-    this.pumping = true;
-    void this.run().finally(() => {
-      this.pumping = false;
+    worker: DeliveryWorker,
+  ) {
+    this.loop = new ClaimLoop({
+      concurrency: options.concurrency,
+      minClaim: Math.max(1, Math.floor(options.concurrency / 2)),
+      maxBatch: 50,
+      claim: (limit) => worker.claim(options, limit),
+      process: (message) => worker.deliverOne(options, message),
+      stopped: () => worker.isStopped,
     });
-  }
-
-  private async run(): Promise<void> {
-    do {
-      this.again = false;
-      // claim in batches: a claim for every freed slot would cost a query per message
-      const minClaim = this.active === 0 ? 1 : Math.max(1, Math.floor(this.options.concurrency / 2));
-      while (!this.worker.isStopped && this.options.concurrency - this.active >= minClaim) {
-        let batch: ClaimedMessage[];
-        try {
-          batch = await this.worker.claim(this.options, Math.min(50, this.options.concurrency - this.active));
-        } catch {
-          return; // database unavailable; the poller tries again
-        }
-        if (batch.length === 0) break;
-        this.active += batch.length;
-        const p = this.deliver(batch).finally(() => {
-          this.inflight.delete(p);
-        });
-        this.inflight.add(p);
-      }
-    } while (this.again && !this.worker.isStopped);
-  }
-
-  /** Each message frees its slot as soon as it is done, so one slow recipient never holds up a batch. */
-  private async deliver(batch: ClaimedMessage[]): Promise<void> {
-    await Promise.all(
-      batch.map((m) =>
-        this.worker.deliverOne(this.options, m).finally(() => {
-          this.active--;
-          this.pump();
-        }),
-      ),
-    );
-  }
-
-  async drain(): Promise<void> {
-    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
   }
 }

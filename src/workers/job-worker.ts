@@ -2,6 +2,7 @@ import os from 'node:os';
 import { randomHex } from '../platform/crypto.js';
 import type { Db } from '../platform/db/database.js';
 import type { Logger } from '../platform/logger.js';
+import { ClaimLoop } from '../platform/queue/claim-loop.js';
 import { claimJobs, finishJob, insertJob, type ClaimedJob, type JobSpec } from '../platform/queue/jobs-store.js';
 import type { QueueSignal } from '../platform/queue/signal.js';
 
@@ -31,13 +32,10 @@ export async function enqueueJob(db: Parameters<typeof insertJob>[0], signal: Qu
  */
 export class JobWorker {
   readonly workerId = `${os.hostname()}:${process.pid}:jobs:${randomHex(4)}`;
-  private active = 0;
-  private pumping = false;
-  private again = false;
   private stopped = false;
   private poller: NodeJS.Timeout | null = null;
   private stopWake: (() => void) | null = null;
-  private readonly inflight = new Set<Promise<void>>();
+  private readonly loop: ClaimLoop<ClaimedJob>;
 
   constructor(
     private readonly opts: {
@@ -50,7 +48,15 @@ export class JobWorker {
       retryBaseMs?: number;
       pollMs?: number;
     },
-  ) {}
+  ) {
+    const queues = Object.keys(opts.handlers);
+    this.loop = new ClaimLoop({
+      concurrency: opts.concurrency ?? 8,
+      claim: (limit) => claimJobs(opts.db, { workerId: this.workerId, queues, limit, leaseMs: opts.leaseMs ?? 60_000 }),
+      process: (job) => this.execute(job),
+      stopped: () => this.stopped,
+    });
+  }
 
   start(): void {
     this.stopWake = this.opts.signal.onWake((topic) => {
@@ -64,44 +70,11 @@ export class JobWorker {
     this.stopped = true;
     this.stopWake?.();
     if (this.poller) clearInterval(this.poller);
-    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    await this.loop.drain();
   }
 
   pump(): void {
-    if (this.stopped || Object.keys(this.opts.handlers).length === 0) return;
-    if (this.pumping) {
-      this.again = true;
-      return;
-    }
-    this.pumping = true;
-    void this.run().finally(() => {
-      this.pumping = false;
-    });
-  }
-
-  private async run(): Promise<void> {
-    const concurrency = this.opts.concurrency ?? 8;
-    do {
-      this.again = false;
-      while (!this.stopped && this.active < concurrency) {
-        let jobs: ClaimedJob[];
-        try {
-          jobs = await claimJobs(this.opts.db, { workerId: this.workerId, queues: Object.keys(this.opts.handlers), limit: concurrency - this.active, leaseMs: this.opts.leaseMs ?? 60_000 });
-        } catch {
-          return;
-        }
-        if (jobs.length === 0) break;
-        for (const job of jobs) {
-          this.active++;
-          const p = this.execute(job).finally(() => {
-            this.active--;
-            this.inflight.delete(p);
-            this.pump();
-          });
-          this.inflight.add(p);
-        }
-      }
-    } while (this.again && !this.stopped);
+    if (!this.stopped && Object.keys(this.opts.handlers).length > 0) this.loop.pump();
   }
 
   private async execute(job: ClaimedJob): Promise<void> {
