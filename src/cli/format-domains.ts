@@ -1,26 +1,9 @@
-/** Plain-text rendering of the domain commands for people; --json gives the machine-readable form. */
+import type { DomainView } from '../modules/domains/views.js';
 
-interface DomainRecordOut {
-  type: string;
-  name: string;
-  value: string;
-  priority: number;
-  purpose: string;
-  required: boolean;
-  status: string;
-  reason: string | null;
-}
+// Plain-text rendering of the domain commands for people; --json gives the machine-readable form.
 
-interface DomainOut {
-  id: string;
-  domain: string;
-  verification_status: string;
-  mail_from_status: string;
-  mail_from_domain: string;
-  region: string;
-  dns_records: DomainRecordOut[];
-  message?: string;
-}
+/** What the domain commands return (the API's domain view, plus a message from verify). */
+type DomainOut = DomainView & { message?: string };
 
 const headline = (d: DomainOut): string =>
   `${d.domain}  ${d.verification_status}  (mail from ${d.mail_from_domain}: ${d.mail_from_status})  region ${d.region}  id ${d.id}`;
