@@ -2,12 +2,11 @@
 // then one `worker` process starts with SMTP_URL at the sink; the clock runs from its spawn until the
 // sink has all N. Baseline: plain nodemailer (pooled, 5 connections, TCP_NODELAY) sending the same N
 // messages to the same kind of sink from this process.
-import net from 'node:net';
-import nodemailer from 'nodemailer';
 import { settle, startCpu } from '../lib/cpu.js';
 import { activityDelta, dbActivity, provision, query } from '../lib/db.js';
 import { EMAIL, enqueue } from '../lib/load.js';
-import { serverEnv, sleep, startServer, stop, waitForReady, withTimeout } from '../lib/processes.js';
+import { nodemailerDelivery } from '../lib/nodemailer-baseline.js';
+import { serverEnv, sleep, startServer, stop, waitForReady } from '../lib/processes.js';
 import { startSink } from '../lib/sink.js';
 import { round, steadiness } from '../lib/stats.js';
 
@@ -82,53 +81,6 @@ async function serverDelivery(db) {
   }
 }
 
-async function nodemailerDelivery(n) {
-  const sink = await startSink('smtp-sink (nodemailer)');
-  await settle('delivery/nodemailer');
-  const transport = nodemailer.createTransport({
-    pool: true,
-    host: '127.0.0.1',
-    port: sink.port,
-    secure: false,
-    maxConnections: SETTINGS.smtpMaxConnections,
-    logger: false,
-    // the server's relay transport disables Nagle the same way; without it each message on a reused
-    // connection waits ~40 ms for a delayed ACK on loopback
-    getSocket: (_options, callback) => callback(null, { connection: net.connect({ host: '127.0.0.1', port: sink.port, noDelay: true }) }),
-  });
-  try {
-    const cpu = startCpu({ sink: sink.entry });
-    const startedAt = Date.now();
-    const sends = [];
-    let failed = 0;
-    const samples = [];
-    for (let i = 0; i < n; i++) {
-      sends.push(
-        transport.sendMail({ from: EMAIL.from, to: EMAIL.to, subject: EMAIL.subject, html: EMAIL.body }).catch((err) => {
-          failed++;
-          if (samples.length < 3) samples.push(err.message);
-        }),
-      );
-    }
-    await withTimeout(Promise.all(sends), SETTINGS.timeoutMs, 'nodemailer sends');
-    if (failed > 0) throw new Error(`nodemailer baseline: ${failed} of ${n} sends failed: ${samples.join('; ')}`);
-    const doneAt = await sink.waitForUnique(n, 10_000);
-    const cpuUsed = cpu();
-    const sinkStats = await sink.stats();
-    return {
-      arrivals: steadiness(sink.arrivalTimes),
-      elapsedMs: doneAt - startedAt,
-      perSecond: n / ((doneAt - startedAt) / 1000),
-      failed,
-      failureSamples: samples,
-      cpu: cpuUsed,
-      sink: { ...sink.state, smtpConnections: sinkStats.connections },
-    };
-  } finally {
-    transport.close();
-    await sink.close();
-  }
-}
 
 export async function run() {
   const db = await provision('delivery');
@@ -139,7 +91,7 @@ export async function run() {
   } catch (err) {
     statuses = `could not read: ${err.message}`;
   }
-  const baseline = await nodemailerDelivery(server.queued.accepted);
+  const baseline = await nodemailerDelivery({ n: server.queued.accepted, label: 'delivery', email: EMAIL, maxConnections: SETTINGS.smtpMaxConnections, timeoutMs: SETTINGS.timeoutMs });
   return {
     settings: SETTINGS,
     server: { ...server, messageStatusesAfter: statuses },

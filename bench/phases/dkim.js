@@ -10,16 +10,15 @@ import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
 import { readFileSync, readdirSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import process from 'node:process';
 import { createTCPServer, createUDPServer, Packet } from 'dns2';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
-import nodemailer from 'nodemailer';
 import { settle, startCpu } from '../lib/cpu.js';
 import { activityDelta, createDatabase, dbActivity, query } from '../lib/db.js';
 import { EMAIL, enqueue, keepAliveAgent, requestJson, sendHeaders } from '../lib/load.js';
-import { runCli, serverEnv, sleep, startServer, stop, waitForReady, withTimeout } from '../lib/processes.js';
+import { runCli, serverEnv, sleep, startServer, stop, waitForReady } from '../lib/processes.js';
+import { nodemailerDelivery } from '../lib/nodemailer-baseline.js';
 import { startSink } from '../lib/sink.js';
 import { round, steadiness } from '../lib/stats.js';
 
@@ -300,51 +299,6 @@ async function serverDelivery(db, secretKeyHex, dns) {
   }
 }
 
-async function nodemailerDelivery(n) {
-  const sink = await startSink('smtp-sink (dkim nodemailer)');
-  await settle('dkim/nodemailer');
-  const transport = nodemailer.createTransport({
-    pool: true,
-    host: '127.0.0.1',
-    port: sink.port,
-    secure: false,
-    maxConnections: SETTINGS.smtpMaxConnections,
-    logger: false,
-    // as the server's relay transport (see the delivery phase)
-    getSocket: (_options, callback) => callback(null, { connection: net.connect({ host: '127.0.0.1', port: sink.port, noDelay: true }) }),
-  });
-  try {
-    const cpu = startCpu({ sink: sink.entry });
-    const startedAt = Date.now();
-    const sends = [];
-    let failed = 0;
-    const samples = [];
-    for (let i = 0; i < n; i++) {
-      sends.push(
-        transport.sendMail({ from: SIGNED_EMAIL.from, to: SIGNED_EMAIL.to, subject: SIGNED_EMAIL.subject, html: SIGNED_EMAIL.body }).catch((err) => {
-          failed++;
-          if (samples.length < 3) samples.push(err.message);
-        }),
-      );
-    }
-    await withTimeout(Promise.all(sends), SETTINGS.timeoutMs, 'nodemailer sends');
-    if (failed > 0) throw new Error(`nodemailer baseline: ${failed} of ${n} sends failed: ${samples.join('; ')}`);
-    const doneAt = await sink.waitForUnique(n, 10_000);
-    const cpuUsed = cpu();
-    const sinkStats = await sink.stats();
-    return {
-      arrivals: steadiness(sink.arrivalTimes),
-      elapsedMs: doneAt - startedAt,
-      perSecond: n / ((doneAt - startedAt) / 1000),
-      failed,
-      cpu: cpuUsed,
-      sink: { ...sink.state, smtpConnections: sinkStats.connections, signed: sinkStats.signed },
-    };
-  } finally {
-    transport.close();
-    await sink.close();
-  }
-}
 
 export async function run() {
   const db = await createDatabase('dkim');
@@ -370,7 +324,7 @@ export async function run() {
   if (server.sampleVerification.result !== 'pass') {
     throw new Error(`the first signed message did not verify against the published DKIM record: ${JSON.stringify(server.sampleVerification)}`);
   }
-  const baseline = await nodemailerDelivery(n);
+  const baseline = await nodemailerDelivery({ n, label: 'dkim', email: SIGNED_EMAIL, maxConnections: SETTINGS.smtpMaxConnections, timeoutMs: SETTINGS.timeoutMs });
   return {
     settings: SETTINGS,
     server: { ...server, messageStatusesAfter: statuses },
