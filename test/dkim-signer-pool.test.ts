@@ -34,6 +34,21 @@ describe.skipIf(!existsSync(fileURLToPath(DIST_POOL)))('DKIM signing on worker t
     }
   });
 
+  it('signs exactly the bytes of a message that is a view into a larger buffer, leaving the caller’s buffer intact', async () => {
+    const signer = new pool.DkimSignerPool({ threads: 1 });
+    const key = { id: 'k-view', domain: 'pool.test', selector: 'sel', privateKeyPem: pair.privateKeyPem };
+    const raw = await message(7);
+    const around = Buffer.concat([Buffer.from('junk before'), raw, Buffer.from('\r\njunk after')]);
+    const view = around.subarray(11, 11 + raw.length);
+    const signed = await signer.sign(view, key);
+    await signer.close();
+    expect(view.equals(raw)).toBe(true);
+    expect(signed.subarray(signed.length - raw.length).equals(raw)).toBe(true);
+    const record = dkimRecordValue(pair.publicKey);
+    const result = await dkimVerify(signed, { resolver: async () => [[record]] });
+    expect(result.results[0]!.status.result).toBe('pass');
+  });
+
   it('reports a bad key as an error without losing the thread, and refuses work once closed', async () => {
     const signer = new pool.DkimSignerPool({ threads: 1 });
     await expect(signer.sign(await message(1), { id: 'bad', domain: 'pool.test', selector: 'sel', privateKeyPem: 'not a key' })).rejects.toThrow(/DKIM signing failed/);
