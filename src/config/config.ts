@@ -162,9 +162,10 @@ export function loadConfig(env: Env = process.env): Config {
     leaseMs: read('DELIVERY_LEASE_MS', positiveInt, 60_000),
     instantWorkers: read('INSTANT_WORKERS', positiveInt, 4),
     smtpMaxConnections,
-    // through a relay, more messages in flight than connections only queue inside the process and slow the
-    // event loop for everything else (instant mail included); direct delivery fans out to many servers
-    workerConcurrency: read('WORKER_CONCURRENCY', positiveInt, deliveryMode === 'smtp' ? smtpMaxConnections * 2 : 32),
+    // through a relay, a few messages per connection keep every connection busy while the next ones are composed,
+    // signed and claimed (2 per connection left connections idle behind DKIM signing); many more only queue
+    // inside the process and slow the event loop for everything else; direct delivery fans out to many servers
+    workerConcurrency: read('WORKER_CONCURRENCY', positiveInt, deliveryMode === 'smtp' ? smtpMaxConnections * 4 : 32),
     logLevel: read('LOG_LEVEL', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
     messageIdDomain: read('MESSAGE_ID_DOMAIN', z.string().min(1), new URL(publicUrl).hostname),
     defaultFrom: read('DEFAULT_FROM', z.email(), 'noreply@localhost.localdomain'),

@@ -145,7 +145,9 @@ export function loadDomainsConfig(o: { read: ReadEnv; problems: string[]; delive
     // an MX must name a host, never an address; "localhost" is only a placeholder until BOUNCE_HOST is set
     bounceHost: read('BOUNCE_HOST', dnsLabels, isIP(o.heloName) ? 'localhost' : o.heloName.toLowerCase()),
     dmarcReportEmail: read('DMARC_REPORT_EMAIL', z.email(), null as string | null),
-    signingThreads: read('DKIM_SIGNING_THREADS', z.coerce.number().int().min(0).max(64), Math.min(8, os.availableParallelism())),
+    // one core is left to the delivery thread that feeds them: with a thread on every core they preempt it and
+    // each other (measured on 2 cores: 1 thread delivered 10–25% more signed mail than 2)
+    signingThreads: read('DKIM_SIGNING_THREADS', z.coerce.number().int().min(0).max(64), Math.max(1, Math.min(8, os.availableParallelism() - 1))),
     regions,
   };
 }
