@@ -9,7 +9,7 @@ import { GroupCommitter } from '../platform/queue/group-commit.js';
 import type { QueueSignal } from '../platform/queue/signal.js';
 import { toMailContent } from '../modules/delivery/compose-row.js';
 import { decideCompletion } from '../modules/delivery/outcome.js';
-import { claimMessages, completeAttempts, type AttemptCompletion, type ClaimedMessage } from '../modules/delivery/store.js';
+import { claimMessages, completeAttempts, completionsThatFit, type AttemptCompletion, type ClaimedMessage } from '../modules/delivery/store.js';
 
 export interface LaneOptions {
   name: string;
@@ -66,7 +66,7 @@ export class DeliveryWorker {
         await completeAttempts(opts.db, batch);
         return batch.map(() => undefined);
       },
-      { maxConcurrent: 1, maxBatch: (items) => Math.min(items.length, 500), lingerMs: 10 },
+      { maxConcurrent: 1, maxBatch: completionsThatFit, lingerMs: 10 },
     );
     this.lanes = opts.lanes.map((l) => new Lane(l, this));
   }

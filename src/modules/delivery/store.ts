@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { inTransaction, type Db } from '../../platform/db/database.js';
+import type { Db } from '../../platform/db/database.js';
 import type { MessageRecipientRow, MessageRow } from '../../platform/db/schema.js';
 
 /** The recipients of the claimed message, in position order; only the fields delivery reads. */
@@ -54,62 +54,76 @@ export interface AttemptCompletion {
   events: { type: string; detail: Record<string, unknown> }[];
 }
 
+// PostgreSQL accepts at most 65,535 bind parameters per statement; these are the ones each row of a completion uses.
+const MESSAGE_PARAMS = 10;
+const RECIPIENT_PARAMS = 5;
+const EVENT_PARAMS = 8;
+const PARAM_BUDGET = 60_000;
+
+/** How many of the pending completions fit in one statement (at most 500). */
+export function completionsThatFit(items: AttemptCompletion[]): number {
+  let params = 0;
+  let n = 0;
+  for (const c of items) {
+    // every recipient result also becomes an event
+    params += MESSAGE_PARAMS + c.recipients.length * (RECIPIENT_PARAMS + EVENT_PARAMS) + c.events.length * EVENT_PARAMS;
+    if ((params > PARAM_BUDGET && n > 0) || n >= 500) break;
+    n++;
+  }
+  return n;
+}
+
 /**
- * Records many attempts in one commit. Each message update is fenced by (locked_by, attempts): a worker
- * whose lease expired and was re-claimed elsewhere cannot overwrite the newer attempt's state.
+ * Records many attempts in one statement (its own transaction): the message updates, the recipients' results
+ * and the timeline, so a batch costs one round trip. Each message update is fenced by (locked_by, attempts):
+ * a worker whose lease expired and was re-claimed elsewhere cannot overwrite the newer attempt's state, and
+ * its recipient results and events are dropped with it.
  */
 export async function completeAttempts(db: Db, batch: AttemptCompletion[]): Promise<void> {
   if (batch.length === 0) return;
-  await inTransaction(db, async (trx) => {
-    const rows = batch.map(
-      (c) => sql`(${c.messageId}::text, ${c.workerId}::text, ${c.attempt}::int, ${c.status}::text, ${c.nextAttemptAt}::timestamptz,
-                  ${c.transport}::text, ${c.lastError}::text, ${c.sentAt}::timestamptz, ${c.deliveredAt}::timestamptz, ${c.failedAt}::timestamptz)`,
-    );
-    const updated = await sql<{ id: string }>`
+  const messageRows = batch.map(
+    (c) => sql`(${c.messageId}::text, ${c.workerId}::text, ${c.attempt}::int, ${c.status}::text, ${c.nextAttemptAt}::timestamptz,
+                ${c.transport}::text, ${c.lastError}::text, ${c.sentAt}::timestamptz, ${c.deliveredAt}::timestamptz, ${c.failedAt}::timestamptz)`,
+  );
+  const recipientRows = batch.flatMap((c) =>
+    c.recipients.map((r) => sql`(${c.messageId}::text, ${r.position}::smallint, ${r.status}::text, ${r.code}::int, ${r.response}::text)`),
+  );
+  const eventRows = batch.flatMap((c) => [
+    ...c.recipients.map(
+      (r) =>
+        sql`(${c.messageId}::text, ${recipientEventType(r.status, c.transport)}::text, ${r.email}::text, ${c.attempt}::int, ${r.host}::text,
+             ${r.code}::int, ${r.response}::text, ${JSON.stringify({ transport: c.transport })}::jsonb)`,
+    ),
+    ...c.events.map((e) => sql`(${c.messageId}::text, ${e.type}::text, NULL::text, ${c.attempt}::int, NULL::text, NULL::int, NULL::text, ${JSON.stringify(e.detail)}::jsonb)`),
+  ]);
+  // data-modifying CTEs run exactly once whether or not the final statement reads them
+  const recipientsDone =
+    recipientRows.length > 0
+      ? sql`, recipients_done AS (
+          UPDATE message_recipients mr
+             SET status = r.status, smtp_code = r.code, smtp_response = r.response, updated_at = now()
+            FROM (VALUES ${sql.join(recipientRows)}) AS r(message_id, position, status, code, response)
+           WHERE mr.message_id = r.message_id AND mr.position = r.position AND r.message_id IN (SELECT id FROM owned))`
+      : sql``;
+  const final =
+    eventRows.length > 0
+      ? sql`INSERT INTO message_events (message_id, type, recipient, attempt, smtp_host, smtp_code, smtp_response, detail)
+            SELECT e.* FROM (VALUES ${sql.join(eventRows)}) AS e(message_id, type, recipient, attempt, smtp_host, smtp_code, smtp_response, detail)
+             WHERE e.message_id IN (SELECT id FROM owned)`
+      : sql`SELECT count(*) FROM owned`;
+  await sql`
+    WITH v(id, worker_id, attempt, status, next_attempt_at, transport, last_error, sent_at, delivered_at, failed_at) AS (VALUES ${sql.join(messageRows)}),
+    owned AS (
       UPDATE messages m
          SET status = v.status, next_attempt_at = v.next_attempt_at, locked_by = NULL, transport = v.transport,
              last_error = v.last_error, updated_at = now(),
              sent_at = COALESCE(m.sent_at, v.sent_at), delivered_at = COALESCE(m.delivered_at, v.delivered_at),
              failed_at = COALESCE(m.failed_at, v.failed_at)
-        FROM (VALUES ${sql.join(rows)}) AS v(id, worker_id, attempt, status, next_attempt_at, transport, last_error, sent_at, delivered_at, failed_at)
+        FROM v
        WHERE m.id = v.id AND m.locked_by = v.worker_id AND m.attempts = v.attempt
-   RETURNING m.id`.execute(trx);
-    const owned = new Set(updated.rows.map((r) => r.id));
-    const mine = batch.filter((c) => owned.has(c.messageId));
-    const recipientRows = mine.flatMap((c) =>
-      c.recipients.map((r) => sql`(${c.messageId}::text, ${r.position}::smallint, ${r.status}::text, ${r.code}::int, ${r.response}::text)`),
-    );
-    if (recipientRows.length > 0) {
-      await sql`
-        UPDATE message_recipients mr
-           SET status = v.status, smtp_code = v.code, smtp_response = v.response, updated_at = now()
-          FROM (VALUES ${sql.join(recipientRows)}) AS v(message_id, position, status, code, response)
-         WHERE mr.message_id = v.message_id AND mr.position = v.position`.execute(trx);
-    }
-    const events = mine.flatMap((c) => [
-      ...c.recipients.map((r) => ({
-        message_id: c.messageId,
-        type: recipientEventType(r.status, c.transport),
-        recipient: r.email,
-        attempt: c.attempt,
-        smtp_host: r.host,
-        smtp_code: r.code,
-        smtp_response: r.response,
-        detail: JSON.stringify({ transport: c.transport }),
-      })),
-      ...c.events.map((e) => ({
-        message_id: c.messageId,
-        type: e.type,
-        recipient: null,
-        attempt: c.attempt,
-        smtp_host: null,
-        smtp_code: null,
-        smtp_response: null,
-        detail: JSON.stringify(e.detail),
-      })),
-    ]);
-    if (events.length > 0) await trx.insertInto('message_events').values(events).execute();
-  });
+   RETURNING m.id)
+    ${recipientsDone}
+    ${final}`.execute(db);
 }
 
 function recipientEventType(status: RecipientResult['status'], transport: string): string {

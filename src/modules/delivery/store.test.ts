@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPostgresDatabase, type TestPostgres } from '../../../test/support/databases.js';
+import { openEmbedded, openPostgres, type Database } from '../../platform/db/database.js';
+import { migrate } from '../../platform/db/migrate.js';
+import { claimMessages, completeAttempts, completionsThatFit, type AttemptCompletion } from './store.js';
+
+describe('completionsThatFit', () => {
+  const completion = (recipients: number, events = 0): AttemptCompletion => ({
+    messageId: 'm',
+    workerId: 'w',
+    attempt: 1,
+    status: 'delivered',
+    nextAttemptAt: null,
+    transport: 'smtp',
+    lastError: null,
+    sentAt: null,
+    deliveredAt: null,
+    failedAt: null,
+    recipients: Array.from({ length: recipients }, (_, i) => ({ position: i, email: `r${i}@example.test`, status: 'delivered' as const, code: 250, response: 'ok', host: null })),
+    events: Array.from({ length: events }, () => ({ type: 'note', detail: {} })),
+  });
+
+  it('takes up to 500 small completions', () => {
+    expect(completionsThatFit(Array.from({ length: 800 }, () => completion(1)))).toBe(500);
+  });
+
+  it('stops before a statement would pass PostgreSQL’s bind parameter limit, but always takes one', () => {
+    // 50 recipients: 10 + 50 × 13 = 660 parameters each, so 90 fit in 60,000
+    expect(completionsThatFit(Array.from({ length: 200 }, () => completion(50)))).toBe(90);
+    expect(completionsThatFit([completion(10_000)])).toBe(1);
+  });
+});
+
+describe.each(['pglite', 'postgres'] as const)('recording delivery attempts on %s', (backend) => {
+  let database: Database;
+  let pg: TestPostgres | null = null;
+  let workspaceId: string;
+
+  beforeAll(async () => {
+    if (backend === 'postgres') {
+      pg = await createPostgresDatabase();
+      database = await openPostgres(pg.url);
+    } else database = await openEmbedded(undefined);
+    await migrate(database.db);
+    workspaceId = randomUUID();
+    await database.db.insertInto('workspaces').values({ id: workspaceId, name: 'store test', plan: 'ENTERPRISE' }).execute();
+  });
+  afterAll(async () => {
+    await database?.close();
+    await pg?.drop();
+  });
+
+  async function queue(id: string, recipients: string[]): Promise<void> {
+    await database.db
+      .insertInto('messages')
+      .values({
+        id,
+        workspace_id: workspaceId,
+        tier: 'async',
+        priority: 2,
+        status: 'queued',
+        from_email: 'from@example.test',
+        subject: id,
+        message_id_header: `<${id}@example.test>`,
+        recipients_count: recipients.length,
+        max_attempts: 5,
+        next_attempt_at: new Date(Date.now() - 1000),
+      })
+      .execute();
+    await database.db
+      .insertInto('message_recipients')
+      .values(recipients.map((email, position) => ({ message_id: id, position, kind: 'to', email })))
+      .execute();
+  }
+
+  const done = (messageId: string, workerId: string, attempt: number, emails: string[]): AttemptCompletion => ({
+    messageId,
+    workerId,
+    attempt,
+    status: 'delivered',
+    nextAttemptAt: null,
+    transport: 'smtp',
+    lastError: null,
+    sentAt: new Date(),
+    deliveredAt: new Date(),
+    failedAt: null,
+    recipients: emails.map((email, position) => ({ position, email, status: 'delivered', code: 250, response: `250 ok ${email}`, host: '127.0.0.1' })),
+    events: [{ type: 'note', detail: { about: messageId } }],
+  });
+
+  const messageState = (id: string) => database.db.selectFrom('messages').select(['status', 'locked_by', 'next_attempt_at', 'transport']).where('id', '=', id).executeTakeFirstOrThrow();
+  const recipientStates = async (id: string) =>
+    (await database.db.selectFrom('message_recipients').select(['status', 'smtp_code', 'smtp_response']).where('message_id', '=', id).orderBy('position').execute()).map((r) => [r.status, r.smtp_code, r.smtp_response]);
+  const eventTypes = async (id: string) => (await database.db.selectFrom('message_events').select(['type', 'recipient', 'detail']).where('message_id', '=', id).orderBy('id').execute()).map((e) => [e.type, e.recipient, e.detail]);
+
+  it('records the message, every recipient and the timeline of the workers that own them, and nothing of a stale one', async () => {
+    await queue('m-own-1', ['a@example.test', 'b@example.test']);
+    await queue('m-own-2', ['c@example.test']);
+    await queue('m-stale', ['d@example.test']);
+    const claimed = await claimMessages(database.db, { workerId: 'w1', limit: 10, maxPriority: 3, leaseMs: 60_000 });
+    expect(claimed.map((m) => m.id).sort()).toEqual(['m-own-1', 'm-own-2', 'm-stale']);
+
+    await completeAttempts(database.db, [
+      done('m-own-1', 'w1', 1, ['a@example.test', 'b@example.test']),
+      done('m-own-2', 'w1', 1, ['c@example.test']),
+      // a worker whose lease ran out: another worker holds the message now
+      done('m-stale', 'w-old', 1, ['d@example.test']),
+    ]);
+
+    expect(await messageState('m-own-1')).toMatchObject({ status: 'delivered', locked_by: null, next_attempt_at: null, transport: 'smtp' });
+    expect(await recipientStates('m-own-1')).toEqual([
+      ['delivered', 250, '250 ok a@example.test'],
+      ['delivered', 250, '250 ok b@example.test'],
+    ]);
+    expect(await eventTypes('m-own-1')).toEqual([
+      ['sent', 'a@example.test', { transport: 'smtp' }],
+      ['sent', 'b@example.test', { transport: 'smtp' }],
+      ['note', null, { about: 'm-own-1' }],
+    ]);
+    expect(await recipientStates('m-own-2')).toEqual([['delivered', 250, '250 ok c@example.test']]);
+
+    expect(await messageState('m-stale')).toMatchObject({ status: 'sending', locked_by: 'w1' });
+    expect(await recipientStates('m-stale')).toEqual([['pending', null, null]]);
+    expect(await eventTypes('m-stale')).toEqual([]);
+  });
+
+  it('refuses a result from an earlier attempt of the same worker', async () => {
+    await queue('m-retry', ['e@example.test']);
+    await claimMessages(database.db, { workerId: 'w2', limit: 10, maxPriority: 3, leaseMs: 60_000 });
+    await completeAttempts(database.db, [done('m-retry', 'w2', 2, ['e@example.test'])]);
+    expect(await messageState('m-retry')).toMatchObject({ status: 'sending', locked_by: 'w2' });
+    expect(await eventTypes('m-retry')).toEqual([]);
+  });
+
+  it('records a completion with no recipient results and no events', async () => {
+    await queue('m-bare', ['f@example.test']);
+    await claimMessages(database.db, { workerId: 'w3', limit: 10, maxPriority: 3, leaseMs: 60_000 });
+    await completeAttempts(database.db, [{ ...done('m-bare', 'w3', 1, []), recipients: [], events: [] }]);
+    expect(await messageState('m-bare')).toMatchObject({ status: 'delivered', locked_by: null });
+    expect(await recipientStates('m-bare')).toEqual([['pending', null, null]]);
+  });
+});
