@@ -1,5 +1,6 @@
+import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { describe, expect, it } from 'vitest';
-import { MailCompositionError, composeMessage } from './compose.js';
+import { MailCompositionError, composeMessage, composerOptions, serializeMime } from './compose.js';
 import type { MailContent } from './types.js';
 
 function content(overrides: Partial<MailContent> = {}): MailContent {
@@ -181,6 +182,32 @@ describe('composeMessage', () => {
     ];
     it.each(cases)('in the %s', async (_field, overrides) => {
       await expect(composeMessage(content(overrides))).rejects.toBeInstanceOf(MailCompositionError);
+    });
+  });
+
+  describe('writes the same bytes as nodemailer’s streaming build', () => {
+    const pdf = Buffer.alloc(3000, 7).toString('base64');
+    const long = 'word '.repeat(40);
+    const shapes: [string, Partial<MailContent>][] = [
+      ['plain text', {}],
+      ['no content at all', { text: undefined, html: undefined }],
+      ['HTML only (text generated)', { text: undefined, html: '<h1>Hi</h1><p>There <a href="https://example.test">link</a></p>' }],
+      ['text and HTML with bare LF line breaks', { text: 'line 1\nline 2\n\nline 4', html: '<p>x</p>\n<p>y</p>\n' }],
+      ['text with CR line breaks and a trailing CR', { text: 'a\rb\r' }],
+      ['lines longer than 76 characters', { text: long, html: `<p>${long}</p>` }],
+      ['mostly non-Latin text', { text: 'Привет, мир! Как дела? 你好世界', html: '<p>こんにちは世界</p>' }],
+      ['some non-ASCII text', { text: 'Grüße aus Köln, café au lait', subject: 'Grüße 👋' }],
+      ['names that need quoting or encoding', { from: { email: 'shop@example.test', name: 'Shop, Inc. "Best"' }, to: [{ email: 'a@example.test', name: 'Zoë' }, { email: 'b@example.test' }], cc: [{ email: 'c@bücher.example', name: 'C' }], replyTo: [{ email: 'r@example.test' }] }],
+      ['custom headers', { headers: { 'X-Campaign': 'spring', 'List-Unsubscribe': '<https://example.test/u/1>', 'X-Long': long, 'X-Uni': 'naïve' } }],
+      ['an attachment', { html: '<p>see attached</p>', attachments: [{ filename: 'invoice.pdf', content: pdf, contentType: 'application/pdf' }] }],
+      ['an inline image and an attachment', { html: '<img src="cid:logo@x">', attachments: [{ filename: 'logo.png', content: 'iVBORw0KGgo=', contentType: 'image/png', contentId: 'logo@x' }, { filename: 'résumé.txt', content: Buffer.from('hello\n').toString('base64') }] }],
+      ['an empty attachment', { attachments: [{ filename: 'empty.txt', content: '' }] }],
+    ];
+    it.each(shapes)('%s', async (_shape, overrides) => {
+      const options = composerOptions(content(overrides), 'fixedboundary0123');
+      const streamed = await new MailComposer(options).compile().build();
+      const written = serializeMime(new MailComposer(options).compile());
+      expect(written.toString('latin1')).toBe(streamed.toString('latin1'));
     });
   });
 });

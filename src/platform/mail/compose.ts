@@ -1,5 +1,8 @@
+import { encode as base64Encode, wrap as base64Wrap } from 'nodemailer/lib/base64/index.js';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import type Mail from 'nodemailer/lib/mailer/index.js';
+import type MimeNode from 'nodemailer/lib/mime-node/index.js';
+import { encode as qpEncode, wrap as qpWrap } from 'nodemailer/lib/qp/index.js';
 import { htmlToText } from './html-to-text.js';
 import type { MailAddress, MailAttachment, MailContent } from './types.js';
 
@@ -70,20 +73,15 @@ function toComposerAttachment(attachment: MailAttachment): Mail.Attachment {
   };
 }
 
-/**
- * Renders the message as RFC 5322 bytes. Bcc recipients are deliberately left out of the
- * headers: they only belong in the SMTP envelope.
- */
-export async function composeMessage(content: MailContent): Promise<Buffer> {
-  checkContent(content);
-
+/** MailComposer's options for the content: its tree decides the structure, headers and encodings. */
+export function composerOptions(content: MailContent, baseBoundary?: string): Mail.Options & { newline: 'windows'; baseBoundary?: string } {
   const hasHtml = content.html !== undefined && content.html !== '';
   const hasText = content.text !== undefined && content.text !== '';
   const text = hasText ? (content.text ?? '') : hasHtml ? htmlToText(content.html ?? '') : '';
 
-  const options: Mail.Options & { newline: 'windows' } = {
-    // Without this, line breaks inside text and HTML bodies are kept as given (bare LF), and
-    // the SMTP client would rewrite them on the wire, after the bytes were stored and signed.
+  const options: Mail.Options & { newline: 'windows'; baseBoundary?: string } = {
+    // Line breaks inside text and HTML bodies become CRLF (see serializeMime), so the SMTP client never
+    // rewrites them on the wire, after the bytes were stored and signed.
     newline: 'windows',
     messageId: content.messageId,
     date: content.date,
@@ -93,10 +91,67 @@ export async function composeMessage(content: MailContent): Promise<Buffer> {
     headers: { ...content.headers },
     attachments: content.attachments.map(toComposerAttachment),
   };
+  if (baseBoundary !== undefined) options.baseBoundary = baseBoundary;
   if (content.to.length > 0) options.to = content.to.map(toComposerAddress);
   if (content.cc.length > 0) options.cc = content.cc.map(toComposerAddress);
   if (content.replyTo.length > 0) options.replyTo = content.replyTo.map(toComposerAddress);
   if (hasHtml) options.html = content.html;
+  return options;
+}
 
-  return new MailComposer(options).compile().build();
+/** The parts of nodemailer's MimeNode that its own stream writer reads; its typings leave them out. */
+interface MimeTreeNode {
+  buildHeaders(): string;
+  getTransferEncoding(): string | false;
+  content?: string | Buffer;
+  multipart?: string | false;
+  boundary?: string;
+  childNodes: MimeTreeNode[];
+}
+
+const BARE_LF = /(?<!\r)\n/;
+const BARE_LF_ALL = /(?<!\r)\n/g;
+
+/**
+ * Writes a compiled MIME tree the way MimeNode.build() does (headers, transfer-encoded content wrapped at 76,
+ * parts between boundaries, CRLF line breaks, a final line break), but in one synchronous pass: build()
+ * streams every part through several Transform streams, which made it the delivery thread's largest cost
+ * (0.18 ms of 0.25 ms per small message). A test holds the two byte-for-byte equal over every shape we send.
+ */
+export function serializeMime(root: MimeNode): Buffer {
+  const chunks: (string | Buffer)[] = [];
+  const write = (node: MimeTreeNode): void => {
+    chunks.push(`${node.buildHeaders()}\r\n\r\n`);
+    if (node.content) {
+      const transferEncoding = node.getTransferEncoding();
+      if (transferEncoding === 'base64') chunks.push(base64Wrap(base64Encode(node.content), 76));
+      else if (transferEncoding === 'quoted-printable') chunks.push(qpWrap(qpEncode(node.content), 76));
+      else chunks.push(node.content);
+    }
+    if (node.multipart) {
+      node.childNodes.forEach((child, i) => {
+        chunks.push(`${i > 0 ? '\r\n' : ''}--${node.boundary}\r\n`);
+        write(child);
+      });
+      chunks.push(`\r\n--${node.boundary}--\r\n`);
+    }
+  };
+  write(root as unknown as MimeTreeNode);
+  let raw = Buffer.concat(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c, 'utf8') : c)));
+  // 7bit text keeps the caller's line breaks; make every one CRLF and end with one, as build() does
+  const text = raw.toString('latin1');
+  if (BARE_LF.test(text)) raw = Buffer.from(text.replace(BARE_LF_ALL, '\r\n'), 'latin1');
+  const last = raw[raw.length - 1];
+  if (last === 0x0d) return Buffer.concat([raw, Buffer.from('\n')]);
+  if (last !== 0x0a) return Buffer.concat([raw, Buffer.from('\r\n')]);
+  return raw;
+}
+
+/**
+ * Renders the message as RFC 5322 bytes. Bcc recipients are deliberately left out of the
+ * headers: they only belong in the SMTP envelope.
+ */
+export async function composeMessage(content: MailContent): Promise<Buffer> {
+  checkContent(content);
+  return serializeMime(new MailComposer(composerOptions(content)).compile());
 }
