@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPostgresDatabase, type TestPostgres } from '../../test/support/databases.js';
-import { openEmbedded, openPostgres, type Database } from '../platform/db/database.js';
+import { openMigratedDatabase } from '../../test/support/databases.js';
+import { openEmbedded, type Database } from '../platform/db/database.js';
 import { migrate } from '../platform/db/migrate.js';
 import { createLogger } from '../platform/logger.js';
 import { claimJobs } from '../platform/queue/jobs-store.js';
@@ -19,22 +19,17 @@ async function until(check: () => Promise<boolean> | boolean, timeoutMs = 10_000
 
 describe.each(['pglite', 'postgres'] as const)('generic jobs on %s', (backend) => {
   let database: Database;
-  let pg: TestPostgres | null = null;
+  let closeDatabase: (() => Promise<void>) | undefined;
   let signal: QueueSignal;
 
   beforeAll(async () => {
-    if (backend === 'postgres') {
-      pg = await createPostgresDatabase();
-      database = await openPostgres(pg.url);
-    } else database = await openEmbedded(undefined);
-    await migrate(database.db);
+    ({ database, close: closeDatabase } = await openMigratedDatabase(backend));
     signal = new QueueSignal(database);
     await signal.start();
   });
   afterAll(async () => {
     await signal?.stop();
-    await database?.close();
-    await pg?.drop();
+    await closeDatabase?.();
   });
 
   const status = async (id: string) => (await database.db.selectFrom('jobs').select(['status', 'attempts', 'last_error']).where('id', '=', id).executeTakeFirstOrThrow());

@@ -1,5 +1,7 @@
 import pg from 'pg';
 import { randomHex } from '../../src/platform/crypto.js';
+import { openEmbedded, openPostgres, type Database } from '../../src/platform/db/database.js';
+import { migrate } from '../../src/platform/db/migrate.js';
 
 export type Backend = 'pglite' | 'postgres';
 
@@ -34,6 +36,20 @@ export async function createPostgresDatabase(): Promise<TestPostgres> {
       } finally {
         await c.end();
       }
+    },
+  };
+}
+
+/** A migrated database on the backend: in-memory PGlite, or a database of its own on the machine's PostgreSQL. */
+export async function openMigratedDatabase(backend: Backend): Promise<{ database: Database; close(): Promise<void> }> {
+  const pgDb = backend === 'postgres' ? await createPostgresDatabase() : null;
+  const database = pgDb ? await openPostgres(pgDb.url) : await openEmbedded(undefined);
+  await migrate(database.db);
+  return {
+    database,
+    async close() {
+      await database.close();
+      await pgDb?.drop();
     },
   };
 }

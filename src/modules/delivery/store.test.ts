@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPostgresDatabase, type TestPostgres } from '../../../test/support/databases.js';
-import { openEmbedded, openPostgres, type Database } from '../../platform/db/database.js';
-import { migrate } from '../../platform/db/migrate.js';
+import { openMigratedDatabase } from '../../../test/support/databases.js';
+import type { Database } from '../../platform/db/database.js';
 import { claimMessages, completeAttempts, completionsThatFit, type AttemptCompletion } from './store.js';
 
 describe('completionsThatFit', () => {
@@ -34,21 +33,16 @@ describe('completionsThatFit', () => {
 
 describe.each(['pglite', 'postgres'] as const)('recording delivery attempts on %s', (backend) => {
   let database: Database;
-  let pg: TestPostgres | null = null;
+  let closeDatabase: (() => Promise<void>) | undefined;
   let workspaceId: string;
 
   beforeAll(async () => {
-    if (backend === 'postgres') {
-      pg = await createPostgresDatabase();
-      database = await openPostgres(pg.url);
-    } else database = await openEmbedded(undefined);
-    await migrate(database.db);
+    ({ database, close: closeDatabase } = await openMigratedDatabase(backend));
     workspaceId = randomUUID();
     await database.db.insertInto('workspaces').values({ id: workspaceId, name: 'store test', plan: 'ENTERPRISE' }).execute();
   });
   afterAll(async () => {
-    await database?.close();
-    await pg?.drop();
+    await closeDatabase?.();
   });
 
   async function queue(id: string, recipients: string[]): Promise<void> {

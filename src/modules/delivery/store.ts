@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
+import { countWithinParamBudget } from '../../platform/db/param-budget.js';
 import type { MessageRecipientRow, MessageRow } from '../../platform/db/schema.js';
 
 /** The recipients of the claimed message, in position order; only the fields delivery reads. */
@@ -54,24 +55,14 @@ export interface AttemptCompletion {
   events: { type: string; detail: Record<string, unknown> }[];
 }
 
-// PostgreSQL accepts at most 65,535 bind parameters per statement; these are the ones each row of a completion uses.
+// bind parameters each row of a completion statement uses
 const MESSAGE_PARAMS = 10;
 const RECIPIENT_PARAMS = 5;
 const EVENT_PARAMS = 8;
-const PARAM_BUDGET = 60_000;
 
-/** How many of the pending completions fit in one statement (at most 500). */
-export function completionsThatFit(items: AttemptCompletion[]): number {
-  let params = 0;
-  let n = 0;
-  for (const c of items) {
-    // every recipient result also becomes an event
-    params += MESSAGE_PARAMS + c.recipients.length * (RECIPIENT_PARAMS + EVENT_PARAMS) + c.events.length * EVENT_PARAMS;
-    if ((params > PARAM_BUDGET && n > 0) || n >= 500) break;
-    n++;
-  }
-  return n;
-}
+/** How many of the pending completions fit in one statement (at most 500); every recipient result is also an event. */
+export const completionsThatFit = (items: AttemptCompletion[]): number =>
+  countWithinParamBudget(items, (c) => MESSAGE_PARAMS + c.recipients.length * (RECIPIENT_PARAMS + EVENT_PARAMS) + c.events.length * EVENT_PARAMS, 500);
 
 /**
  * Records many attempts in one statement (its own transaction): the message updates, the recipients' results

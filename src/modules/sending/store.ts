@@ -1,4 +1,5 @@
 import { inTransaction, type Db, type Tx } from '../../platform/db/database.js';
+import { countWithinParamBudget } from '../../platform/db/param-budget.js';
 import type { NewMessage, NewMessageEvent, NewMessageRecipient } from '../../platform/db/schema.js';
 import type { QueueSignal } from '../../platform/queue/signal.js';
 
@@ -8,22 +9,11 @@ export interface QueuedEmail {
   event: NewMessageEvent;
 }
 
-// PostgreSQL accepts at most 65,535 bind parameters per statement.
 const MESSAGE_COLUMNS = 30;
 const RECIPIENT_COLUMNS = 9;
-const PARAM_BUDGET = 60_000;
 
 /** How many of the pending emails fit in one multi-row INSERT. */
-export function batchSizeFor(items: QueuedEmail[]): number {
-  let params = 0;
-  let n = 0;
-  for (const item of items) {
-    params += MESSAGE_COLUMNS + item.recipients.length * RECIPIENT_COLUMNS;
-    if (params > PARAM_BUDGET || n >= 1000) break;
-    n++;
-  }
-  return n;
-}
+export const batchSizeFor = (items: QueuedEmail[]): number => countWithinParamBudget(items, (item) => MESSAGE_COLUMNS + item.recipients.length * RECIPIENT_COLUMNS, 1000);
 
 export async function insertQueuedEmails(trx: Tx, items: QueuedEmail[]): Promise<void> {
   await trx.insertInto('messages').values(items.map((i) => i.message)).execute();

@@ -1,23 +1,18 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPostgresDatabase, type TestPostgres } from '../../../test/support/databases.js';
-import { inTransaction, openEmbedded, openPostgres, OuterHandleInTransactionError, type Database } from './database.js';
+import { openMigratedDatabase } from '../../../test/support/databases.js';
+import { inTransaction, OuterHandleInTransactionError, type Database } from './database.js';
 import { migrate } from './migrate.js';
 
 describe.each(['pglite', 'postgres'] as const)('database on %s', (backend) => {
   let database: Database;
-  let pg: TestPostgres | null = null;
+  let closeDatabase: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    if (backend === 'postgres') {
-      pg = await createPostgresDatabase();
-      database = await openPostgres(pg.url);
-    } else database = await openEmbedded(undefined);
-    await migrate(database.db);
+    ({ database, close: closeDatabase } = await openMigratedDatabase(backend));
   });
   afterAll(async () => {
-    await database?.close();
-    await pg?.drop();
+    await closeDatabase?.();
   });
 
   it('refuses the outer handle inside a transaction instead of deadlocking', async () => {
