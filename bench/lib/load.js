@@ -4,9 +4,9 @@ import http from 'node:http';
 import { Buffer } from 'node:buffer';
 import { clearTimeout, setTimeout } from 'node:timers';
 import autocannon from 'autocannon';
-import { sleep } from './processes.js';
+import { BENCH_SENDER, sleep } from './processes.js';
 
-export const EMAIL = { to: ['a@example.test'], from: 'bench@example.test', subject: 's', body: '<p>hello</p>' };
+export const EMAIL = { to: ['a@example.test'], from: BENCH_SENDER, subject: 's', body: '<p>hello</p>' };
 
 export function sendHeaders(secretKey) {
   return { 'content-type': 'application/json', authorization: `Bearer ${secretKey}` };
