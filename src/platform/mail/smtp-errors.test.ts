@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifySmtpError, replyCodeOf, statusForReplyCode } from './smtp-errors.js';
+import { classifySmtpError, isRefusedTransaction, replyCodeOf, statusForReplyCode } from './smtp-errors.js';
 
 function smtpError(fields: Record<string, unknown>): Error {
   return Object.assign(new Error(String(fields.message ?? 'smtp error')), fields);
@@ -58,5 +58,24 @@ describe('classifySmtpError', () => {
     expect(classifySmtpError(new Error('something odd'))).toEqual({ status: 'deferred', code: null, response: 'something odd' });
     expect(classifySmtpError('string thrown')).toEqual({ status: 'deferred', code: null, response: 'string thrown' });
     expect(classifySmtpError(undefined).status).toBe('deferred');
+  });
+});
+
+describe('isRefusedTransaction', () => {
+  const smtpError = (code: string, responseCode?: number) => Object.assign(new Error('refused'), { code, ...(responseCode !== undefined ? { responseCode } : {}) });
+
+  it('is true for a sender, recipients or message the server refused, and for an envelope refused before sending', () => {
+    expect(isRefusedTransaction(smtpError('EENVELOPE', 550))).toBe(true);
+    expect(isRefusedTransaction(smtpError('EMESSAGE', 554))).toBe(true);
+    expect(isRefusedTransaction(smtpError('EENVELOPE', 452))).toBe(true);
+    expect(isRefusedTransaction(smtpError('EMESSAGE'))).toBe(true);
+  });
+
+  it('is false when the server closes the session (421) and for failures of the connection itself', () => {
+    expect(isRefusedTransaction(smtpError('EENVELOPE', 421))).toBe(false);
+    expect(isRefusedTransaction(smtpError('ECONNECTION'))).toBe(false);
+    expect(isRefusedTransaction(smtpError('ETIMEDOUT'))).toBe(false);
+    expect(isRefusedTransaction(smtpError('EPROTOCOL', 500))).toBe(false);
+    expect(isRefusedTransaction(new Error('no code'))).toBe(false);
   });
 });

@@ -88,6 +88,16 @@ export function classifySmtpError(err: unknown): FailureClassification {
   return { status: 'deferred', code, response };
 }
 
+/**
+ * Whether the server refused the transaction but kept the session in order: it turned down the sender, every
+ * recipient or the message (or nodemailer refused the envelope before sending it). An RSET then readies the
+ * session for the next message; 421 means the server is closing the connection.
+ */
+export function isRefusedTransaction(err: unknown): boolean {
+  const errorCode = errorCodeOf(err);
+  return errorCode !== undefined && PERMANENT_WITHOUT_REPLY.has(errorCode) && replyCodeOfError(err) !== 421;
+}
+
 /** The same failure outcome for every recipient, for errors that sank the whole transaction. */
 export function outcomesForFailure(
   recipients: readonly string[],

@@ -134,6 +134,40 @@ describe('SMTP relay transport', () => {
     expect(await transport.send({ from: 'shop@example.test', to: [] }, message('nobody'))).toEqual([]);
   });
 
+  describe('after a refusal', () => {
+    /** Sends a refused message, then a good one, over a one-connection pool; returns the connections it opened. */
+    async function refusedThenDelivered(refuse: () => void, expected: { status: string; code: number }): Promise<number> {
+      const single = createSmtpRelayTransport(`smtp://127.0.0.1:${sink.port}`, { maxConnections: 1, timeoutMs: 5000 });
+      const connectionsBefore = sink.connections;
+      try {
+        refuse();
+        const [refused] = await single.send({ from: 'shop@example.test', to: ['gone@example.test'] }, message('refused-first'));
+        expect(refused).toMatchObject(expected);
+        sink.setFailure(null);
+        sink.setTransactionFailure(null);
+        sink.setDataHandler(null);
+        const [next] = await single.send({ from: 'shop@example.test', to: ['here@example.test'] }, message('after-refusal'));
+        expect(next?.status).toBe('delivered');
+        expect((await sink.waitFor(1))[0]?.to).toEqual(['here@example.test']);
+        return sink.connections - connectionsBefore;
+      } finally {
+        await single.close();
+      }
+    }
+
+    it.each([
+      ['every recipient', () => sink.setFailure(() => ({ code: 550, message: 'No such user' })), 550],
+      ['the sender', () => sink.setTransactionFailure(() => ({ code: 553, message: 'Sender not allowed' })), 553],
+      ['the message', () => sink.setDataHandler(() => ({ code: 554, message: 'Rejected as spam' })), 554],
+    ])('keeps the connection when the server refuses %s (RSET, then the next message on it)', async (_what, refuse, code) => {
+      expect(await refusedThenDelivered(refuse, { status: 'failed', code })).toBe(1);
+    });
+
+    it('opens a new connection after a 421, with which the server closes the session', async () => {
+      expect(await refusedThenDelivered(() => sink.setTransactionFailure(() => ({ code: 421, message: 'Closing' })), { status: 'deferred', code: 421 })).toBe(2);
+    });
+  });
+
   it('recycles a connection after maxMessages without failing any message', async () => {
     const recycling = createSmtpRelayTransport(`smtp://127.0.0.1:${sink.port}`, { maxConnections: 1, maxMessages: 3 });
     const connectionsBefore = sink.connections;

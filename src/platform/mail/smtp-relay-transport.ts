@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { isRefusedTransaction } from './smtp-errors.js';
 import { outcomesFromSendError, outcomesFromSendResult } from './smtp-outcomes.js';
 import { SmtpSession } from './smtp-session.js';
 import type { Envelope, RecipientOutcome, Transport } from './types.js';
@@ -124,7 +125,10 @@ export function createSmtpRelayTransport(url: string, opts: SmtpRelayOptions = {
         const info = await session.send({ from: envelope.from, to: envelope.to }, raw);
         return outcomesFromSendResult(envelope.to, info, host, envelope.to);
       } catch (err) {
-        session?.close();
+        // a refused message leaves the session usable after an RSET, which is far cheaper than a new
+        // connection (TCP, greeting, EHLO, TLS, AUTH); anything else may have left it in an unknown state
+        if (session && isRefusedTransaction(err) && session.usable) await session.reset().catch(() => session?.close());
+        else session?.close();
         return outcomesFromSendError(envelope.to, err, host);
       } finally {
         release(session);

@@ -95,6 +95,11 @@ export class SmtpSession {
     );
   }
 
+  /** Clears a refused transaction (RSET), so the session can carry the next message. */
+  reset(): Promise<void> {
+    return this.settle<void>((resolve, reject) => this.connection.reset((err) => (err ? reject(err) : resolve())));
+  }
+
   /** Ends the session politely; safe to call on a dead session. */
   quit(): void {
     if (!this.alive) return;
