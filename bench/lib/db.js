@@ -2,7 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import process from 'node:process';
 import pg from 'pg';
-import { CLI, runCli, serverEnv } from './processes.js';
+import { CLI, runCli, serverEnv, sleep } from './processes.js';
+import { round } from './stats.js';
 
 /** Maintenance connection; override with BENCH_PG_URL (it must be a local server: the bench sends traffic only to 127.0.0.1). */
 export const ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -62,6 +63,26 @@ export async function dbActivity(name) {
 
 export function activityDelta(before, after) {
   return Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - (before[k] ?? 0)]));
+}
+
+/**
+ * What the processes measured since `before` asked of PostgreSQL, with commits per message; null without a
+ * `before`. Call it after they exited: their backends report their counters then.
+ */
+export async function activitySince(name, before, messages) {
+  if (!before) return null;
+  await sleep(500);
+  const delta = activityDelta(before, await dbActivity(name));
+  return { ...delta, commitsPerMessage: round(delta.commits / messages, 2) };
+}
+
+/** Messages by status after a run, for the report; a failed read is reported rather than thrown. */
+export async function messageStatuses(databaseUrl) {
+  try {
+    return await query(databaseUrl, 'SELECT status, count(*)::int AS n FROM messages GROUP BY status ORDER BY status');
+  } catch (err) {
+    return `could not read: ${err.message}`;
+  }
 }
 
 /** Read-only look at a bench database (for sanity figures in the report). */

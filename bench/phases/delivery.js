@@ -4,10 +4,10 @@
 // messages to the same kind of sink from this process. Each side is measured BENCH_ROUNDS times,
 // alternately, each server round on a fresh database; the figures are the median rounds.
 import { settle, startCpu } from '../lib/cpu.js';
-import { activityDelta, dbActivity, provision, query } from '../lib/db.js';
+import { activitySince, dbActivity, messageStatuses, provision, query } from '../lib/db.js';
 import { EMAIL, enqueue } from '../lib/load.js';
 import { nodemailerDelivery } from '../lib/nodemailer-baseline.js';
-import { serverEnv, sleep, startServer, stop, waitForReady } from '../lib/processes.js';
+import { serverEnv, startServer, stop, waitForReady } from '../lib/processes.js';
 import { startSink } from '../lib/sink.js';
 import { alternateRounds, roundsSetting } from '../lib/rounds.js';
 import { round, steadiness } from '../lib/stats.js';
@@ -45,12 +45,7 @@ async function serverDelivery(db) {
     const missing = queued.ids.filter((id) => !sink.arrivals.has(id)).length;
     await stop(worker);
     // what the worker asked of PostgreSQL (its backends report their counters when they exit)
-    let pg = null;
-    if (pgBefore) {
-      await sleep(500);
-      const delta = activityDelta(pgBefore, await dbActivity(db.name));
-      pg = { ...delta, commitsPerMessage: round(delta.commits / n, 2) };
-    }
+    const pg = await activitySince(db.name, pgBefore, n);
     // how long each result waited between the SMTP answer (sent_at, the worker's clock) and the start of the
     // transaction that recorded it (updated_at = now() in PostgreSQL; same machine clock)
     let resultWaitMs = null;
@@ -88,12 +83,7 @@ async function serverDelivery(db) {
 async function serverRound(i) {
   const db = await provision(`delivery_r${i + 1}`);
   const server = await serverDelivery(db);
-  let statuses = null;
-  try {
-    statuses = await query(db.url, 'SELECT status, count(*)::int AS n FROM messages GROUP BY status ORDER BY status');
-  } catch (err) {
-    statuses = `could not read: ${err.message}`;
-  }
+  const statuses = await messageStatuses(db.url);
   return { ...server, messageStatusesAfter: statuses };
 }
 

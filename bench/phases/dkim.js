@@ -16,7 +16,7 @@ import process from 'node:process';
 import { createTCPServer, createUDPServer, Packet } from 'dns2';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { settle, startCpu } from '../lib/cpu.js';
-import { activityDelta, createDatabase, dbActivity, query } from '../lib/db.js';
+import { activitySince, createDatabase, dbActivity, messageStatuses } from '../lib/db.js';
 import { EMAIL, enqueue, keepAliveAgent, requestJson, sendHeaders } from '../lib/load.js';
 import { runCli, serverEnv, sleep, startServer, stop, waitForReady } from '../lib/processes.js';
 import { nodemailerDelivery } from '../lib/nodemailer-baseline.js';
@@ -274,12 +274,7 @@ async function serverDelivery(db, secretKeyHex, dns) {
     const sinkStats = await sink.stats();
     const missing = queued.ids.filter((id) => !sink.arrivals.has(id)).length;
     await stop(worker);
-    let pg = null;
-    if (pgBefore) {
-      await sleep(500);
-      const delta = activityDelta(pgBefore, await dbActivity(db.name));
-      pg = { ...delta, commitsPerMessage: round(delta.commits / n, 2) };
-    }
+    const pg = await activitySince(db.name, pgBefore, n);
     const sample = await verifySample(sinkStats.signedSample, dns);
     const { secretKey: _secret, ...domainFacts } = domain;
     return {
@@ -311,12 +306,7 @@ async function serverRound(i, secretKeyHex, dns) {
   const db = await createDatabase(`dkim_r${i + 1}`);
   dns.reset();
   const server = await serverDelivery(db, secretKeyHex, dns);
-  let statuses = null;
-  try {
-    statuses = await query(db.url, 'SELECT status, count(*)::int AS n FROM messages GROUP BY status ORDER BY status');
-  } catch (err) {
-    statuses = `could not read: ${err.message}`;
-  }
+  const statuses = await messageStatuses(db.url);
   // a delivery that is not signed, or whose signature does not verify, fails the phase
   const n = server.queued.accepted;
   if (server.sink.signed < server.sink.messages || server.sink.messages < n) {

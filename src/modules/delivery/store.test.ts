@@ -4,30 +4,36 @@ import { openMigratedDatabase } from '../../../test/support/databases.js';
 import type { Database } from '../../platform/db/database.js';
 import { claimMessages, completeAttempts, completionsThatFit, type AttemptCompletion } from './store.js';
 
-describe('completionsThatFit', () => {
-  const completion = (recipients: number, events = 0): AttemptCompletion => ({
-    messageId: 'm',
-    workerId: 'w',
-    attempt: 1,
+/** A delivered attempt for these recipients, with a note on its timeline unless other events are given. */
+function completion(messageId: string, workerId: string, attempt: number, emails: string[], events = [{ type: 'note', detail: { about: messageId } }]): AttemptCompletion {
+  return {
+    messageId,
+    workerId,
+    attempt,
     status: 'delivered',
     nextAttemptAt: null,
     transport: 'smtp',
     lastError: null,
-    sentAt: null,
-    deliveredAt: null,
+    sentAt: new Date(),
+    deliveredAt: new Date(),
     failedAt: null,
-    recipients: Array.from({ length: recipients }, (_, i) => ({ position: i, email: `r${i}@example.test`, status: 'delivered' as const, code: 250, response: 'ok', host: null })),
-    events: Array.from({ length: events }, () => ({ type: 'note', detail: {} })),
-  });
+    recipients: emails.map((email, position) => ({ position, email, status: 'delivered', code: 250, response: `250 ok ${email}`, host: '127.0.0.1' })),
+    events,
+  };
+}
+
+describe('completionsThatFit', () => {
+  const emails = (n: number) => Array.from({ length: n }, (_, i) => `r${i}@example.test`);
+  const withRecipients = (n: number) => completion('m', 'w', 1, emails(n), []);
 
   it('takes up to 500 small completions', () => {
-    expect(completionsThatFit(Array.from({ length: 800 }, () => completion(1)))).toBe(500);
+    expect(completionsThatFit(Array.from({ length: 800 }, () => withRecipients(1)))).toBe(500);
   });
 
   it('stops before a statement would pass PostgreSQL’s bind parameter limit, but always takes one', () => {
     // 50 recipients: 10 + 50 × 13 = 660 parameters each, so 90 fit in 60,000
-    expect(completionsThatFit(Array.from({ length: 200 }, () => completion(50)))).toBe(90);
-    expect(completionsThatFit([completion(10_000)])).toBe(1);
+    expect(completionsThatFit(Array.from({ length: 200 }, () => withRecipients(50)))).toBe(90);
+    expect(completionsThatFit([withRecipients(10_000)])).toBe(1);
   });
 });
 
@@ -68,21 +74,6 @@ describe.each(['pglite', 'postgres'] as const)('recording delivery attempts on %
       .execute();
   }
 
-  const done = (messageId: string, workerId: string, attempt: number, emails: string[]): AttemptCompletion => ({
-    messageId,
-    workerId,
-    attempt,
-    status: 'delivered',
-    nextAttemptAt: null,
-    transport: 'smtp',
-    lastError: null,
-    sentAt: new Date(),
-    deliveredAt: new Date(),
-    failedAt: null,
-    recipients: emails.map((email, position) => ({ position, email, status: 'delivered', code: 250, response: `250 ok ${email}`, host: '127.0.0.1' })),
-    events: [{ type: 'note', detail: { about: messageId } }],
-  });
-
   const messageState = (id: string) => database.db.selectFrom('messages').select(['status', 'locked_by', 'next_attempt_at', 'transport']).where('id', '=', id).executeTakeFirstOrThrow();
   const recipientStates = async (id: string) =>
     (await database.db.selectFrom('message_recipients').select(['status', 'smtp_code', 'smtp_response']).where('message_id', '=', id).orderBy('position').execute()).map((r) => [r.status, r.smtp_code, r.smtp_response]);
@@ -96,10 +87,10 @@ describe.each(['pglite', 'postgres'] as const)('recording delivery attempts on %
     expect(claimed.map((m) => m.id).sort()).toEqual(['m-own-1', 'm-own-2', 'm-stale']);
 
     await completeAttempts(database.db, [
-      done('m-own-1', 'w1', 1, ['a@example.test', 'b@example.test']),
-      done('m-own-2', 'w1', 1, ['c@example.test']),
+      completion('m-own-1', 'w1', 1, ['a@example.test', 'b@example.test']),
+      completion('m-own-2', 'w1', 1, ['c@example.test']),
       // a worker whose lease ran out: another worker holds the message now
-      done('m-stale', 'w-old', 1, ['d@example.test']),
+      completion('m-stale', 'w-old', 1, ['d@example.test']),
     ]);
 
     expect(await messageState('m-own-1')).toMatchObject({ status: 'delivered', locked_by: null, next_attempt_at: null, transport: 'smtp' });
@@ -122,7 +113,7 @@ describe.each(['pglite', 'postgres'] as const)('recording delivery attempts on %
   it('refuses a result from an earlier attempt of the same worker', async () => {
     await queue('m-retry', ['e@example.test']);
     await claimMessages(database.db, { workerId: 'w2', limit: 10, maxPriority: 3, leaseMs: 60_000 });
-    await completeAttempts(database.db, [done('m-retry', 'w2', 2, ['e@example.test'])]);
+    await completeAttempts(database.db, [completion('m-retry', 'w2', 2, ['e@example.test'])]);
     expect(await messageState('m-retry')).toMatchObject({ status: 'sending', locked_by: 'w2' });
     expect(await eventTypes('m-retry')).toEqual([]);
   });
@@ -130,7 +121,7 @@ describe.each(['pglite', 'postgres'] as const)('recording delivery attempts on %
   it('records a completion with no recipient results and no events', async () => {
     await queue('m-bare', ['f@example.test']);
     await claimMessages(database.db, { workerId: 'w3', limit: 10, maxPriority: 3, leaseMs: 60_000 });
-    await completeAttempts(database.db, [{ ...done('m-bare', 'w3', 1, []), recipients: [], events: [] }]);
+    await completeAttempts(database.db, [completion('m-bare', 'w3', 1, [], [])]);
     expect(await messageState('m-bare')).toMatchObject({ status: 'delivered', locked_by: null });
     expect(await recipientStates('m-bare')).toEqual([['pending', null, null]]);
   });
