@@ -63,7 +63,7 @@ export function buildHttp(services: Services, log: Logger): FastifyInstance {
   const app = createHttpServer({ logger: log });
   registerAuth(app, { keys: services.keys, limiter: new RateLimiter(), config: services.config });
   app.get('/health', async () => ({ success: true, status: 'ok', database: services.database.kind }));
-  app.get('/api/v1/integrations/verify', { config: { auth: { key: 'any' } } }, async (request) => {
+  app.get('/api/v1/integrations/verify', { config: { auth: { key: 'any', domainKey: 'all' } } }, async (request) => {
     const key = requireKey(request);
     const data = { key_type: key.kind, workspace_id: key.workspaceId, scopes: key.scopes, domain: key.domainId };
     return { success: true, message: 'API key is valid', data };

@@ -1,11 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { decodeCursor, encodeCursor, parseLimit } from '../../platform/http/cursor.js';
 import { ApiError } from '../../platform/http/errors.js';
-import { requireKey } from '../keys/auth-hook.js';
+import { emailVisibility, requireKey, type RouteAuth } from '../keys/auth-hook.js';
 import { getCaptured, listCaptured, type CapturedSummary } from './store.js';
 import type { Db } from '../../platform/db/database.js';
 
 type Query = Record<string, string | undefined>;
+/** captured messages are email content: the same rule as reading emails */
+const readEmails = { config: { auth: { key: 'any', scope: 'emails:read', domainKey: 'own-domain' } satisfies RouteAuth } };
 
 const view = (c: CapturedSummary) => ({
   id: c.id,
@@ -19,12 +21,12 @@ const view = (c: CapturedSummary) => ({
 
 /** Extension: what the capture transport kept, exactly as it would have gone out. */
 export function registerCaptureRoutes(app: FastifyInstance, db: Db): void {
-  app.get('/api/v1/captured', { config: { auth: { key: 'any' } } }, async (request) => {
+  app.get('/api/v1/captured', readEmails, async (request) => {
     const q = request.query as Query;
     const limit = parseLimit(q.limit, 50, 200);
     const before = decodeCursor(q.cursor);
     const rows = await listCaptured(db, {
-      workspaceId: requireKey(request).workspaceId,
+      ...emailVisibility(requireKey(request)),
       limit: limit + 1,
       ...(before ? { before } : {}),
       ...(q.email_id ? { messageId: q.email_id } : {}),
@@ -36,14 +38,14 @@ export function registerCaptureRoutes(app: FastifyInstance, db: Db): void {
     return { success: true, message: 'Captured messages', data: { messages: page.map(view), next_cursor: next, has_more: next !== null } };
   });
 
-  app.get('/api/v1/captured/:id', { config: { auth: { key: 'any' } } }, async (request) => {
-    const found = await getCaptured(db, requireKey(request).workspaceId, (request.params as { id: string }).id);
+  app.get('/api/v1/captured/:id', readEmails, async (request) => {
+    const found = await getCaptured(db, emailVisibility(requireKey(request)), (request.params as { id: string }).id);
     if (!found) throw new ApiError('NOT_FOUND', 'Captured message not found');
     return { success: true, message: 'Captured message', data: { ...view(found), raw: found.raw.toString('utf8') } };
   });
 
-  app.get('/api/v1/captured/:id/raw', { config: { auth: { key: 'any' } } }, async (request, reply) => {
-    const found = await getCaptured(db, requireKey(request).workspaceId, (request.params as { id: string }).id);
+  app.get('/api/v1/captured/:id/raw', readEmails, async (request, reply) => {
+    const found = await getCaptured(db, emailVisibility(requireKey(request)), (request.params as { id: string }).id);
     if (!found) throw new ApiError('NOT_FOUND', 'Captured message not found');
     return reply
       .type('message/rfc822')

@@ -1,5 +1,12 @@
 import { sql } from 'kysely';
+import { addressWithinDomain } from '../../platform/db/address-domain.js';
 import type { Db } from '../../platform/db/database.js';
+
+/** Whose captured messages a query may see: the workspace's, or only those of emails sent from one domain. */
+export interface CaptureScope {
+  workspaceId: string;
+  senderDomain: string | null;
+}
 
 export interface CapturedSummary {
   id: string;
@@ -34,9 +41,10 @@ const SUMMARY = ['id', 'message_id', 'envelope_from', 'envelope_to', 'subject', 
 
 export async function listCaptured(
   db: Db,
-  opts: { workspaceId: string; limit: number; before?: { createdAt: Date; id: string }; messageId?: string; recipient?: string },
+  opts: CaptureScope & { limit: number; before?: { createdAt: Date; id: string }; messageId?: string; recipient?: string },
 ): Promise<CapturedSummary[]> {
   let q = db.selectFrom('captured_messages').select(SUMMARY).where('workspace_id', '=', opts.workspaceId);
+  if (opts.senderDomain !== null) q = q.where('message_id', 'in', sentFrom(db, opts.workspaceId, opts.senderDomain));
   if (opts.messageId) q = q.where('message_id', '=', opts.messageId);
   if (opts.recipient) q = q.where(sql<boolean>`${opts.recipient.toLowerCase()} = ANY (SELECT lower(x) FROM unnest(envelope_to) x)`);
   if (opts.before) {
@@ -46,13 +54,17 @@ export async function listCaptured(
   return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit).execute();
 }
 
-export async function getCaptured(db: Db, workspaceId: string, id: string): Promise<(CapturedSummary & { raw: Buffer }) | undefined> {
-  return db
+export async function getCaptured(db: Db, scope: CaptureScope, id: string): Promise<(CapturedSummary & { raw: Buffer }) | undefined> {
+  let q = db
     .selectFrom('captured_messages')
     .select([...SUMMARY, 'raw'])
-    .where('workspace_id', '=', workspaceId)
-    .where((eb) => eb.or([eb(sql<string>`id::text`, '=', id), eb('message_id', '=', id)]))
-    .orderBy('created_at', 'desc')
-    .limit(1)
-    .executeTakeFirst();
+    .where('workspace_id', '=', scope.workspaceId)
+    .where((eb) => eb.or([eb(sql<string>`id::text`, '=', id), eb('message_id', '=', id)]));
+  if (scope.senderDomain !== null) q = q.where('message_id', 'in', sentFrom(db, scope.workspaceId, scope.senderDomain));
+  return q.orderBy('created_at', 'desc').limit(1).executeTakeFirst();
+}
+
+/** The workspace's emails whose `from` is at the domain; the envelope sender may be a return path, so it is not used. */
+function sentFrom(db: Db, workspaceId: string, domain: string) {
+  return db.selectFrom('messages').select('id').where('workspace_id', '=', workspaceId).where(addressWithinDomain('from_email', domain));
 }

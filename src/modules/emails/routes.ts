@@ -1,26 +1,27 @@
 import type { FastifyInstance } from 'fastify';
 import { decodeCursor, encodeCursor, parseLimit, parseTime } from '../../platform/http/cursor.js';
 import { ApiError } from '../../platform/http/errors.js';
-import { requireKey } from '../keys/auth-hook.js';
+import { emailVisibility, requireKey, type RouteAuth } from '../keys/auth-hook.js';
 import { EMAIL_STATUSES, type EmailService } from './service.js';
 
 type Query = Record<string, string | undefined>;
+const readEmails = { config: { auth: { key: 'any', scope: 'emails:read', domainKey: 'own-domain' } satisfies RouteAuth } };
 
 export function registerEmailRoutes(app: FastifyInstance, emails: EmailService): void {
-  app.get('/api/v1/public/emails/get-email', { config: { auth: { key: 'any' } } }, async (request) => {
+  app.get('/api/v1/public/emails/get-email', readEmails, async (request) => {
     const q = request.query as Query;
     const id = q.id ?? q.email_id ?? q.emailId;
     if (!id) throw new ApiError('VALIDATION_ERROR', "Query parameter 'id' is required");
-    const email = await emails.get(requireKey(request).workspaceId, id);
+    const email = await emails.get(emailVisibility(requireKey(request)), id);
     return { success: true, message: 'Email retrieved', data: email, ...email };
   });
 
-  app.get('/api/v1/emails/:id', { config: { auth: { key: 'any' } } }, async (request) => {
-    const email = await emails.get(requireKey(request).workspaceId, (request.params as { id: string }).id);
+  app.get('/api/v1/emails/:id', readEmails, async (request) => {
+    const email = await emails.get(emailVisibility(requireKey(request)), (request.params as { id: string }).id);
     return { success: true, message: 'Email retrieved', data: email };
   });
 
-  app.get('/api/v1/emails', { config: { auth: { key: 'any' } } }, async (request) => {
+  app.get('/api/v1/emails', readEmails, async (request) => {
     const q = request.query as Query;
     const statuses = q.status?.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
     const unknown = statuses?.filter((s) => !(EMAIL_STATUSES as readonly string[]).includes(s)) ?? [];
@@ -30,7 +31,7 @@ export function registerEmailRoutes(app: FastifyInstance, emails: EmailService):
     const limit = parseLimit(q.limit, 50, 200);
     const cursor = decodeCursor(q.cursor);
     const page = await emails.list({
-      workspaceId: requireKey(request).workspaceId,
+      ...emailVisibility(requireKey(request)),
       limit,
       ...(statuses?.length ? { statuses } : {}),
       ...(q.recipient ? { recipient: q.recipient } : {}),

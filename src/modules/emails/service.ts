@@ -61,8 +61,8 @@ export type EmailView = ReturnType<typeof emailView>;
 export class EmailService {
   constructor(private readonly db: Db) {}
 
-  async get(workspaceId: string, id: string) {
-    const row = await store.findEmail(this.db, workspaceId, id);
+  async get(scope: store.EmailScope, id: string) {
+    const row = await store.findEmail(this.db, scope, id);
     if (!row) throw new ApiError('NOT_FOUND', `Email ${id} not found`);
     const [recipients, events] = await Promise.all([store.recipientsOf(this.db, [id]), store.eventsOf(this.db, id)]);
     return { ...emailView(row, recipients), events: events.map(eventView) };

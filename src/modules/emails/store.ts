@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { addressWithinDomain } from '../../platform/db/address-domain.js';
 import type { Db } from '../../platform/db/database.js';
 import type { MessageEventRow, MessageRecipientRow, MessageRow } from '../../platform/db/schema.js';
 
@@ -11,12 +12,21 @@ const COLUMNS = [
   'template_id', 'template_version', 'scheduled_at', 'timezone',
 ] as const;
 
-export function findEmail(db: Db, workspaceId: string, id: string): Promise<EmailRow | undefined> {
-  return db.selectFrom('messages').select(COLUMNS).where('workspace_id', '=', workspaceId).where('id', '=', id).executeTakeFirst();
+/** Whose emails a query may see: the workspace's, or only those sent from one domain (a domain-tied key). */
+export interface EmailScope {
+  workspaceId: string;
+  senderDomain: string | null;
+}
+
+export function findEmail(db: Db, scope: EmailScope, id: string): Promise<EmailRow | undefined> {
+  let q = db.selectFrom('messages').select(COLUMNS).where('workspace_id', '=', scope.workspaceId).where('id', '=', id);
+  if (scope.senderDomain !== null) q = q.where(addressWithinDomain('from_email', scope.senderDomain));
+  return q.executeTakeFirst();
 }
 
 export interface EmailFilter {
   workspaceId: string;
+  senderDomain: string | null;
   statuses?: string[];
   recipient?: string;
   since?: Date;
@@ -27,6 +37,7 @@ export interface EmailFilter {
 
 export function listEmails(db: Db, f: EmailFilter): Promise<EmailRow[]> {
   let q = db.selectFrom('messages').select(COLUMNS).where('workspace_id', '=', f.workspaceId);
+  if (f.senderDomain !== null) q = q.where(addressWithinDomain('from_email', f.senderDomain));
   if (f.statuses?.length) q = q.where('status', 'in', f.statuses);
   if (f.since) q = q.where('created_at', '>=', f.since);
   if (f.until) q = q.where('created_at', '<', f.until);

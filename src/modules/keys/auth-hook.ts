@@ -5,10 +5,20 @@ import type { RateDecision, RateLimiter } from '../../platform/http/rate-limiter
 import type { AdminScope } from './key-format.js';
 import type { AuthenticatedKey, KeyService } from './service.js';
 
-export interface RouteAuth {
-  key: 'regular' | 'admin' | 'any';
-  scope?: AdminScope;
-}
+/**
+ * What a sending key tied to a custom domain may do on a route that regular keys reach: everything (`all`),
+ * only what concerns its own domain's emails (`own-domain`: the handler narrows what it reads with
+ * `emailVisibility`), or nothing (`refused`: 403 FORBIDDEN).
+ */
+export type DomainKeyAccess = 'all' | 'own-domain' | 'refused';
+
+/**
+ * A route's access rule. `scope` is what an admin key needs (on `any` routes regular keys need none); every
+ * route that regular keys reach says what a domain-tied key may do there, so nobody forgets to decide.
+ */
+export type RouteAuth =
+  | { key: 'admin'; scope?: AdminScope }
+  | { key: 'regular' | 'any'; scope?: AdminScope; domainKey: DomainKeyAccess };
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -59,8 +69,28 @@ export function registerAuth(app: FastifyInstance, deps: { keys: KeyService; lim
     request.apiKey = key;
     if (auth!.key === 'regular' && key.kind !== 'regular') throw new ApiError('FORBIDDEN', 'This endpoint needs a regular API key (kms_….live_…)');
     if (auth!.key === 'admin' && key.kind !== 'admin') throw new ApiError('FORBIDDEN', 'This endpoint needs an admin API key (kms_….adm_…)');
-    if (auth!.scope && !key.scopes.includes(auth!.scope)) throw new ApiError('INSUFFICIENT_SCOPE', `This endpoint needs the '${auth!.scope}' scope`);
+    if (key.kind === 'admin' && auth!.scope && !key.scopes.includes(auth!.scope)) throw new ApiError('INSUFFICIENT_SCOPE', `This endpoint needs the '${auth!.scope}' scope`);
+    if (key.domainId !== null && auth!.key !== 'admin' && auth!.domainKey === 'refused') {
+      throw new ApiError('FORBIDDEN', 'A sending key tied to a custom domain may not use this endpoint; use a workspace sending key or an admin key');
+    }
   });
+}
+
+/**
+ * Whose emails a key may read: an admin key (with `emails:read`) and a workspace sending key see the whole
+ * workspace, a key tied to a custom domain only the emails sent from that domain or its subdomains.
+ */
+export interface EmailVisibility {
+  workspaceId: string;
+  /** A-label form; null = every sender of the workspace */
+  senderDomain: string | null;
+}
+
+export function emailVisibility(key: AuthenticatedKey): EmailVisibility {
+  if (key.domainId === null) return { workspaceId: key.workspaceId, senderDomain: null };
+  // authentication refuses a key whose domain is gone, so a tied key always knows its domain's name
+  if (key.domainName === null) throw new ApiError('UNAUTHORIZED', 'The domain this key was made for has been deleted');
+  return { workspaceId: key.workspaceId, senderDomain: key.domainName };
 }
 
 /** The authenticated key of a route that declared `config.auth`. */

@@ -9,6 +9,9 @@ export const ADMIN_SCOPES = [
   'automations:trigger',
   'domains:manage',
   'api-keys:create',
+  // extensions: reading emails (status, recipients, captured content) and changing templates are privileges too
+  'emails:read',
+  'templates:manage',
 ] as const;
 export type AdminScope = (typeof ADMIN_SCOPES)[number];
 export type KeyKind = 'regular' | 'admin';

@@ -14,6 +14,8 @@ export interface AuthenticatedKey {
   kind: KeyKind;
   scopes: string[];
   domainId: string | null;
+  /** the custom domain a sending key is tied to (A-label form): it sees only that domain's emails */
+  domainName: string | null;
   expiresAt: Date | null;
   plan: Plan;
 }
@@ -170,7 +172,7 @@ export class KeyService {
   }
 }
 
-function toAuthenticated(row: ApiKeyRow & { plan: string }): AuthenticatedKey {
+function toAuthenticated(row: ApiKeyRow & { plan: string; domain_name: string | null }): AuthenticatedKey {
   return {
     id: row.id,
     keyId: row.key_id,
@@ -178,6 +180,7 @@ function toAuthenticated(row: ApiKeyRow & { plan: string }): AuthenticatedKey {
     kind: row.kind,
     scopes: row.scopes,
     domainId: row.domain_id,
+    domainName: row.domain_name,
     expiresAt: row.expires_at,
     plan: row.plan as Plan,
   };

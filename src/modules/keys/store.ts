@@ -32,12 +32,14 @@ export async function insertKey(db: Db | Tx, key: NewKeyRecord): Promise<ApiKeyR
     .executeTakeFirstOrThrow();
 }
 
-export function findKeyByHash(db: Db, secretHash: string): Promise<(ApiKeyRow & { plan: string }) | undefined> {
+export function findKeyByHash(db: Db, secretHash: string): Promise<(ApiKeyRow & { plan: string; domain_name: string | null }) | undefined> {
   return db
     .selectFrom('api_keys')
     .innerJoin('workspaces', 'workspaces.id', 'api_keys.workspace_id')
     .selectAll('api_keys')
     .select('workspaces.plan')
+    // the name of a domain never changes, so the key's cached form may carry it
+    .select((eb) => eb.selectFrom('domains').select('domains.name').whereRef('domains.id', '=', 'api_keys.domain_id').as('domain_name'))
     .where('secret_hash', '=', secretHash)
     // a key tied to a custom domain dies with it, even one created while the domain was being deleted
     .where((eb) =>

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Tier } from '../../config/config.js';
 import { decodeCursor, encodeCursor, parseLimit } from '../../platform/http/cursor.js';
-import { requireKey } from '../keys/auth-hook.js';
+import { emailVisibility, requireKey, type RouteAuth } from '../keys/auth-hook.js';
 import type { SendingService } from './service.js';
 
 const TIER_PATHS: Record<string, Tier> = { instant: 'instant', high: 'high', async: 'async', bulk: 'bulk', queue: 'async' };
@@ -9,7 +9,9 @@ const TIER_PATHS: Record<string, Tier> = { instant: 'instant', high: 'high', asy
 export const SEND_PREFIXES = ['/api/v1/send-email', '/api/v1/public/send-email', '/send-email'];
 /** Base64 attachments up to the 40 MB message cap, plus JSON overhead. */
 const SEND_BODY_LIMIT = 60 * 1024 * 1024;
-const regular = { config: { auth: { key: 'regular' as const } } };
+// a domain-tied key may send (the sender rules keep it to its domain) but sees and cancels only its domain's emails
+const send = { config: { auth: { key: 'regular', domainKey: 'all' } satisfies RouteAuth } };
+const ownScheduled = { config: { auth: { key: 'regular', domainKey: 'own-domain' } satisfies RouteAuth } };
 
 const idempotencyKeyOf = (request: FastifyRequest): { idempotencyKey?: string } => {
   const value = request.headers['idempotency-key'];
@@ -19,19 +21,19 @@ const idempotencyKeyOf = (request: FastifyRequest): { idempotencyKey?: string } 
 export function registerSendingRoutes(app: FastifyInstance, sending: SendingService): void {
   for (const prefix of SEND_PREFIXES) {
     for (const [segment, tier] of Object.entries(TIER_PATHS)) {
-      app.post(`${prefix}/${segment}`, { ...regular, bodyLimit: SEND_BODY_LIMIT }, async (request) =>
+      app.post(`${prefix}/${segment}`, { ...send, bodyLimit: SEND_BODY_LIMIT }, async (request) =>
         sending.accept({ key: requireKey(request), tier, body: request.body, ...idempotencyKeyOf(request) }),
       );
     }
-    app.post(`${prefix}/schedule`, { ...regular, bodyLimit: SEND_BODY_LIMIT }, async (request) =>
+    app.post(`${prefix}/schedule`, { ...send, bodyLimit: SEND_BODY_LIMIT }, async (request) =>
       sending.schedule({ key: requireKey(request), body: request.body, ...idempotencyKeyOf(request) }),
     );
   }
 
-  app.get('/api/v1/send-email/scheduled', regular, async (request) => {
+  app.get('/api/v1/send-email/scheduled', ownScheduled, async (request) => {
     const q = request.query as Record<string, string | undefined>;
     const cursor = decodeCursor(q.cursor);
-    const page = await sending.listScheduled(requireKey(request).workspaceId, parseLimit(q.limit, 50, 200), cursor);
+    const page = await sending.listScheduled(emailVisibility(requireKey(request)), parseLimit(q.limit, 50, 200), cursor);
     const emails = page.emails.map((e) => ({
       id: e.id,
       object: 'scheduled_email',
@@ -48,8 +50,8 @@ export function registerSendingRoutes(app: FastifyInstance, sending: SendingServ
     return { success: true, message: 'Scheduled emails retrieved', data: { scheduled_emails: emails, next_cursor: next, has_more: page.hasMore } };
   });
 
-  app.delete('/api/v1/send-email/schedule/:id', regular, async (request) => {
-    const data = await sending.cancelScheduled(requireKey(request).workspaceId, (request.params as { id: string }).id);
+  app.delete('/api/v1/send-email/schedule/:id', ownScheduled, async (request) => {
+    const data = await sending.cancelScheduled(emailVisibility(requireKey(request)), (request.params as { id: string }).id);
     return { success: true, message: 'Scheduled email cancelled', data };
   });
 }

@@ -144,21 +144,21 @@ export class SendingService {
     return { item, response };
   }
 
-  async listScheduled(workspaceId: string, limit: number, cursor?: Cursor) {
-    const rows = await store.listScheduled(this.deps.db, workspaceId, limit + 1, cursor);
+  async listScheduled(scope: store.SenderScope, limit: number, cursor?: Cursor) {
+    const rows = await store.listScheduled(this.deps.db, scope, limit + 1, cursor);
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return { emails: page, hasMore: rows.length > limit, last: last ? { createdAt: last.scheduled_at!, id: last.id } : undefined };
   }
 
   /** Only before hand-off to delivery; a second cancel, or one after sending, is a 409 saying what happened. */
-  async cancelScheduled(workspaceId: string, id: string): Promise<{ id: string; status: 'cancelled' }> {
-    const cancelled = await store.cancelScheduled(this.deps.db, workspaceId, id);
+  async cancelScheduled(scope: store.SenderScope, id: string): Promise<{ id: string; status: 'cancelled' }> {
+    const cancelled = await store.cancelScheduled(this.deps.db, scope, id);
     if (cancelled) {
-      await this.deps.plans.refund(workspaceId, cancelled.created_at, cancelled.recipients_count);
+      await this.deps.plans.refund(scope.workspaceId, cancelled.created_at, cancelled.recipients_count);
       return { id, status: 'cancelled' };
     }
-    const status = await store.statusOf(this.deps.db, workspaceId, id);
+    const status = await store.statusOf(this.deps.db, scope, id);
     if (!status) throw new ApiError('NOT_FOUND', `Scheduled email ${id} not found`);
     if (status === 'cancelled') throw new ApiError('CONFLICT', `Scheduled email ${id} is already cancelled`);
     throw new ApiError('CONFLICT', `Scheduled email ${id} can no longer be cancelled: it was handed to delivery (status: ${status})`);

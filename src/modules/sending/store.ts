@@ -1,3 +1,4 @@
+import { addressWithinDomain } from '../../platform/db/address-domain.js';
 import { inTransaction, type Db, type Tx } from '../../platform/db/database.js';
 import { countWithinParamBudget } from '../../platform/db/param-budget.js';
 import type { NewMessage, NewMessageEvent, NewMessageRecipient } from '../../platform/db/schema.js';
@@ -97,12 +98,19 @@ export interface ScheduledRow {
   created_at: Date;
 }
 
-export function listScheduled(db: Db, workspaceId: string, limit: number, after?: { createdAt: Date; id: string }): Promise<ScheduledRow[]> {
+/** Whose emails a query may touch: the workspace's, or only those sent from one domain (a domain-tied key). */
+export interface SenderScope {
+  workspaceId: string;
+  senderDomain: string | null;
+}
+
+export function listScheduled(db: Db, scope: SenderScope, limit: number, after?: { createdAt: Date; id: string }): Promise<ScheduledRow[]> {
   let q = db
     .selectFrom('messages')
     .select(['id', 'tier', 'from_email', 'subject', 'scheduled_at', 'timezone', 'recipients_count', 'created_at'])
-    .where('workspace_id', '=', workspaceId)
+    .where('workspace_id', '=', scope.workspaceId)
     .where('status', '=', 'scheduled');
+  if (scope.senderDomain !== null) q = q.where(addressWithinDomain('from_email', scope.senderDomain));
   if (after) {
     q = q.where((eb) => eb.or([eb('scheduled_at', '>', after.createdAt), eb.and([eb('scheduled_at', '=', after.createdAt), eb('id', '>', after.id)])]));
   }
@@ -110,16 +118,16 @@ export function listScheduled(db: Db, workspaceId: string, limit: number, after?
 }
 
 /** The status check and the change are one statement, so a cancel cannot slip past a worker's claim. */
-export async function cancelScheduled(db: Db, workspaceId: string, id: string): Promise<{ created_at: Date; recipients_count: number } | undefined> {
+export async function cancelScheduled(db: Db, scope: SenderScope, id: string): Promise<{ created_at: Date; recipients_count: number } | undefined> {
   return inTransaction(db, async (trx) => {
-    const row = await trx
+    let update = trx
       .updateTable('messages')
       .set({ status: 'cancelled', next_attempt_at: null, updated_at: new Date() })
-      .where('workspace_id', '=', workspaceId)
+      .where('workspace_id', '=', scope.workspaceId)
       .where('id', '=', id)
-      .where('status', '=', 'scheduled')
-      .returning(['created_at', 'recipients_count'])
-      .executeTakeFirst();
+      .where('status', '=', 'scheduled');
+    if (scope.senderDomain !== null) update = update.where(addressWithinDomain('from_email', scope.senderDomain));
+    const row = await update.returning(['created_at', 'recipients_count']).executeTakeFirst();
     if (row) {
       await trx
         .insertInto('message_events')
@@ -130,7 +138,9 @@ export async function cancelScheduled(db: Db, workspaceId: string, id: string): 
   });
 }
 
-export async function statusOf(db: Db, workspaceId: string, id: string): Promise<string | undefined> {
-  const row = await db.selectFrom('messages').select('status').where('workspace_id', '=', workspaceId).where('id', '=', id).executeTakeFirst();
+export async function statusOf(db: Db, scope: SenderScope, id: string): Promise<string | undefined> {
+  let q = db.selectFrom('messages').select('status').where('workspace_id', '=', scope.workspaceId).where('id', '=', id);
+  if (scope.senderDomain !== null) q = q.where(addressWithinDomain('from_email', scope.senderDomain));
+  const row = await q.executeTakeFirst();
   return row?.status;
 }
