@@ -265,7 +265,7 @@ export class DomainService {
   private async check(row: DomainRow, opts: { manual: boolean }): Promise<CheckResult> {
     const keys = await store.keysOf(this.deps.db, [row.id]);
     const now = new Date();
-    const checks = await checkRecords(this.deps.resolver, this.records(row, keys), now);
+    const checks = await checkRecords(this.deps.resolver, this.records(row, keys), { now, timeLimitMs: this.deps.config.domains.verifyTimeoutMs });
     const group = (purposes: Set<string>) => checks.filter((c) => purposes.has(c.purpose));
     const updated = await inTransaction(this.deps.db, async (trx) => {
       const current = await store.lockDomain(trx, row.id);
