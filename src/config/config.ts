@@ -46,6 +46,8 @@ export interface Config {
   scheduleMinSeconds: number;
   scheduleMaxDays: number;
   scheduleLateAfterSeconds: number;
+  /** live sending (regular) API keys per workspace */
+  maxSendingKeysPerWorkspace: number;
 }
 
 const portSchema = z.coerce.number().int().min(0).max(65535);
@@ -172,6 +174,7 @@ export function loadConfig(env: Env = process.env): Config {
     scheduleMinSeconds: read('SCHEDULE_MIN_SECONDS', z.coerce.number().int().min(0), 60),
     scheduleMaxDays: read('SCHEDULE_MAX_DAYS', positiveInt, 365),
     scheduleLateAfterSeconds: read('SCHEDULE_LATE_AFTER_SECONDS', z.coerce.number().int().min(0), 30),
+    maxSendingKeysPerWorkspace: read('MAX_SENDING_KEYS_PER_WORKSPACE', positiveInt, 100),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
