@@ -13,7 +13,7 @@ export function createTransport(config: Config, db: Db, maxConnections: number):
       // long-lived pooled connections: reconnecting every 100 messages (nodemailer's default) costs a handshake each time
       return createSmtpRelayTransport(config.smtpUrl!, { maxConnections, maxMessages: 10_000 });
     case 'mx':
-      return createMxTransport({ resolver: createResolver(config.dnsServers), port: config.mxPort, heloName: config.heloName });
+      return createMxTransport({ resolver: createResolver(config.dnsServers), port: config.mxPort, heloName: config.heloName, allowPrivateAddresses: config.mxAllowPrivateAddresses });
     case 'capture':
       return createCaptureTransport(db);
   }
