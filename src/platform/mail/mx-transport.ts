@@ -232,7 +232,7 @@ export function createMxTransport(opts: MxTransportOptions): Transport {
         failures.push({ failure: { status: 'deferred', code: null, response: resolved.reason }, host: hostname });
         continue;
       }
-      for (const address of resolved.addresses) {
+      for (const address of resolved.addresses.slice(0, MAX_ATTEMPTS_PER_DOMAIN)) {
         const refused = allowPrivateAddresses ? null : refusal(hostname, address);
         if (refused !== null) {
           // permanent: where a domain's mail goes is its own choice, and it chose somewhere we never connect to
