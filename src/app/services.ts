@@ -31,7 +31,7 @@ export interface Services {
 export async function createServices(config: Config, database: Database): Promise<Services> {
   const db = database.db;
   const signal = new QueueSignal(database);
-  const keys = new KeyService(db);
+  const keys = new KeyService(db, config.maxSendingKeysPerWorkspace);
   const tokens = new TokenSigner(await loadSharedSecret(db, 'url-signing-secret'));
   const plans = new PlanService(db, config.plans);
   const templates = new TemplateService(db);

@@ -27,6 +27,10 @@ export interface Config {
   smtpUrl: string | null;
   deliveryMode: DeliveryMode;
   mxPort: number;
+  /** direct delivery may connect to loopback, private and other non-public addresses (tests, closed networks) */
+  mxAllowPrivateAddresses: boolean;
+  /** relay credentials may be sent without TLS (an explicit opt-out of requiring TLS before AUTH) */
+  smtpAllowInsecureAuth: boolean;
   heloName: string;
   /** custom sending domains: DKIM, MAIL FROM, DMARC, the server key, per-region delivery */
   domains: DomainsConfig;
@@ -46,10 +50,13 @@ export interface Config {
   scheduleMinSeconds: number;
   scheduleMaxDays: number;
   scheduleLateAfterSeconds: number;
+  /** live sending (regular) API keys per workspace */
+  maxSendingKeysPerWorkspace: number;
 }
 
 const portSchema = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
+const booleanSetting = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 const limitSchema = z
   .string()
   .trim()
@@ -152,6 +159,8 @@ export function loadConfig(env: Env = process.env): Config {
     smtpUrl,
     deliveryMode,
     mxPort: read('MX_PORT', portSchema, 25),
+    mxAllowPrivateAddresses: read('MX_ALLOW_PRIVATE_ADDRESSES', booleanSetting, false),
+    smtpAllowInsecureAuth: read('SMTP_ALLOW_INSECURE_AUTH', booleanSetting, false),
     heloName,
     domains: loadDomainsConfig({ read, problems, deliveryMode, smtpUrl, heloName }),
     publicUrl,
@@ -172,6 +181,7 @@ export function loadConfig(env: Env = process.env): Config {
     scheduleMinSeconds: read('SCHEDULE_MIN_SECONDS', z.coerce.number().int().min(0), 60),
     scheduleMaxDays: read('SCHEDULE_MAX_DAYS', positiveInt, 365),
     scheduleLateAfterSeconds: read('SCHEDULE_LATE_AFTER_SECONDS', z.coerce.number().int().min(0), 30),
+    maxSendingKeysPerWorkspace: read('MAX_SENDING_KEYS_PER_WORKSPACE', positiveInt, 100),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

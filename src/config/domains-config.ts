@@ -32,6 +32,10 @@ export interface DomainsConfig {
   /** worker threads that DKIM-sign outgoing mail; 0 signs on the delivery thread */
   signingThreads: number;
   regions: Record<Region, RegionDelivery>;
+  /** how long one verification (every record of a domain) may wait for DNS; records left are temporary failures */
+  verifyTimeoutMs: number;
+  /** live (not deleted) domains per workspace: each costs a key generation and days of DNS re-checks */
+  maxDomainsPerWorkspace: number;
 }
 
 export type ReadEnv = <T>(name: string, schema: z.ZodType<T>, fallback: T) => T;
@@ -149,5 +153,7 @@ export function loadDomainsConfig(o: { read: ReadEnv; problems: string[]; delive
     // each other (measured on 2 cores: 1 thread delivered 10–25% more signed mail than 2)
     signingThreads: read('DKIM_SIGNING_THREADS', z.coerce.number().int().min(0).max(64), Math.max(1, Math.min(8, os.availableParallelism() - 1))),
     regions,
+    verifyTimeoutMs: read('DOMAIN_VERIFY_TIMEOUT_MS', z.coerce.number().int().min(100).max(600_000), 20_000),
+    maxDomainsPerWorkspace: read('MAX_DOMAINS_PER_WORKSPACE', z.coerce.number().int().positive(), 100),
   };
 }

@@ -53,6 +53,12 @@ export interface CheckResult {
   checks: RecordCheck[];
 }
 
+export class TooManyDomainsError extends ApiError {
+  constructor(max: number) {
+    super('CONFLICT', `A workspace may have at most ${max} custom domain${max === 1 ? '' : 's'}; delete one first`);
+  }
+}
+
 /** Custom sending domains: adding one, its DNS records, real verification, DKIM keys and their rotation. */
 export class DomainService {
   private readonly cache = new Map<string, { until: number; domains: Promise<SendingDomain[]> }>();
@@ -65,6 +71,9 @@ export class DomainService {
     const name = normalizeDomainName(input.domain);
     if (!name.ok) throw new ApiError('VALIDATION_ERROR', `Field 'domain' ${name.reason}`);
     const region = parseRegion(input.region);
+    const max = this.deps.config.domains.maxDomainsPerWorkspace;
+    // checked before the key generation, which costs CPU, and again under the lock, which makes it exact
+    if ((await store.countLiveDomains(this.deps.db, workspaceId)) >= max) throw new TooManyDomainsError(max);
     const box = await this.deps.secrets();
     const pair = await generateDkimKeyPair();
     const now = new Date();
@@ -73,6 +82,8 @@ export class DomainService {
     let row: DomainRow;
     try {
       row = await inTransaction(this.deps.db, async (trx) => {
+        if (!(await store.lockWorkspace(trx, workspaceId))) throw new ApiError('NOT_FOUND', `Workspace ${workspaceId} not found`);
+        if ((await store.countLiveDomains(trx, workspaceId)) >= max) throw new TooManyDomainsError(max);
         const inserted = await store.insertDomain(trx, { id, workspaceId, name: name.ascii, region, mailFromDomain: `${this.deps.config.domains.mailFromSubdomain}.${name.ascii}`, now });
         await store.insertDkimKey(trx, { id: keyId, domainId: id, selector: this.deps.config.domains.dkimSelector, publicKey: pair.publicKey, privateKeySealed: box.seal(pair.privateKeyPem, sealContext(keyId)), status: 'active', now });
         await store.insertEvent(trx, id, 'domain.created', { region });
@@ -265,7 +276,7 @@ export class DomainService {
   private async check(row: DomainRow, opts: { manual: boolean }): Promise<CheckResult> {
     const keys = await store.keysOf(this.deps.db, [row.id]);
     const now = new Date();
-    const checks = await checkRecords(this.deps.resolver, this.records(row, keys), now);
+    const checks = await checkRecords(this.deps.resolver, this.records(row, keys), { now, timeLimitMs: this.deps.config.domains.verifyTimeoutMs });
     const group = (purposes: Set<string>) => checks.filter((c) => purposes.has(c.purpose));
     const updated = await inTransaction(this.deps.db, async (trx) => {
       const current = await store.lockDomain(trx, row.id);

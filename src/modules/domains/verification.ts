@@ -1,6 +1,7 @@
 import { looksLikeDmarc, parseDmarc } from '../../platform/dns/dmarc.js';
+import { isDeadlineExceeded, resolverUntil } from '../../platform/dns/deadline.js';
 import { DnsLookupError, isNoRecord, type Resolver } from '../../platform/dns/resolver.js';
-import { expandSpf, isSpfRecord, parseSpf, spfAuthorises, SPF_LOOKUP_LIMIT } from '../../platform/dns/spf.js';
+import { expandSpf, isSpfRecord, parseSpf, spfAuthorises, SPF_LOOKUP_LIMIT, SPF_VOID_LOOKUP_LIMIT, type SpfLimitHit } from '../../platform/dns/spf.js';
 import { parseDkimRecord } from '../../platform/mail/dkim/dkim-keys.js';
 import type { DnsRecordSpec, RecordPurpose } from './dns-records.js';
 
@@ -29,6 +30,11 @@ const transient = (err: unknown, name: string): Outcome => ({
   status: 'temporary_failure',
   found: [],
   reason: `DNS lookup for ${name} failed (${err instanceof DnsLookupError ? err.code : 'error'}); it will be checked again`,
+});
+const timedOut = (timeLimitMs: number): Outcome => ({
+  status: 'temporary_failure',
+  found: [],
+  reason: `Not checked: the verification timed out, DNS did not answer within its time limit of ${Math.round(timeLimitMs / 100) / 10} seconds; it will be checked again`,
 });
 
 /** The CNAMEs a name goes through; a loop or an overlong chain is reported as such. */
@@ -80,6 +86,23 @@ function withMechanisms(record: string, add: string[]): string {
   return [...terms.slice(0, at), ...add, ...terms.slice(at)].join(' ');
 }
 
+/** Why a record that runs into an RFC 7208 §4.6.4 limit fails everywhere, and what to do about it. */
+function spfLimitReason(name: string, hit: SpfLimitHit): string {
+  const where = hit.at === name ? 'in it' : `in the record at ${hit.at}`;
+  if (hit.kind === 'lookups') {
+    return (
+      `The SPF record at ${name} needs more than ${SPF_LOOKUP_LIMIT} DNS lookups (include, a, mx, ptr, exists and redirect, counted through every include): ` +
+      `receivers stop at the ${SPF_LOOKUP_LIMIT}-lookup limit and SPF fails with a permanent error (RFC 7208 §4.6.4); the lookup over the limit is "${hit.term}" ${where}. ` +
+      `Remove includes you no longer use, or replace them with ip4:/ip6: ranges.`
+    );
+  }
+  return (
+    `The SPF record at ${name} makes more than ${SPF_VOID_LOOKUP_LIMIT} DNS lookups that find nothing (names that do not exist or have no such record): ` +
+    `receivers allow ${SPF_VOID_LOOKUP_LIMIT} and SPF fails with a permanent error (RFC 7208 §4.6.4); the one over the limit is "${hit.term}" ${where}. ` +
+    `Remove the terms that name hosts or domains that no longer exist.`
+  );
+}
+
 async function checkSpf(resolver: Resolver, spec: DnsRecordSpec, mechanisms: string[], hops: string[]): Promise<Outcome> {
   const txt = await txtAt(resolver, spec.name);
   if (txt === 'missing') return missing(spec, hops);
@@ -92,14 +115,11 @@ async function checkSpf(resolver: Resolver, spec: DnsRecordSpec, mechanisms: str
   const syntax = parseSpf(record).errors;
   if (syntax.length > 0) return failed(spf, `SPF syntax error at ${spec.name}: ${syntax.join('; ')}.`);
   const expansion = await expandSpf(resolver, spec.name, record);
-  if (expansion.transient) return { ...transient(expansion.transient, expansion.transient.hostname), found: spf };
-  if (expansion.lookups > SPF_LOOKUP_LIMIT) {
-    return failed(
-      spf,
-      `The SPF record at ${spec.name} needs ${expansion.lookups} DNS lookups (include, a, mx, ptr, exists and redirect, counted through every include); ` +
-        `receivers stop at ${SPF_LOOKUP_LIMIT} and SPF fails. Remove includes you no longer use, or replace them with ip4:/ip6: ranges.`,
-    );
+  if (expansion.transient) {
+    if (isDeadlineExceeded(expansion.transient)) throw expansion.transient;
+    return { ...transient(expansion.transient, expansion.transient.hostname), found: spf };
   }
+  if (expansion.limit) return failed(spf, spfLimitReason(spec.name, expansion.limit));
   if (expansion.problems.length > 0) return failed(spf, `The SPF record at ${spec.name} is broken: ${expansion.problems.join('; ')}.`);
   const absent = mechanisms.filter((m) => !spfAuthorises(expansion, m));
   if (absent.length > 0) {
@@ -155,8 +175,11 @@ async function checkMx(resolver: Resolver, spec: DnsRecordSpec, exchange: string
   return failed(found, `The MX record at ${spec.name} points to ${found.join(', ')}; bounces must reach ${exchange}. Set: MX ${spec.name} ${spec.priority} ${exchange}.`);
 }
 
-/** Checks one record against DNS. Never throws: a DNS failure is a temporary_failure with its reason. */
-export async function checkRecord(resolver: Resolver, spec: DnsRecordSpec, now = new Date()): Promise<RecordCheck> {
+/**
+ * Checks one record against DNS. Never throws: a DNS failure is a temporary_failure with its reason, as is a
+ * check cut short by the verification's time limit (`timeLimitMs`, for the reason).
+ */
+export async function checkRecord(resolver: Resolver, spec: DnsRecordSpec, now = new Date(), timeLimitMs = 0): Promise<RecordCheck> {
   let outcome: Outcome;
   try {
     const chain = await cnameChain(resolver, spec.name);
@@ -175,8 +198,12 @@ export async function checkRecord(resolver: Resolver, spec: DnsRecordSpec, now =
                 : verified([]);
     }
   } catch (err) {
-    outcome = transient(err, spec.name);
+    outcome = isDeadlineExceeded(err) ? timedOut(timeLimitMs) : transient(err, spec.name);
   }
+  return recordCheck(spec, outcome, now);
+}
+
+function recordCheck(spec: DnsRecordSpec, outcome: Outcome, now: Date): RecordCheck {
   return {
     purpose: spec.purpose,
     type: spec.type,
@@ -188,7 +215,34 @@ export async function checkRecord(resolver: Resolver, spec: DnsRecordSpec, now =
   };
 }
 
-/** Checks records that need checking (a retiring key is only informational), all at once. */
-export function checkRecords(resolver: Resolver, specs: DnsRecordSpec[], now = new Date()): Promise<RecordCheck[]> {
-  return Promise.all(specs.filter((s) => s.expect.kind !== 'none').map((s) => checkRecord(resolver, s, now)));
+/**
+ * Checks records that need checking (a retiring key is only informational), all at once, within `timeLimitMs`:
+ * when it runs out, lookups still waiting are abandoned, no new one is sent, and every record not checked by
+ * then is a temporary_failure saying it timed out.
+ */
+export async function checkRecords(resolver: Resolver, specs: DnsRecordSpec[], opts: { timeLimitMs: number; now?: Date }): Promise<RecordCheck[]> {
+  const now = opts.now ?? new Date();
+  const deadline = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const expiry = new Promise<'expired'>((resolve) => {
+    timer = setTimeout(() => {
+      resolve('expired');
+      deadline.abort();
+    }, opts.timeLimitMs);
+  });
+  const bounded = resolverUntil(resolver, deadline.signal);
+  try {
+    return await Promise.all(
+      specs
+        .filter((s) => s.expect.kind !== 'none')
+        .map(async (s) => {
+          // the race is a backstop: the bounded resolver already ends every lookup at the deadline
+          const result = await Promise.race([checkRecord(bounded, s, now, opts.timeLimitMs), expiry]);
+          return result === 'expired' ? recordCheck(s, timedOut(opts.timeLimitMs), now) : result;
+        }),
+    );
+  } finally {
+    clearTimeout(timer);
+    deadline.abort();
+  }
 }

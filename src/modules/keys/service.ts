@@ -71,7 +71,11 @@ export class KeyService {
   private readonly lastTouched = new Map<string, number>();
   private readonly keyDomains = new Map<string, string | null>();
 
-  constructor(private readonly db: Db) {}
+  /** `maxRegularKeys`: live sending keys per workspace (MAX_SENDING_KEYS_PER_WORKSPACE). */
+  constructor(
+    private readonly db: Db,
+    private readonly maxRegularKeys: number,
+  ) {}
 
   async authenticate(secret: string, now = Date.now()): Promise<AuthenticatedKey | null> {
     if (!KEY_PATTERN.test(secret)) return null;
@@ -103,16 +107,25 @@ export class KeyService {
 
   async createRegularKey(opts: { workspaceId: string; name?: string; domainId?: string | null; expiresAt?: Date | null }): Promise<CreatedKey> {
     const minted = mintKey(opts.workspaceId, 'regular');
-    const row = await store.insertKey(this.db, {
-      id: uuidv7(),
-      workspaceId: opts.workspaceId,
-      kind: 'regular',
-      name: opts.name ?? 'Sending key',
-      keyId: minted.keyId,
-      secretHash: sha256Hex(minted.secretKey),
-      scopes: [],
-      domainId: opts.domainId ?? null,
-      expiresAt: opts.expiresAt ?? null,
+    const max = this.maxRegularKeys;
+    const row = await inTransaction(this.db, async (trx) => {
+      // the workspace row lock serialises concurrent creations so the limit cannot be overshot
+      const ws = await trx.selectFrom('workspaces').select('id').where('id', '=', opts.workspaceId).forUpdate().executeTakeFirst();
+      if (!ws) throw new ApiError('NOT_FOUND', `Workspace ${opts.workspaceId} not found`);
+      if ((await store.countLiveRegularKeys(trx, opts.workspaceId, new Date())) >= max) {
+        throw new ApiError('CONFLICT', `A workspace may have at most ${max} sending API key${max === 1 ? '' : 's'}; revoke one first`);
+      }
+      return store.insertKey(trx, {
+        id: uuidv7(),
+        workspaceId: opts.workspaceId,
+        kind: 'regular',
+        name: opts.name ?? 'Sending key',
+        keyId: minted.keyId,
+        secretHash: sha256Hex(minted.secretKey),
+        scopes: [],
+        domainId: opts.domainId ?? null,
+        expiresAt: opts.expiresAt ?? null,
+      });
     });
     return { key: toPublicKey(row), secretKey: minted.secretKey };
   }

@@ -62,6 +62,19 @@ export async function countActiveAdminKeys(db: Tx, workspaceId: string): Promise
   return Number(row.n);
 }
 
+/** Regular (sending) keys that still work: not revoked, not expired. */
+export async function countLiveRegularKeys(db: Tx, workspaceId: string, now: Date): Promise<number> {
+  const row = await db
+    .selectFrom('api_keys')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('workspace_id', '=', workspaceId)
+    .where('kind', '=', 'regular')
+    .where('revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 export function listKeys(db: Db, workspaceId: string): Promise<ApiKeyRow[]> {
   return db.selectFrom('api_keys').selectAll().where('workspace_id', '=', workspaceId).orderBy('created_at').execute();
 }

@@ -48,7 +48,8 @@ describe('SPF records', () => {
   beforeAll(async () => {
     dns = await startDnsServer({
       'inc.test': { TXT: ['v=spf1 ip4:198.51.100.0/24 include:deep.test ~all'] },
-      'deep.test': { TXT: ['v=spf1 a mx ~all'] },
+      'deep.test': { TXT: ['v=spf1 a mx ~all'], A: ['198.51.100.1'], MX: [{ exchange: 'mx.deep.test', priority: 10 }] },
+      'x.test': { A: ['198.51.100.2'] },
       'loop-a.test': { TXT: ['v=spf1 include:loop-b.test ~all'] },
       'loop-b.test': { TXT: ['v=spf1 include:loop-a.test ~all'] },
       'redirected.test': { TXT: ['v=spf1 ip6:2001:db8::/32 -all'] },

@@ -19,12 +19,9 @@ function isNullMx(record: MxRecord): boolean {
 export function orderMxRecords(records: readonly MxRecord[]): string[] {
   const shuffled = records.map((record) => ({ record, tiebreak: randomInt(2 ** 31) }));
   shuffled.sort((a, b) => a.record.priority - b.record.priority || a.tiebreak - b.tiebreak);
-  const hosts: string[] = [];
-  for (const { record } of shuffled) {
-    const host = record.exchange.toLowerCase().replace(/\.$/, '');
-    if (!hosts.includes(host)) hosts.push(host);
-  }
-  return hosts;
+  const hosts = new Set<string>();
+  for (const { record } of shuffled) hosts.add(record.exchange.toLowerCase().replace(/\.$/, ''));
+  return [...hosts];
 }
 
 /** "[192.0.2.1]" or "[IPv6:2001:db8::1]" (RFC 5321 address literals) → the IP, else null. */

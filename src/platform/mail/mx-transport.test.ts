@@ -9,7 +9,8 @@ const raw = Buffer.from('From: shop@example.test\r\nTo: alice@example.test\r\nSu
 
 /*
  * 127.0.0.1 is the sink. 127.0.0.2 is also loopback on Linux, but nothing listens there on the
- * sink's port, so it stands in for a mail host that refuses connections.
+ * sink's port, so it stands in for a mail host that refuses connections. Both are loopback addresses,
+ * so these transports allow non-public addresses; the last describe checks the default that refuses them.
  */
 describe('MX transport', () => {
   let dns: TestDnsServer;
@@ -18,7 +19,7 @@ describe('MX transport', () => {
   const transports: Transport[] = [];
 
   function transport(overrides: Partial<MxTransportOptions> = {}): Transport {
-    const created = createMxTransport({ resolver, port: sink.port, heloName: 'mta.sender.test', timeoutMs: 2000, ...overrides });
+    const created = createMxTransport({ resolver, port: sink.port, heloName: 'mta.sender.test', timeoutMs: 2000, allowPrivateAddresses: true, ...overrides });
     transports.push(created);
     return created;
   }
@@ -196,7 +197,7 @@ describe('MX transport against servers with particular behaviour', () => {
 
   async function withSink(options: Parameters<typeof startSmtpSink>[0], run: (sink: SmtpSink, mx: Transport) => Promise<void>): Promise<void> {
     const sink = await startSmtpSink(options);
-    const mx = createMxTransport({ resolver, port: sink.port, heloName: 'mta.sender.test', timeoutMs: 2000 });
+    const mx = createMxTransport({ resolver, port: sink.port, heloName: 'mta.sender.test', timeoutMs: 2000, allowPrivateAddresses: true });
     try {
       await run(sink, mx);
     } finally {
@@ -230,5 +231,69 @@ describe('MX transport against servers with particular behaviour', () => {
       expect(sink.connections).toBe(2);
       expect(sink.messages.map((m) => m.to)).toEqual([['a@example.test'], ['b@example.test']]);
     });
+  });
+});
+
+describe('MX transport and non-public addresses (the default refuses them)', () => {
+  let dns: TestDnsServer;
+  let sink: SmtpSink;
+  let mx: Transport;
+
+  beforeAll(async () => {
+    const manyHosts = Array.from({ length: 50 }, (_, i) => ({ exchange: `mx${i}.many.test`, priority: 10 + i }));
+    dns = await startDnsServer({
+      'example.test': { MX: [{ exchange: 'mx.example.test', priority: 10 }] },
+      'mx.example.test': { A: ['127.0.0.1'] },
+      'office.test': { A: ['192.168.1.20'] },
+      'metadata.test': { MX: [{ exchange: 'mx.metadata.test', priority: 10 }] },
+      'mx.metadata.test': { A: ['169.254.169.254'] },
+      'v6.test': { MX: [{ exchange: 'mx.v6.test', priority: 10 }] },
+      'mx.v6.test': { AAAA: ['::1', 'fd00::25'] },
+      'mixed.test': {
+        MX: [
+          { exchange: 'mx1.mixed.test', priority: 10 },
+          { exchange: 'mx2.mixed.test', priority: 20 },
+        ],
+      },
+      'mx1.mixed.test': { A: ['10.0.0.25'] },
+      'many.test': { MX: manyHosts },
+    });
+    sink = await startSmtpSink();
+    mx = createMxTransport({ resolver: createResolver([dns.server], { timeoutMs: 1000, tries: 1 }), port: sink.port, heloName: 'mta.sender.test', timeoutMs: 2000 });
+  });
+  afterAll(async () => {
+    await mx?.close();
+    await sink?.close();
+    await dns?.close();
+  });
+
+  it('fails permanently, without connecting, when every address of the destination is not public', async () => {
+    const to = ['a@example.test', 'postmaster@[127.0.0.1]', 'b@office.test', 'c@metadata.test', 'd@v6.test', 'e@[IPv6:::1]'];
+    const outcomes = await mx.send({ from: 'shop@sender.test', to }, raw);
+    expect(outcomes.map((o) => [o.recipient, o.status])).toEqual(to.map((r) => [r, 'failed']));
+    const [a, literal, office, metadata, v6, literal6] = outcomes.map((o) => o.response);
+    expect(a).toBe('refused: mail host mx.example.test resolves to 127.0.0.1, a loopback address; direct delivery goes only to public addresses');
+    expect(literal).toBe('refused: 127.0.0.1, a loopback address; direct delivery goes only to public addresses');
+    expect(office).toContain('office.test resolves to 192.168.1.20, a private (RFC 1918) address');
+    expect(metadata).toContain('169.254.169.254, a link-local address');
+    expect(v6).toContain('fd00::25, a unique-local (fc00::/7) address');
+    expect(literal6).toContain('::1, a loopback address');
+    expect(sink.connections).toBe(0);
+    expect(sink.messages).toHaveLength(0);
+  });
+
+  it('defers when another host failed only temporarily', async () => {
+    const [outcome] = await mx.send({ from: 'shop@sender.test', to: ['user@mixed.test'] }, raw);
+    expect(outcome).toMatchObject({ status: 'deferred', host: 'mx2.mixed.test' });
+    expect(sink.connections).toBe(0);
+  });
+
+  it('looks up the addresses of at most 10 MX hosts of a domain that lists 50', async () => {
+    const before = dns.queries.length;
+    const [outcome] = await mx.send({ from: 'shop@sender.test', to: ['user@many.test'] }, raw);
+    expect(outcome?.status).toBe('deferred');
+    const hostLookups = dns.queries.slice(before).filter((q) => /^mx\d+\.many\.test$/.test(q.name));
+    expect(hostLookups.length).toBeLessThanOrEqual(20); // A and AAAA of 10 hosts
+    expect(hostLookups.length).toBeGreaterThan(0);
   });
 });

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { domainToASCII } from 'node:url';
 import type { Resolver } from '../dns/resolver.js';
+import { nonPublicAddressKind } from './mx-address-policy.js';
 import { resolveHostAddresses, resolveMailRoute } from './mx-routing.js';
 import { classifySmtpError, errorCodeOf, outcomesForFailure, type FailureClassification } from './smtp-errors.js';
 import { outcomesFromSendError, outcomesFromSendResult } from './smtp-outcomes.js';
@@ -20,10 +21,25 @@ export interface MxTransportOptions {
   idleTimeoutMs?: number;
   /** Messages per connection before it is closed (default 100). */
   maxMessagesPerConnection?: number;
+  /**
+   * Connect to loopback, private, link-local and other non-public addresses too (default false: such a
+   * recipient fails permanently). For tests and closed networks only (MX_ALLOW_PRIVATE_ADDRESSES).
+   */
+  allowPrivateAddresses?: boolean;
 }
 
 /** Upper bound on connection attempts per domain and send, across all MX hosts and addresses. */
 const MAX_ATTEMPTS_PER_DOMAIN = 10;
+/** Upper bound on MX hosts whose addresses are looked up per domain and send: a domain may list thousands. */
+const MAX_HOSTS_PER_DOMAIN = 10;
+
+/** Why an address is refused, or null when direct delivery may connect to it. */
+function refusal(hostname: string, address: string): string | null {
+  const kind = nonPublicAddressKind(address);
+  if (kind === null) return null;
+  const what = hostname === address ? address : `mail host ${hostname} resolves to ${address}`;
+  return `refused: ${what}, ${kind}; direct delivery goes only to public addresses`;
+}
 
 /** What one attempt against one host settled. */
 type AttemptResult =
@@ -132,6 +148,7 @@ export function createMxTransport(opts: MxTransportOptions): Transport {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const idleTimeoutMs = opts.idleTimeoutMs ?? 5_000;
   const maxMessagesPerConnection = opts.maxMessagesPerConnection ?? 100;
+  const allowPrivateAddresses = opts.allowPrivateAddresses ?? false;
   const idle = new IdleSessions(idleTimeoutMs);
   let closed = false;
 
@@ -203,7 +220,7 @@ export function createMxTransport(opts: MxTransportOptions): Transport {
     }
 
     let attempts = 0;
-    for (const hostname of route.hosts) {
+    for (const hostname of route.hosts.slice(0, MAX_HOSTS_PER_DOMAIN)) {
       if (attempts >= MAX_ATTEMPTS_PER_DOMAIN) break;
       const resolved = await resolveHostAddresses(resolver, hostname);
       if (resolved.kind === 'no-address' && route.implicit) {
@@ -215,7 +232,13 @@ export function createMxTransport(opts: MxTransportOptions): Transport {
         failures.push({ failure: { status: 'deferred', code: null, response: resolved.reason }, host: hostname });
         continue;
       }
-      for (const address of resolved.addresses) {
+      for (const address of resolved.addresses.slice(0, MAX_ATTEMPTS_PER_DOMAIN)) {
+        const refused = allowPrivateAddresses ? null : refusal(hostname, address);
+        if (refused !== null) {
+          // permanent: where a domain's mail goes is its own choice, and it chose somewhere we never connect to
+          failures.push({ failure: { status: 'failed', code: null, response: refused }, host: hostname });
+          continue;
+        }
         if (attempts++ >= MAX_ATTEMPTS_PER_DOMAIN) break;
         const result = await attemptHost(domain, hostname, address, delivery, raw);
         if (result.kind === 'final') return result.outcomes;

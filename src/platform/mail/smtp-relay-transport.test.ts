@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startAuthRelay, type AuthRelay } from '../../../test/support/auth-relay.js';
 import { startSmtpSink, type SmtpSink } from '../../../test/support/smtp-sink.js';
 import { createSmtpRelayTransport, parseSmtpUrl } from './smtp-relay-transport.js';
 import type { Transport } from './types.js';
@@ -50,7 +51,8 @@ describe('SMTP relay transport', () => {
 
   beforeAll(async () => {
     sink = await startSmtpSink();
-    transport = createSmtpRelayTransport(`smtp://relay-user:s3cret@127.0.0.1:${sink.port}`, { maxConnections: 2, timeoutMs: 5000 });
+    // the sink offers no TLS: credentials go out only because this opts out (see the TLS tests below)
+    transport = createSmtpRelayTransport(`smtp://relay-user:s3cret@127.0.0.1:${sink.port}`, { maxConnections: 2, timeoutMs: 5000, allowInsecureAuth: true });
   });
   afterAll(async () => {
     await transport?.close();
@@ -237,5 +239,81 @@ describe('SMTP relay transport failures without a reply', () => {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => silent.close(() => resolve()));
     }
+  });
+});
+
+describe('SMTP relay credentials are sent only over TLS', () => {
+  const relays: AuthRelay[] = [];
+  const transports: Transport[] = [];
+  afterAll(async () => {
+    for (const t of transports) await t.close();
+    for (const r of relays) await r.close();
+  });
+  async function relay(tls: 'none' | 'starttls' | 'implicit'): Promise<AuthRelay> {
+    const started = await startAuthRelay({ tls });
+    relays.push(started);
+    return started;
+  }
+  function relayTransport(url: string, opts: Parameters<typeof createSmtpRelayTransport>[1] = {}): Transport {
+    const created = createSmtpRelayTransport(url, { maxConnections: 1, timeoutMs: 5000, ...opts });
+    transports.push(created);
+    return created;
+  }
+
+  it('withholds the credentials from a relay without STARTTLS: AUTH is never sent and the mail is deferred, saying why', async () => {
+    const r = await relay('none');
+    const told: string[] = [];
+    const t = relayTransport(`smtp://relay-user:hunter2-secret@127.0.0.1:${r.port}`, { onCredentialsWithheld: (where) => told.push(where) });
+    for (const subject of ['first', 'second']) {
+      const [outcome] = await t.send({ from: 'shop@example.test', to: ['alice@example.test'] }, message(subject));
+      expect(outcome).toMatchObject({ status: 'deferred', code: null, host: '127.0.0.1' });
+      expect(outcome!.response).toContain('credentials not sent: the server offered no TLS');
+      expect(outcome!.response).not.toContain('hunter2');
+    }
+    expect(r.auths).toEqual([]);
+    expect(r.messages).toEqual([]);
+    expect(told).toEqual([`127.0.0.1:${r.port}`]); // once, however many messages wait
+  });
+
+  it('sends them in clear text only when the operator opts out', async () => {
+    const r = await relay('none');
+    const t = relayTransport(`smtp://relay-user:pw@127.0.0.1:${r.port}`, { allowInsecureAuth: true });
+    const [outcome] = await t.send({ from: 'shop@example.test', to: ['alice@example.test'] }, message('opted-out'));
+    expect(outcome?.status).toBe('delivered');
+    expect(r.auths).toEqual([{ user: 'relay-user', secure: false }]);
+  });
+
+  it('authenticates after STARTTLS when the relay offers it', async () => {
+    const r = await relay('starttls');
+    // the relay's certificate is self-signed; certificate checks are what the next test is about
+    const t = relayTransport(`smtp://relay-user:pw@127.0.0.1:${r.port}`, { tls: { rejectUnauthorized: false } });
+    const [outcome] = await t.send({ from: 'shop@example.test', to: ['alice@example.test'] }, message('starttls'));
+    expect(outcome?.status).toBe('delivered');
+    expect(r.auths).toEqual([{ user: 'relay-user', secure: true }]);
+    expect(r.messages).toEqual([{ user: 'relay-user', secure: true, to: ['alice@example.test'] }]);
+  });
+
+  it('does not fall back to plain text when STARTTLS fails (an untrusted certificate): nothing is sent', async () => {
+    const r = await relay('starttls');
+    const t = relayTransport(`smtp://relay-user:pw@127.0.0.1:${r.port}`);
+    const [outcome] = await t.send({ from: 'shop@example.test', to: ['alice@example.test'] }, message('bad-cert'));
+    expect(outcome).toMatchObject({ status: 'deferred', code: null });
+    expect(outcome!.response).toContain('STARTTLS negotiation failed');
+    expect(r.auths).toEqual([]);
+  });
+
+  it('authenticates over smtps:// (TLS from the first byte)', async () => {
+    const r = await relay('implicit');
+    const t = relayTransport(`smtps://relay-user:pw@127.0.0.1:${r.port}`, { tls: { rejectUnauthorized: false } });
+    const [outcome] = await t.send({ from: 'shop@example.test', to: ['alice@example.test'] }, message('smtps'));
+    expect(outcome?.status).toBe('delivered');
+    expect(r.auths).toEqual([{ user: 'relay-user', secure: true }]);
+  });
+
+  it('needs no TLS without credentials', async () => {
+    const r = await relay('none');
+    const [outcome] = await relayTransport(`smtp://127.0.0.1:${r.port}`).send({ from: 'shop@example.test', to: ['alice@example.test'] }, message('anonymous'));
+    expect(outcome?.status).toBe('delivered');
+    expect(r.messages).toEqual([{ user: null, secure: false, to: ['alice@example.test'] }]);
   });
 });

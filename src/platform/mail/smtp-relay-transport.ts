@@ -1,7 +1,7 @@
 import os from 'node:os';
-import { isRefusedTransaction } from './smtp-errors.js';
+import { errorCodeOf, isRefusedTransaction } from './smtp-errors.js';
 import { outcomesFromSendError, outcomesFromSendResult } from './smtp-outcomes.js';
-import { SmtpSession } from './smtp-session.js';
+import { CREDENTIALS_WITHHELD, SmtpSession } from './smtp-session.js';
 import type { Envelope, RecipientOutcome, Transport } from './types.js';
 
 export interface SmtpRelayOptions {
@@ -14,10 +14,17 @@ export interface SmtpRelayOptions {
   tls?: { rejectUnauthorized?: boolean };
   /** Name given in EHLO (default: this machine's host name). */
   heloName?: string;
+  /**
+   * Send the URL's credentials even over a connection without TLS (default false: TLS is required before
+   * AUTH, from smtps:// or a STARTTLS that succeeds, and mail waits while the relay offers none).
+   */
+  allowInsecureAuth?: boolean;
+  /** Told once, the first time the credentials were withheld because the relay offered no TLS. */
+  onCredentialsWithheld?: (relay: string) => void;
 }
 
 export interface SmtpRelayTarget {
-  /** true for smtps:// (TLS from the first byte); smtp:// upgrades with STARTTLS when offered. */
+  /** true for smtps:// (TLS from the first byte); smtp:// upgrades with STARTTLS when offered, and must with credentials. */
   secure: boolean;
   host: string;
   port: number;
@@ -75,6 +82,7 @@ export function createSmtpRelayTransport(url: string, opts: SmtpRelayOptions = {
   const waiting: ((session: SmtpSession | null) => void)[] = [];
   let open = 0;
   let closed = false;
+  let toldWithheld = false;
 
   const connect = () =>
     SmtpSession.open({
@@ -86,7 +94,7 @@ export function createSmtpRelayTransport(url: string, opts: SmtpRelayOptions = {
       starttls: true,
       secure: target.secure,
       verifyCertificate: opts.tls?.rejectUnauthorized ?? true,
-      ...(target.auth ? { auth: target.auth } : {}),
+      ...(target.auth ? { auth: target.auth, allowInsecureAuth: opts.allowInsecureAuth ?? false } : {}),
     });
 
   /** An idle session, a new one while fewer than maxConnections are open, else the next one released. */
@@ -129,6 +137,10 @@ export function createSmtpRelayTransport(url: string, opts: SmtpRelayOptions = {
         // connection (TCP, greeting, EHLO, TLS, AUTH); anything else may have left it in an unknown state
         if (session && isRefusedTransaction(err) && session.usable) await session.reset().catch(() => session?.close());
         else session?.close();
+        if (errorCodeOf(err) === CREDENTIALS_WITHHELD && !toldWithheld) {
+          toldWithheld = true;
+          opts.onCredentialsWithheld?.(`${host}:${target.port}`);
+        }
         return outcomesFromSendError(envelope.to, err, host);
       } finally {
         release(session);

@@ -19,7 +19,12 @@ export interface SmtpSessionOptions {
   /** Check the server's certificate: a relay we chose must prove who it is; opportunistic MX TLS need not. */
   verifyCertificate?: boolean;
   auth?: { user: string; pass: string };
+  /** Send `auth` even when the session is not encrypted (default false: the session fails before AUTH). */
+  allowInsecureAuth?: boolean;
 }
+
+/** The error code of a session that ended before AUTH because it had no TLS to send the credentials over. */
+export const CREDENTIALS_WITHHELD = 'ENOTLS';
 
 export type SmtpSendInfo = SMTPConnection.SentMessageInfo;
 
@@ -66,6 +71,12 @@ export class SmtpSession {
     try {
       await session.settle<void>((resolve) => connection.connect(() => resolve()));
       const auth = opts.auth;
+      if (auth && !connection.secure && !opts.allowInsecureAuth) {
+        // a refused or missing STARTTLS leaves the session in plain text, where the password could be read
+        throw Object.assign(new Error('credentials not sent: the server offered no TLS (no STARTTLS, or it failed), and AUTH is only sent over TLS'), {
+          code: CREDENTIALS_WITHHELD,
+        });
+      }
       if (auth) await session.settle<void>((resolve, reject) => connection.login(auth, (err) => (err ? reject(err) : resolve())));
     } catch (err) {
       session.close();
