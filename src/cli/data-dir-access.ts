@@ -1,6 +1,6 @@
 import type { Config } from '../config/config.js';
 import { openDatabase } from '../app/app.js';
-import type { Database } from '../platform/db/database.js';
+import type { Database, Warn } from '../platform/db/database.js';
 import { pingAdminSocket } from '../platform/embedded/admin-socket.js';
 import { DataDirLockedError, type DataDirLock } from '../platform/embedded/data-dir-lock.js';
 
@@ -28,14 +28,14 @@ export class ServerBusyError extends Error {
  * still starting), say so and keep trying until `waitSeconds` have passed. A live owner never loses its lock,
  * so this never opens the database under it.
  */
-export async function reachDataDir(config: Config, opts: { waitSeconds: number; say(line: string): void }): Promise<DataDirAccess> {
+export async function reachDataDir(config: Config, opts: { waitSeconds: number; say(line: string): void; warn: Warn }): Promise<DataDirAccess> {
   const deadline = Date.now() + opts.waitSeconds * 1000;
   let announced = false;
   for (;;) {
     const pid = await pingAdminSocket(config.dataDir);
     if (pid !== null) return { via: 'server', pid };
     try {
-      const { database, lock } = await openDatabase(config);
+      const { database, lock } = await openDatabase(config, opts.warn);
       if (lock) return { via: 'database', database, lock };
       await database.close();
       throw new Error('reachDataDir is for the embedded database; DATABASE_URL is set');

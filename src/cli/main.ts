@@ -4,7 +4,7 @@ import { redactSecrets } from '../config/redact.js';
 import { ApiError } from '../platform/http/errors.js';
 import { callAdminSocket } from '../platform/embedded/admin-socket.js';
 import { DataDirLockedError } from '../platform/embedded/data-dir-lock.js';
-import type { Database } from '../platform/db/database.js';
+import type { Database, Warn } from '../platform/db/database.js';
 import { migrate } from '../platform/db/migrate.js';
 import { openDatabase, startApp, type Roles } from '../app/app.js';
 import { runAdminCommand } from '../app/admin-commands.js';
@@ -64,10 +64,12 @@ async function runServer(config: Config, command: string): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
+const warnOnStderr: Warn = (_detail, message) => process.stderr.write(`warning: ${message}\n`);
+
 /** PostgreSQL directly; the embedded database through the server that owns it, or opened under our lock. */
 async function reach(config: Config, waitSeconds: number): Promise<DataDirAccess | { via: 'database'; database: Database; lock: null }> {
   if (config.databaseUrl) return { ...(await openDatabase(config)), via: 'database', lock: null };
-  return reachDataDir(config, { waitSeconds, say: (line) => process.stderr.write(`${line}\n`) });
+  return reachDataDir(config, { waitSeconds, say: (line) => process.stderr.write(`${line}\n`), warn: warnOnStderr });
 }
 
 /** Runs an operator command against the database, or through the running embedded server that owns it. */
