@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/config.js';
-import { openEmbedded, openPostgres, type Database } from '../platform/db/database.js';
+import { openEmbedded, openPostgres, type Database, type Warn } from '../platform/db/database.js';
 import { migrate } from '../platform/db/migrate.js';
 import { startAdminSocket } from '../platform/embedded/admin-socket.js';
 import { acquireDataDirLock, type DataDirLock } from '../platform/embedded/data-dir-lock.js';
@@ -47,12 +47,15 @@ export interface StartOptions {
   logger?: Logger;
 }
 
-/** Opens the configured database: PostgreSQL for DATABASE_URL, else the embedded one under DATA_DIR (locked). */
-export async function openDatabase(config: Config): Promise<{ database: Database; lock: DataDirLock | null }> {
+/**
+ * Opens the configured database: PostgreSQL for DATABASE_URL, else the embedded one under DATA_DIR (locked,
+ * owner-only; `warn` hears what had to be tightened).
+ */
+export async function openDatabase(config: Config, warn?: Warn): Promise<{ database: Database; lock: DataDirLock | null }> {
   if (config.databaseUrl) return { database: await openPostgres(config.databaseUrl), lock: null };
   const lock = await acquireDataDirLock(config.dataDir);
   try {
-    return { database: await openEmbedded(config.dataDir), lock };
+    return { database: await openEmbedded(config.dataDir, warn ? { warn } : {}), lock };
   } catch (err) {
     await lock.release();
     throw err;
@@ -60,7 +63,7 @@ export async function openDatabase(config: Config): Promise<{ database: Database
 }
 
 export function buildHttp(services: Services, log: Logger): FastifyInstance {
-  const app = createHttpServer({ logger: log });
+  const app = createHttpServer({ logger: log, trustProxy: services.config.trustProxy });
   registerAuth(app, { keys: services.keys, limiter: new RateLimiter(), config: services.config });
   app.get('/health', async () => ({ success: true, status: 'ok', database: services.database.kind }));
   app.get('/api/v1/integrations/verify', { config: { auth: { key: 'any', domainKey: 'all' } } }, async (request) => {
@@ -82,7 +85,7 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
   const log = opts.logger ?? createLogger(config.logLevel);
   let lock: DataDirLock | null = null;
   let database = opts.database;
-  if (!database) ({ database, lock } = await openDatabase(config));
+  if (!database) ({ database, lock } = await openDatabase(config, (detail, message) => log.warn(detail, message)));
   const closers: (() => Promise<void>)[] = [];
   try {
     await migrate(database.db);

@@ -42,7 +42,8 @@ async function resolveKey(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'doma
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${file} is not a valid server key: ${(err as Error).message}`);
   }
-  await fs.mkdir(config.dataDir, { recursive: true });
+  // normally made (0700) when the database was opened; the modes keep both owner-only whatever the umask
+  await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   await fs.writeFile(file, `${randomHex(SECRET_KEY_BYTES)}\n`, { mode: 0o600, flag: 'wx' });
   return parseSecretKey(await fs.readFile(file, 'utf8'));
 }

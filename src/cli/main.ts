@@ -1,12 +1,15 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
+import { redactSecrets } from '../config/redact.js';
 import { ApiError } from '../platform/http/errors.js';
-import { callAdminSocket, pingAdminSocket } from '../platform/embedded/admin-socket.js';
+import { callAdminSocket } from '../platform/embedded/admin-socket.js';
 import { DataDirLockedError } from '../platform/embedded/data-dir-lock.js';
+import type { Database, Warn } from '../platform/db/database.js';
 import { migrate } from '../platform/db/migrate.js';
 import { openDatabase, startApp, type Roles } from '../app/app.js';
 import { runAdminCommand } from '../app/admin-commands.js';
 import { createServices } from '../app/services.js';
+import { reachDataDir, ServerBusyError, type DataDirAccess } from './data-dir-access.js';
 import { formatHuman, pickField } from './format.js';
 
 const USAGE = `keplars-server — self-hosted Keplars-compatible email platform
@@ -31,6 +34,8 @@ Usage:
   keplars-server domain verify --workspace ID --domain ID_OR_NAME [--json]   checks the records in DNS now
 
 Every command takes --json (machine-readable) or --print FIELD (one field, e.g. --print secret_key).
+On the embedded database, a command waits up to --wait SECONDS (CLI_WAIT_SECONDS, default 60) for a busy
+server that holds DATA_DIR to answer, and never opens the database under it.
 Configuration comes from the environment (PORT, HOST, DATABASE_URL, DATA_DIR, SMTP_URL, …; see README).`;
 
 const ROLE_COMMANDS: Record<string, Roles> = {
@@ -59,12 +64,19 @@ async function runServer(config: Config, command: string): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
+const warnOnStderr: Warn = (_detail, message) => process.stderr.write(`warning: ${message}\n`);
+
+/** PostgreSQL directly; the embedded database through the server that owns it, or opened under our lock. */
+async function reach(config: Config, waitSeconds: number): Promise<DataDirAccess | { via: 'database'; database: Database; lock: null }> {
+  if (config.databaseUrl) return { ...(await openDatabase(config)), via: 'database', lock: null };
+  return reachDataDir(config, { waitSeconds, say: (line) => process.stderr.write(`${line}\n`), warn: warnOnStderr });
+}
+
 /** Runs an operator command against the database, or through the running embedded server that owns it. */
-async function runAdmin(config: Config, command: string, args: Record<string, unknown>): Promise<unknown> {
-  if (!config.databaseUrl && (await pingAdminSocket(config.dataDir)) !== null) {
-    return callAdminSocket(config.dataDir, command, args);
-  }
-  const { database, lock } = await openDatabase(config);
+async function runAdmin(config: Config, waitSeconds: number, command: string, args: Record<string, unknown>): Promise<unknown> {
+  const access = await reach(config, waitSeconds);
+  if (access.via === 'server') return callAdminSocket(config.dataDir, command, args);
+  const { database, lock } = access;
   try {
     await migrate(database.db);
     return await runAdminCommand(await createServices(config, database), command, args);
@@ -72,6 +84,12 @@ async function runAdmin(config: Config, command: string, args: Record<string, un
     await database.close();
     await lock?.release();
   }
+}
+
+function waitSecondsFrom(flag: string | undefined, config: Config): number {
+  if (flag === undefined) return config.cliWaitSeconds;
+  if (!/^\d+$/.test(flag)) throw new ConfigError([`--wait=${JSON.stringify(flag)}: must be a whole number of seconds`]);
+  return Number(flag);
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -88,6 +106,7 @@ async function main(argv: string[]): Promise<number> {
       region: { type: 'string' },
       json: { type: 'boolean', default: false },
       print: { type: 'string' },
+      wait: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -97,17 +116,19 @@ async function main(argv: string[]): Promise<number> {
     return group || values.help ? 0 : 1;
   }
   const config = loadConfig();
+  const waitSeconds = waitSecondsFrom(values.wait, config);
 
   if (group in ROLE_COMMANDS) {
     await runServer(config, group);
     return -1; // keep running
   }
   if (group === 'migrate') {
-    if (!config.databaseUrl && (await pingAdminSocket(config.dataDir)) !== null) {
-      process.stdout.write('The running server applied migrations at start; nothing to do.\n');
+    const access = await reach(config, waitSeconds);
+    if (access.via === 'server') {
+      process.stdout.write(values.json ? `${JSON.stringify({ applied: [] })}\n` : 'The running server applied migrations at start; nothing to do.\n');
       return 0;
     }
-    const { database, lock } = await openDatabase(config);
+    const { database, lock } = access;
     try {
       const applied = await migrate(database.db);
       process.stdout.write(values.json ? `${JSON.stringify({ applied })}\n` : `Applied ${applied.length} migration(s)${applied.length ? `: ${applied.join(', ')}` : ''}\n`);
@@ -123,8 +144,8 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`Unknown command: ${positionals.join(' ')}\n\n${USAGE}\n`);
     return 1;
   }
-  const { json, print, help: _help, ...args } = values;
-  const result = await runAdmin(config, command, args);
+  const { json, print, wait: _wait, help: _help, ...args } = values;
+  const result = await runAdmin(config, waitSeconds, command, args);
   if (print) process.stdout.write(`${pickField(result, print)}\n`);
   else process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : formatHuman(command, result));
   return 0;
@@ -135,10 +156,11 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof ConfigError || err instanceof DataDirLockedError || err instanceof ApiError) {
-      process.stderr.write(`${err.message}\n`);
+    // whatever a library put in its message (a connection string, a relay URL) leaves with its secrets hidden
+    if (err instanceof ConfigError || err instanceof DataDirLockedError || err instanceof ServerBusyError || err instanceof ApiError) {
+      process.stderr.write(`${redactSecrets(err.message)}\n`);
     } else {
-      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.stderr.write(`${redactSecrets(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`);
     }
     process.exit(1);
   },

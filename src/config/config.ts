@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { parseDnsServers } from '../platform/dns/resolver.js';
+import { parseTrustProxy, type TrustProxy } from '../platform/http/trust-proxy.js';
+import { displaySetting } from './redact.js';
 import { loadDomainsConfig, type DomainsConfig } from './domains-config.js';
 
 export const TIERS = ['instant', 'high', 'async', 'bulk'] as const;
@@ -39,6 +41,10 @@ export interface Config {
   publicUrlExplicit: boolean;
   plans: Record<Plan, PlanLimits>;
   unauthenticatedRequestsPerSecond: number;
+  /** peers whose X-Forwarded-For names the client (request.ip, which the unauthenticated rate limit counts by) */
+  trustProxy: TrustProxy;
+  /** how long a CLI command waits for a busy embedded server to answer on its admin socket */
+  cliWaitSeconds: number;
   retryBaseMs: number;
   leaseMs: number;
   workerConcurrency: number;
@@ -94,7 +100,7 @@ export function loadConfig(env: Env = process.env): Config {
     if (raw === undefined || raw === '') return fallback;
     const parsed = schema.safeParse(raw);
     if (!parsed.success) {
-      problems.push(`${name}=${JSON.stringify(raw)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+      problems.push(`${name}=${displaySetting(name, raw)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
       return fallback;
     }
     return parsed.data;
@@ -104,7 +110,7 @@ export function loadConfig(env: Env = process.env): Config {
   const host = read('HOST', z.string().min(1), '127.0.0.1');
   const databaseUrl = read(
     'DATABASE_URL',
-    z.string().refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL'),
+    z.string().refine((v) => /^postgres(ql)?:\/\//.test(v) && URL.canParse(v), 'must be a postgres:// or postgresql:// URL'),
     null as string | null,
   );
   const dataDir = path.resolve(read('DATA_DIR', z.string().min(1), './data'));
@@ -113,7 +119,7 @@ export function loadConfig(env: Env = process.env): Config {
     try {
       dnsServers = parseDnsServers(env.DNS_SERVERS);
     } catch (err) {
-      problems.push(`DNS_SERVERS=${JSON.stringify(env.DNS_SERVERS)}: ${(err as Error).message}`);
+      problems.push(`DNS_SERVERS=${displaySetting('DNS_SERVERS', env.DNS_SERVERS)}: ${(err as Error).message}`);
     }
   }
   const smtpUrl = read(
@@ -167,6 +173,15 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrlExplicit: Boolean(env.PUBLIC_URL),
     plans,
     unauthenticatedRequestsPerSecond: read('UNAUTHENTICATED_REQUESTS_PER_SECOND', positiveInt, 50),
+    trustProxy: read('TRUST_PROXY', z.string().transform((v, ctx) => {
+      try {
+        return parseTrustProxy(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }), false as TrustProxy),
+    cliWaitSeconds: read('CLI_WAIT_SECONDS', z.coerce.number().int().min(0), 60),
     retryBaseMs: read('RETRY_BASE_MS', positiveInt, 1000),
     leaseMs: read('DELIVERY_LEASE_MS', positiveInt, 60_000),
     instantWorkers: read('INSTANT_WORKERS', positiveInt, 4),

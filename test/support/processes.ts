@@ -92,3 +92,55 @@ export function startServerProcess(role: string, env: Record<string, string>, ti
     });
   });
 }
+
+export interface CliProcess {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** resolves once stderr matches, rejects if the command exits first or after timeoutMs */
+  waitForStderr(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  result: Promise<CliResult>;
+}
+
+/** Starts the real CLI and lets a test watch its output while it runs (runCli only reports at the end). */
+export function spawnCli(args: string[], env: Record<string, string>, timeoutMs = 120_000): CliProcess {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const watchers = new Set<() => void>();
+  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => {
+    stderr += c.toString();
+    for (const w of watchers) w();
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const result = new Promise<CliResult>((resolve) =>
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      for (const w of watchers) w();
+      resolve({ code, stdout, stderr });
+    }),
+  );
+  return {
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    result,
+    waitForStderr: (pattern, waitMs = 30_000) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (pattern.test(stderr)) done(null);
+          else if (child.exitCode !== null || child.signalCode !== null) done(new Error(`CLI ${args.join(' ')} exited before printing ${pattern}; stderr: ${stderr}`));
+        };
+        const timeout = setTimeout(() => done(new Error(`CLI ${args.join(' ')} did not print ${pattern}; stderr: ${stderr}`)), waitMs);
+        const done = (err: Error | null) => {
+          clearTimeout(timeout);
+          watchers.delete(check);
+          if (err) reject(err);
+          else resolve();
+        };
+        watchers.add(check);
+        check();
+      }),
+  };
+}

@@ -4,6 +4,7 @@ import { inTransaction, type Db } from '../../platform/db/database.js';
 import type { ApiKeyRow } from '../../platform/db/schema.js';
 import { ApiError } from '../../platform/http/errors.js';
 import { uuidv7 } from '../../platform/ids.js';
+import { LruMap } from '../../platform/lru-map.js';
 import { ADMIN_SCOPES, KEY_PATTERN, MAX_ADMIN_KEYS_PER_WORKSPACE, isAdminScope, mintKey, type KeyKind } from './key-format.js';
 import * as store from './store.js';
 
@@ -61,15 +62,17 @@ export class TooManyAdminKeysError extends ApiError {
 
 const CACHE_TTL_MS = 2000;
 const LAST_USED_EVERY_MS = 60_000;
+/** Entries per cache. Least recently used ones make room, so a flood of made-up keys cannot push out the real ones. */
+export const KEY_CACHE_ENTRIES = 10_000;
 
 /**
  * Resolves bearer keys. Lookups are cached for two seconds per process, so a revocation reaches every API
  * process within that time without a database round trip on every request.
  */
 export class KeyService {
-  private readonly cache = new Map<string, { key: AuthenticatedKey | null; until: number }>();
-  private readonly lastTouched = new Map<string, number>();
-  private readonly keyDomains = new Map<string, string | null>();
+  private readonly cache = new LruMap<string, { key: AuthenticatedKey | null; until: number }>(KEY_CACHE_ENTRIES);
+  private readonly lastTouched = new LruMap<string, number>(KEY_CACHE_ENTRIES);
+  private readonly keyDomains = new LruMap<string, string | null>(KEY_CACHE_ENTRIES);
 
   /** `maxRegularKeys`: live sending keys per workspace (MAX_SENDING_KEYS_PER_WORKSPACE). */
   constructor(
@@ -85,7 +88,6 @@ export class KeyService {
       const row = await store.findKeyByHash(this.db, hash);
       const usable = row && constantTimeEqual(row.secret_hash, hash) && row.is_active && row.revoked_at === null;
       entry = { key: usable ? toAuthenticated(row) : null, until: now + CACHE_TTL_MS };
-      if (this.cache.size > 10_000) this.cache.clear();
       this.cache.set(hash, entry);
     }
     const key = entry.key;
@@ -179,7 +181,6 @@ export class KeyService {
     const known = this.keyDomains.get(keyId);
     if (known !== undefined) return known;
     const domainId = await store.findKeyDomainId(this.db, keyId);
-    if (this.keyDomains.size > 10_000) this.keyDomains.clear();
     this.keyDomains.set(keyId, domainId);
     return domainId;
   }

@@ -3,10 +3,10 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
+import { makeDataDirPrivate } from '../embedded/data-dir-permissions.js';
 import type { DB } from './schema.js';
 
 // int8 and numeric arrive as strings on both backends (PGlite's adapter mirrors pg); keep it that way
@@ -99,16 +99,30 @@ async function initialiseDataFolder(pgdata: string): Promise<void> {
   await promisify(execFile)(process.execPath, [script, pgdata], { timeout: 120_000 });
 }
 
+/** Says what a caller should know but that does not stop it: the server's log, or a CLI command's stderr. */
+export type Warn = (detail: Record<string, unknown>, message: string) => void;
+
+/** How many tightened paths a warning names; the count says how many there were. */
+const TIGHTENED_NAMED = 20;
+
 /** dataDir undefined → in-memory database (tests). */
-export async function openEmbedded(dataDir: string | undefined): Promise<Database> {
+export async function openEmbedded(dataDir: string | undefined, opts: { warn?: Warn } = {}): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
   let pglite;
   if (dataDir) {
     const pgdata = path.join(dataDir, 'pgdata');
-    await fs.mkdir(dataDir, { recursive: true });
+    const tightened = await makeDataDirPrivate(dataDir);
+    if (tightened.length > 0) {
+      opts.warn?.(
+        { dataDir, tightened: tightened.slice(0, TIGHTENED_NAMED), count: tightened.length },
+        `The data folder was open to other users: removed group and other permissions from ${tightened.length} path(s): ` +
+          `${tightened.slice(0, TIGHTENED_NAMED).join(', ')}${tightened.length > TIGHTENED_NAMED ? ', …' : ''}`,
+      );
+    }
     if (!existsSync(path.join(pgdata, 'PG_VERSION'))) await initialiseDataFolder(pgdata);
-    pglite = await PGlite.create(pgdata, { postgresqlconf: EMBEDDED_POSTGRESQL_CONF });
+    const { PrivateNodeFS } = await import('./pglite-private-fs.js');
+    pglite = await PGlite.create({ fs: new PrivateNodeFS(pgdata), postgresqlconf: EMBEDDED_POSTGRESQL_CONF });
   } else {
     pglite = await PGlite.create({ postgresqlconf: EMBEDDED_POSTGRESQL_CONF });
   }

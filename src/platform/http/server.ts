@@ -3,6 +3,7 @@ import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import type { Logger } from '../logger.js';
 import { ApiError, errorEnvelope } from './errors.js';
 import { parseJsonBody } from './json-body.js';
+import { fastifyTrustProxy, type TrustProxy } from './trust-proxy.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
@@ -39,11 +40,11 @@ function toApiError(err: FastifyError | ApiError | Error): ApiError {
   return new ApiError('INTERNAL_ERROR');
 }
 
-export function createHttpServer(opts: { logger: Logger; bodyLimit?: number; trustProxy?: boolean }): FastifyInstance {
+export function createHttpServer(opts: { logger: Logger; bodyLimit?: number; trustProxy?: TrustProxy }): FastifyInstance {
   const app = Fastify({
     loggerInstance: opts.logger as FastifyBaseLogger,
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
-    trustProxy: opts.trustProxy ?? false,
+    trustProxy: fastifyTrustProxy(opts.trustProxy ?? false),
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 500 },
