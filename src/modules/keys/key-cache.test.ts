@@ -24,8 +24,8 @@ describe('the API-key cache under a flood of made-up keys', () => {
       },
       transformResult: async (args) => args.result,
     };
-    const keys = new KeyService(db.withPlugin(counting));
-    const ws = await new WorkspaceService(db, new KeyService(db)).create({ name: 'Cache', plan: 'FREE' });
+    const keys = new KeyService(db.withPlugin(counting), 100);
+    const ws = await new WorkspaceService(db, new KeyService(db, 100)).create({ name: 'Cache', plan: 'FREE' });
     const legit = (await keys.createRegularKey({ workspaceId: ws.workspace.id })).secretKey;
     const madeUp = () => `kms_${ws.workspace.id.replace(/-/g, '')}.live_${randomHex(32)}`;
 
