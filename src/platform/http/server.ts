@@ -3,6 +3,7 @@ import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import type { Logger } from '../logger.js';
 import { ApiError, errorEnvelope } from './errors.js';
 import { parseJsonBody } from './json-body.js';
+import { serviceUnavailable } from './service-unavailable.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
@@ -67,7 +68,7 @@ export function createHttpServer(opts: { logger: Logger; bodyLimit?: number; tru
   });
 
   app.setErrorHandler((err: FastifyError | ApiError, request, reply) => {
-    const apiError = toApiError(err);
+    const apiError = serviceUnavailable(err) ?? toApiError(err);
     if (apiError.status >= 500) request.log.error({ err, url: request.url }, 'request failed');
     for (const [k, v] of Object.entries(apiError.extra.headers ?? {})) reply.header(k, v);
     return reply.status(apiError.status).send(errorEnvelope(apiError));
