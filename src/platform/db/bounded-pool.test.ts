@@ -29,6 +29,16 @@ describe('PostgreSQL connections that never hang', () => {
     await expect(sql`SELECT pg_sleep(2)`.execute(database.db)).rejects.toMatchObject({ code: '57014' });
   });
 
+  it('a connection reset while a query runs fails that query and does not crash the process', async () => {
+    // the pool has no error listener on a connection in use: without ours, this 'error' event would be uncaught
+    const running = sql`SELECT pg_sleep(0.25)`.execute(database.db);
+    await new Promise((r) => setTimeout(r, 50));
+    proxy.cut('reset');
+    await expect(running).rejects.toMatchObject({ code: 'ECONNRESET' });
+    proxy.restore();
+    expect(await backendPid(database)).toBeGreaterThan(0);
+  });
+
   it('a query without an answer fails after the timeout, and its connection is not used again', async () => {
     const before = await backendPid(database);
     proxy.cut('blackhole');

@@ -13,28 +13,44 @@ export interface BoundedPoolOptions {
   unavailable: () => string | null;
 }
 
+export interface BoundedPool extends PostgresPool {
+  /** Fails every query waiting for an answer now and drops its connection: the database was found unreachable. */
+  abortWaiting(reason: string): void;
+}
+
 /**
  * A pg pool whose connections never hang: a query without an answer in time fails with
  * DatabaseUnavailableError and its connection is destroyed (pg would keep it, and every later query on it
  * would queue behind the lost one), and while the database is known to be away no connection is handed out.
  */
-export function boundedPool(pool: pg.Pool, opts: BoundedPoolOptions): PostgresPool {
+export function boundedPool(pool: pg.Pool, opts: BoundedPoolOptions): BoundedPool {
+  const waiting = new Set<(err: DatabaseUnavailableError) => void>();
   return {
     async connect() {
       const reason = opts.unavailable();
       if (reason) throw new DatabaseUnavailableError(reason);
-      return boundedClient(await pool.connect(), opts.queryTimeoutMs);
+      return boundedClient(await pool.connect(), opts.queryTimeoutMs, waiting);
     },
     end: () => pool.end(),
+    abortWaiting(reason) {
+      for (const fail of [...waiting]) fail(new DatabaseUnavailableError(reason));
+    },
   };
 }
 
-function boundedClient(client: pg.PoolClient, timeoutMs: number): PostgresPoolClient {
-  let broken: DatabaseUnavailableError | null = null;
+function boundedClient(client: pg.PoolClient, timeoutMs: number, waiting: Set<(err: DatabaseUnavailableError) => void>): PostgresPoolClient {
+  let broken: Error | null = null;
   let released = false;
+  // pg-pool listens for errors only on idle connections: a connection reset while a query runs would emit
+  // 'error' with no listener and crash the process (the query itself fails with the same error)
+  const onError = (err: Error) => {
+    broken ??= err;
+  };
+  client.on('error', onError);
   const release = (err?: Error) => {
     if (released) return;
     released = true;
+    client.off('error', onError);
     // with an error the pool discards the connection instead of keeping it
     client.release(err);
   };
@@ -47,20 +63,30 @@ function boundedClient(client: pg.PoolClient, timeoutMs: number): PostgresPoolCl
     if (broken) return Promise.reject(broken);
     return new Promise<PostgresQueryResult<R>>((resolve, reject) => {
       let settled = false;
-      const timer = setTimeout(() => {
+      const finish = () => {
         settled = true;
-        broken = new DatabaseUnavailableError(`The database did not answer within ${timeoutMs} ms`);
-        reject(broken);
-        release(broken);
-      }, timeoutMs);
+        clearTimeout(timer);
+        waiting.delete(fail);
+      };
+      const fail = (err: DatabaseUnavailableError) => {
+        if (settled) return;
+        finish();
+        broken = err;
+        reject(err);
+        release(err);
+      };
+      const timer = setTimeout(() => fail(new DatabaseUnavailableError(`The database did not answer within ${timeoutMs} ms`)), timeoutMs);
+      waiting.add(fail);
       client.query(sqlOrCursor, parameters as unknown[]).then(
         (result) => {
-          clearTimeout(timer);
-          if (!settled) resolve(result as unknown as PostgresQueryResult<R>);
+          if (settled) return;
+          finish();
+          resolve(result as unknown as PostgresQueryResult<R>);
         },
         (err: unknown) => {
-          clearTimeout(timer);
-          if (!settled) reject(err instanceof Error ? err : new Error(String(err)));
+          if (settled) return;
+          finish();
+          reject(err instanceof Error ? err : new Error(String(err)));
         },
       );
     });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Kysely, PostgresDialect, type PostgresPool, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { Logger } from '../logger.js';
-import { boundedPool } from './bounded-pool.js';
+import { boundedPool, type BoundedPool } from './bounded-pool.js';
 import { PgListener, type DatabaseHealth } from './pg-listener.js';
 import type { DB } from './schema.js';
 
@@ -97,8 +97,16 @@ export async function openPostgres(url: string, opts: { max?: number; limits?: P
   pool.on('error', () => {
     // idle-client errors (server restart) are surfaced on the next query; keep the process alive
   });
-  const listener = new PgListener({ client: { connectionString: url }, probeIntervalMs: limits.probeIntervalMs, timeoutMs: limits.connectTimeoutMs, ...(opts.log ? { log: opts.log } : {}) });
-  const bounded = boundedPool(pool, {
+  let bounded: BoundedPool | null = null;
+  const listener = new PgListener({
+    client: { connectionString: url },
+    probeIntervalMs: limits.probeIntervalMs,
+    timeoutMs: limits.connectTimeoutMs,
+    // queries in flight when the probe finds the database gone fail now, not after the statement timeout
+    onDown: () => bounded?.abortWaiting('The database stopped answering'),
+    ...(opts.log ? { log: opts.log } : {}),
+  });
+  bounded = boundedPool(pool, {
     queryTimeoutMs: limits.statementTimeoutMs + READ_TIMEOUT_MARGIN_MS,
     // while the probe sees the database away, fail at once rather than make every request wait out a timeout
     unavailable: () => (listener.state.state === 'down' ? 'The database is unreachable' : null),

@@ -15,6 +15,8 @@ export interface PgListenerOptions {
   /** bound on connecting, on LISTEN and on each probe */
   timeoutMs: number;
   log?: Logger;
+  /** runs when the database is found unreachable, e.g. to fail the queries still waiting on it */
+  onDown?: () => void;
 }
 
 const FIRST_RETRY_MS = 250;
@@ -150,6 +152,7 @@ export class PgListener {
     this.setState('down');
     // once per loss; pg's messages name the host and port at most, never the password
     if (wasUp) this.o.log?.warn({ error: this.lastError }, 'database connection lost; queue wake-ups fall back to polling until it is back');
+    this.o.onDown?.();
   }
 
   private scheduleReconnect(): void {
