@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_POSTGRES_LIMITS as PG, type PostgresLimits } from '../platform/db/database.js';
 import { parseDnsServers } from '../platform/dns/resolver.js';
 import { loadDomainsConfig, type DomainsConfig } from './domains-config.js';
 
@@ -46,6 +47,12 @@ export interface Config {
   scheduleMinSeconds: number;
   scheduleMaxDays: number;
   scheduleLateAfterSeconds: number;
+  /** PostgreSQL timeouts and the reachability probe (README: "PostgreSQL outages") */
+  postgres: PostgresLimits;
+  /** how long SIGTERM may take: every shutdown step shares this budget */
+  shutdownGraceMs: number;
+  /** fallback polling of an idle delivery worker; wake-ups normally come from LISTEN/NOTIFY or in-process */
+  deliveryPollMs: number;
 }
 
 const portSchema = z.coerce.number().int().min(0).max(65535);
@@ -172,6 +179,14 @@ export function loadConfig(env: Env = process.env): Config {
     scheduleMinSeconds: read('SCHEDULE_MIN_SECONDS', z.coerce.number().int().min(0), 60),
     scheduleMaxDays: read('SCHEDULE_MAX_DAYS', positiveInt, 365),
     scheduleLateAfterSeconds: read('SCHEDULE_LATE_AFTER_SECONDS', z.coerce.number().int().min(0), 30),
+    postgres: {
+      connectTimeoutMs: read('DATABASE_CONNECT_TIMEOUT_MS', positiveInt, PG.connectTimeoutMs),
+      statementTimeoutMs: read('DATABASE_STATEMENT_TIMEOUT_MS', positiveInt, PG.statementTimeoutMs),
+      idleInTransactionTimeoutMs: read('DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS', positiveInt, PG.idleInTransactionTimeoutMs),
+      probeIntervalMs: read('DATABASE_PROBE_INTERVAL_MS', positiveInt, PG.probeIntervalMs),
+    },
+    shutdownGraceMs: read('SHUTDOWN_GRACE_MS', positiveInt, 20_000),
+    deliveryPollMs: read('DELIVERY_POLL_MS', positiveInt, 500),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -61,7 +61,7 @@ export class DeliveryWorker {
   private poller: NodeJS.Timeout | null = null;
   private stopped = false;
   private readonly recording = new Set<Promise<void>>();
-  /** every message from its claim until its result is recorded: a slow attempt keeps its lease (README: leases) */
+  /** every message from its claim until its result is recorded: a slow attempt keeps its lease (README: "Priority tiers and the queue") */
   private readonly leases: LeaseKeeper;
 
   constructor(private readonly opts: DeliveryWorkerOptions) {
