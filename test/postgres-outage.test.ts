@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config.js';
 import { startApp, type RunningApp } from '../src/app/app.js';
@@ -35,7 +37,7 @@ describe('PostgreSQL outage between the app and its database', () => {
   });
 
   /** An api process and a separate worker process (in-process apps, each with its own pool and LISTEN connection), both through the proxy. */
-  async function startApiAndWorker(): Promise<{ api: RunningApp; worker: RunningApp; key: string }> {
+  async function startApiAndWorker(): Promise<{ api: RunningApp; worker: RunningApp; key: string; workerLog: string[] }> {
     proxy = await startTcpProxy(target());
     const config = () =>
       loadConfig({
@@ -50,20 +52,21 @@ describe('PostgreSQL outage between the app and its database', () => {
         // no polling to speak of: only a NOTIFY through the LISTEN connection can wake this worker
         DELIVERY_POLL_MS: '600000',
       });
-    const logger = createLogger('silent');
-    const api = await startApp({ config: config(), roles: { api: true, worker: false }, logger });
+    const api = await startApp({ config: config(), roles: { api: true, worker: false }, logger: createLogger('silent') });
     apps.push(api);
-    const worker = await startApp({ config: config(), roles: { api: false, worker: true }, logger });
+    const workerLog: string[] = [];
+    const capture = new Writable({ write: (chunk: Buffer, _enc, done) => (workerLog.push((JSON.parse(chunk.toString()) as { msg: string }).msg), done()) });
+    const worker = await startApp({ config: config(), roles: { api: false, worker: true }, logger: pino({ level: 'info' }, capture) });
     apps.push(worker);
     const ws = await api.services.workspaces.create({ name: 'Outage', plan: 'ENTERPRISE' });
     const key = (await api.services.keys.createRegularKey({ workspaceId: ws.workspace.id, name: 'outage' })).secretKey;
-    return { api, worker, key };
+    return { api, worker, key, workerLog };
   }
 
   const send = (api: RunningApp, key: string, subject: string) => call(`${api.url}/api/v1/send-email/instant`, { key, body: { to: 'someone@example.test', subject, body: 'x' } });
 
   it.each(['blackhole', 'reset'] as CutMode[])('%s: sends answer 503 and /ready says 503 while cut; afterwards sends work and LISTEN wakes the worker again', async (mode) => {
-    const { api, worker, key } = await startApiAndWorker();
+    const { api, worker, key, workerLog } = await startApiAndWorker();
     const before = await send(api, key, `before ${mode}`);
     expect(before.status).toBe(200);
     await waitFor(async () => sink.messages.some((m) => subjectOf(m.raw) === `before ${mode}`), { what: 'delivery woken by NOTIFY' });
@@ -102,6 +105,9 @@ describe('PostgreSQL outage between the app and its database', () => {
     expect(second.status).toBe(200);
     await waitFor(async () => sink.messages.some((m) => subjectOf(m.raw) === `after ${mode} 2`), { timeoutMs: 10_000, what: 'delivery woken by NOTIFY after the outage' });
     expect((await call(`${api.url}/health`)).body).toMatchObject({ database_state: 'up' });
+    // one line for the loss and one for the recovery, however many reconnection attempts failed in between
+    expect(workerLog.filter((m) => m.startsWith('database connection lost'))).toHaveLength(1);
+    expect(workerLog.filter((m) => m.startsWith('database connection restored'))).toHaveLength(1);
   });
 
   it('SIGTERM to a server whose database is blackholed exits within SHUTDOWN_GRACE_MS', async () => {
