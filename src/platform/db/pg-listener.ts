@@ -43,6 +43,8 @@ export class PgListener {
   private probing = false;
   private stopped = false;
   private lastError: string | null = null;
+  /** the first connection, shared by listen() calls that arrive together */
+  private firstConnect: Promise<void> | null = null;
 
   constructor(private readonly o: PgListenerOptions) {}
 
@@ -71,8 +73,14 @@ export class PgListener {
       }
     };
     try {
-      if (this.health.state === 'unknown' && !this.client) await this.connect();
-      else if (isNew && this.client) await this.bounded(this.client.query(`LISTEN ${pg.escapeIdentifier(channel)}`));
+      if (this.health.state === 'unknown' && !this.client) {
+        this.firstConnect ??= this.connect().finally(() => {
+          this.firstConnect = null;
+        });
+        await this.firstConnect;
+      } else if (isNew && this.client) {
+        await this.bounded(this.client.query(`LISTEN ${pg.escapeIdentifier(channel)}`));
+      }
     } catch (err) {
       await unlisten();
       if (!this.client) this.scheduleReconnect(); // keeps the health state current for the other listeners
