@@ -179,15 +179,17 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
       async close() {
         // stop intake first, then let workers record what is in flight, then the database; all within
         // SHUTDOWN_GRACE_MS even when the database is gone (a step still waiting then is abandoned)
-        const deadline = Date.now() + config.shutdownGraceMs;
-        const step = async (name: string, p: Promise<unknown>): Promise<boolean> => {
+        const end = Date.now() + config.shutdownGraceMs;
+        // the last tenth (at most 2 s) is kept for closing the database, so an embedded one can always flush
+        const deadline = end - Math.min(2000, config.shutdownGraceMs / 10);
+        const step = async (name: string, p: Promise<unknown>, until: number): Promise<boolean> => {
           const guarded = p.catch((err: unknown) => log.error({ err, step: name }, 'shutdown step failed'));
-          const done = await settleWithin(guarded, deadline - Date.now());
+          const done = await settleWithin(guarded, until - Date.now());
           if (!done) log.warn({ step: name, graceMs: config.shutdownGraceMs }, 'shutdown step did not finish within the grace period');
           return done;
         };
-        for (const [i, close] of closers.reverse().entries()) await step(`${i + 1} of ${closers.length} (in reverse start order)`, close(deadline));
-        const closed = opts.database ? true : await step('database', db.close());
+        for (const [i, close] of closers.reverse().entries()) await step(`${i + 1} of ${closers.length} (in reverse start order)`, close(deadline), deadline);
+        const closed = opts.database ? true : await step('database', db.close(), end);
         // an embedded database still closing keeps its folder locked: the lock goes stale when this process exits
         if (closed) await lock?.release();
       },
