@@ -5,7 +5,10 @@ import { migrate } from '../platform/db/migrate.js';
 import { startAdminSocket } from '../platform/embedded/admin-socket.js';
 import { acquireDataDirLock, type DataDirLock } from '../platform/embedded/data-dir-lock.js';
 import { RateLimiter } from '../platform/http/rate-limiter.js';
+import { ApiError, errorEnvelope } from '../platform/http/errors.js';
 import { createHttpServer } from '../platform/http/server.js';
+import { DATABASE_RETRY_AFTER_SECONDS } from '../platform/http/service-unavailable.js';
+import { settleWithin } from '../platform/settle-within.js';
 import { createLogger, type Logger } from '../platform/logger.js';
 import { registerCaptureRoutes } from '../modules/capture/routes.js';
 import { registerEmailRoutes } from '../modules/emails/routes.js';
@@ -48,14 +51,14 @@ export interface StartOptions {
 }
 
 /**
- * Opens the configured database: PostgreSQL for DATABASE_URL, else the embedded one under DATA_DIR (locked,
- * owner-only; `warn` hears what had to be tightened).
+ * Opens the configured database: PostgreSQL for DATABASE_URL (with its timeouts and reachability probe), else the
+ * embedded one under DATA_DIR (locked, owner-only; `warn` hears what had to be tightened).
  */
-export async function openDatabase(config: Config, warn?: Warn): Promise<{ database: Database; lock: DataDirLock | null }> {
-  if (config.databaseUrl) return { database: await openPostgres(config.databaseUrl), lock: null };
+export async function openDatabase(config: Config, opts: { warn?: Warn; log?: Logger } = {}): Promise<{ database: Database; lock: DataDirLock | null }> {
+  if (config.databaseUrl) return { database: await openPostgres(config.databaseUrl, { limits: config.postgres, ...(opts.log ? { log: opts.log } : {}) }), lock: null };
   const lock = await acquireDataDirLock(config.dataDir);
   try {
-    return { database: await openEmbedded(config.dataDir, warn ? { warn } : {}), lock };
+    return { database: await openEmbedded(config.dataDir, opts.warn ? { warn: opts.warn } : {}), lock };
   } catch (err) {
     await lock.release();
     throw err;
@@ -65,7 +68,20 @@ export async function openDatabase(config: Config, warn?: Warn): Promise<{ datab
 export function buildHttp(services: Services, log: Logger): FastifyInstance {
   const app = createHttpServer({ logger: log, trustProxy: services.config.trustProxy });
   registerAuth(app, { keys: services.keys, limiter: new RateLimiter(), config: services.config });
-  app.get('/health', async () => ({ success: true, status: 'ok', database: services.database.kind }));
+  // Liveness: 200 while the process serves, with the last known database state from the background probe
+  // (never a query of its own, so it cannot hang). Readiness: 503 while the database is unreachable, so a
+  // load balancer sends traffic elsewhere; the embedded database is in-process and always ready.
+  const databaseHealth = () => services.database.health?.() ?? { state: 'up' as const, since: null };
+  app.get('/health', async () => {
+    const h = databaseHealth();
+    return { success: true, status: 'ok', database: services.database.kind, database_state: h.state, database_state_since: h.since?.toISOString() ?? null };
+  });
+  app.get('/ready', async (_request, reply) => {
+    const h = databaseHealth();
+    if (h.state === 'up') return { success: true, status: 'ready', database: services.database.kind };
+    reply.header('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
+    return reply.status(503).send(errorEnvelope(new ApiError('SERVICE_UNAVAILABLE', `The database is ${h.state === 'down' ? 'unreachable' : 'not checked yet'}`)));
+  });
   app.get('/api/v1/integrations/verify', { config: { auth: { key: 'any', domainKey: 'all' } } }, async (request) => {
     const key = requireKey(request);
     const data = { key_type: key.kind, workspace_id: key.workspaceId, scopes: key.scopes, domain: key.domainId };
@@ -85,8 +101,9 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
   const log = opts.logger ?? createLogger(config.logLevel);
   let lock: DataDirLock | null = null;
   let database = opts.database;
-  if (!database) ({ database, lock } = await openDatabase(config, (detail, message) => log.warn(detail, message)));
-  const closers: (() => Promise<void>)[] = [];
+  if (!database) ({ database, lock } = await openDatabase(config, { warn: (detail, message) => log.warn(detail, message), log }));
+  // each gets the shutdown deadline (epoch ms); steps that can wait on the network must not wait past it
+  const closers: ((deadline: number) => Promise<void>)[] = [];
   try {
     await migrate(database.db);
     const services = await createServices(config, database);
@@ -114,6 +131,7 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
         leaseMs: config.leaseMs,
         retryBaseMs: config.retryBaseMs,
         lateAfterMs: config.scheduleLateAfterSeconds * 1000,
+        pollMs: config.deliveryPollMs,
         prepareOutgoing: createOutgoingPreparer({ domains: services.domains, keys: services.keys, signer, captureOnly: config.deliveryMode === 'capture' }),
         lanes: [
           {
@@ -134,11 +152,11 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
       });
       w.start();
       worker = w;
-      closers.push(() => w.stop());
+      closers.push((deadline) => w.stop({ deadline }));
       const jobs = new JobWorker({ db: database.db, signal: services.signal, log, handlers: createJobHandlers(services), retryBaseMs: config.retryBaseMs });
       for (const job of RECURRING_JOBS) await enqueueJob(database.db, services.signal, { queue: job.queue, dedupeKey: job.queue });
       jobs.start();
-      closers.push(() => jobs.stop());
+      closers.push((deadline) => jobs.stop({ deadline }));
     }
 
     let http: FastifyInstance | null = null;
@@ -162,14 +180,25 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
       worker,
       log,
       async close() {
-        // stop intake first, then let workers record what is in flight, then the database
-        for (const close of closers.reverse()) await close().catch((err: unknown) => log.error({ err }, 'shutdown step failed'));
-        if (!opts.database) await db.close();
-        await lock?.release();
+        // stop intake first, then let workers record what is in flight, then the database; all within
+        // SHUTDOWN_GRACE_MS even when the database is gone (a step still waiting then is abandoned)
+        const end = Date.now() + config.shutdownGraceMs;
+        // the last tenth (at most 2 s) is kept for closing the database, so an embedded one can always flush
+        const deadline = end - Math.min(2000, config.shutdownGraceMs / 10);
+        const step = async (name: string, p: Promise<unknown>, until: number): Promise<boolean> => {
+          const guarded = p.catch((err: unknown) => log.error({ err, step: name }, 'shutdown step failed'));
+          const done = await settleWithin(guarded, until - Date.now());
+          if (!done) log.warn({ step: name, graceMs: config.shutdownGraceMs }, 'shutdown step did not finish within the grace period');
+          return done;
+        };
+        for (const [i, close] of closers.reverse().entries()) await step(`${i + 1} of ${closers.length} (in reverse start order)`, close(deadline), deadline);
+        const closed = opts.database ? true : await step('database', db.close(), end);
+        // an embedded database still closing keeps its folder locked: the lock goes stale when this process exits
+        if (closed) await lock?.release();
       },
     };
   } catch (err) {
-    for (const close of closers.reverse()) await close().catch(() => undefined);
+    for (const close of closers.reverse()) await close(Date.now() + config.shutdownGraceMs).catch(() => undefined);
     if (!opts.database) await database.close().catch(() => undefined);
     await lock?.release();
     throw err;

@@ -55,8 +55,9 @@ async function runServer(config: Config, command: string): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    app.log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 30_000);
+    app.log.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down');
+    // close() bounds every step by the grace period; this only catches an event loop that never gets there
+    const force = setTimeout(() => process.exit(1), config.shutdownGraceMs + 1000);
     force.unref();
     void app.close().then(() => process.exit(0));
   };

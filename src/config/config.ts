@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_POSTGRES_LIMITS as PG, type PostgresLimits } from '../platform/db/database.js';
 import { parseDnsServers } from '../platform/dns/resolver.js';
 import { parseTrustProxy, type TrustProxy } from '../platform/http/trust-proxy.js';
 import { displaySetting } from './redact.js';
@@ -58,6 +59,12 @@ export interface Config {
   scheduleLateAfterSeconds: number;
   /** live sending (regular) API keys per workspace */
   maxSendingKeysPerWorkspace: number;
+  /** PostgreSQL timeouts and the reachability probe (README: "PostgreSQL outages") */
+  postgres: PostgresLimits;
+  /** how long SIGTERM may take: every shutdown step shares this budget */
+  shutdownGraceMs: number;
+  /** fallback polling of an idle delivery worker; wake-ups normally come from LISTEN/NOTIFY or in-process */
+  deliveryPollMs: number;
 }
 
 const portSchema = z.coerce.number().int().min(0).max(65535);
@@ -197,6 +204,14 @@ export function loadConfig(env: Env = process.env): Config {
     scheduleMaxDays: read('SCHEDULE_MAX_DAYS', positiveInt, 365),
     scheduleLateAfterSeconds: read('SCHEDULE_LATE_AFTER_SECONDS', z.coerce.number().int().min(0), 30),
     maxSendingKeysPerWorkspace: read('MAX_SENDING_KEYS_PER_WORKSPACE', positiveInt, 100),
+    postgres: {
+      connectTimeoutMs: read('DATABASE_CONNECT_TIMEOUT_MS', positiveInt, PG.connectTimeoutMs),
+      statementTimeoutMs: read('DATABASE_STATEMENT_TIMEOUT_MS', positiveInt, PG.statementTimeoutMs),
+      idleInTransactionTimeoutMs: read('DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS', positiveInt, PG.idleInTransactionTimeoutMs),
+      probeIntervalMs: read('DATABASE_PROBE_INTERVAL_MS', positiveInt, PG.probeIntervalMs),
+    },
+    shutdownGraceMs: read('SHUTDOWN_GRACE_MS', positiveInt, 20_000),
+    deliveryPollMs: read('DELIVERY_POLL_MS', positiveInt, 500),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -6,10 +6,12 @@ import { composeMessage } from '../platform/mail/compose.js';
 import type { RecipientOutcome, Transport } from '../platform/mail/types.js';
 import { ClaimLoop } from '../platform/queue/claim-loop.js';
 import { GroupCommitter } from '../platform/queue/group-commit.js';
+import { LeaseKeeper } from '../platform/queue/lease-keeper.js';
+import { settleWithin } from '../platform/settle-within.js';
 import type { QueueSignal } from '../platform/queue/signal.js';
 import { toMailContent } from '../modules/delivery/compose-row.js';
 import { decideCompletion } from '../modules/delivery/outcome.js';
-import { claimMessages, completeAttempts, completionsThatFit, type AttemptCompletion, type ClaimedMessage } from '../modules/delivery/store.js';
+import { claimMessages, completeAttempts, completionsThatFit, renewMessageLeases, type AttemptCompletion, type ClaimedMessage } from '../modules/delivery/store.js';
 
 export interface LaneOptions {
   name: string;
@@ -59,8 +61,16 @@ export class DeliveryWorker {
   private poller: NodeJS.Timeout | null = null;
   private stopped = false;
   private readonly recording = new Set<Promise<void>>();
+  /** every message from its claim until its result is recorded: a slow attempt keeps its lease (README: "Priority tiers and the queue") */
+  private readonly leases: LeaseKeeper;
 
   constructor(private readonly opts: DeliveryWorkerOptions) {
+    this.leases = new LeaseKeeper({
+      leaseMs: opts.leaseMs,
+      renew: (held) => renewMessageLeases(opts.db, { workerId: this.workerId, held, leaseMs: opts.leaseMs }),
+      log: opts.log,
+      what: 'messages',
+    });
     this.completions = new GroupCommitter<AttemptCompletion, void>(
       async (batch) => {
         await completeAttempts(opts.db, batch);
@@ -72,6 +82,7 @@ export class DeliveryWorker {
   }
 
   start(): void {
+    this.leases.start();
     this.stopWake = this.opts.signal.onWake(() => this.kick());
     this.poller = setInterval(() => this.kick(), this.opts.pollMs ?? 500);
     this.kick();
@@ -82,13 +93,27 @@ export class DeliveryWorker {
     for (const lane of this.lanes) lane.loop.pump();
   }
 
-  /** Stops claiming, waits for in-flight deliveries to be recorded, closes the transports. */
-  async stop(): Promise<void> {
+  /**
+   * Stops claiming, waits for in-flight deliveries to finish and for their results to be recorded (results
+   * are written in the background, so a stop between a send and its record would otherwise let a restart
+   * send it again), then closes the transports. Waits no later than `deadline` (epoch ms): what is still
+   * unrecorded then keeps its lease until it lapses, and is retried.
+   */
+  async stop(opts: { deadline?: number } = {}): Promise<void> {
     this.stopped = true;
     this.stopWake?.();
     if (this.poller) clearInterval(this.poller);
-    await Promise.all(this.lanes.map((l) => l.loop.drain()));
-    await Promise.all(this.lanes.flatMap((l) => [l.options.transport, ...(l.options.regionTransports?.values() ?? [])]).map((t) => t.close()));
+    const left = () => (opts.deadline ?? Infinity) - Date.now();
+    const drained = await settleWithin(Promise.all(this.lanes.map((l) => l.loop.drain())), left());
+    const recorded = drained && (await settleWithin(this.recordingSettled(), left()));
+    if (!recorded) this.opts.log.warn({ unrecorded: this.leases.size }, 'stopped before every delivery was recorded; those emails are retried once their leases lapse');
+    this.leases.stop();
+    const transports = this.lanes.flatMap((l) => [l.options.transport, ...(l.options.regionTransports?.values() ?? [])]);
+    await settleWithin(Promise.all(transports.map((t) => t.close())), left());
+  }
+
+  private async recordingSettled(): Promise<void> {
+    while (this.recording.size > 0) await Promise.all([...this.recording]);
   }
 
   get isStopped(): boolean {
@@ -96,7 +121,19 @@ export class DeliveryWorker {
   }
 
   async claim(lane: LaneOptions, limit: number): Promise<ClaimedMessage[]> {
-    return claimMessages(this.opts.db, { workerId: this.workerId, limit, maxPriority: lane.maxPriority, leaseMs: this.opts.leaseMs });
+    const claimed = await claimMessages(this.opts.db, { workerId: this.workerId, limit, maxPriority: lane.maxPriority, leaseMs: this.opts.leaseMs });
+    for (const m of claimed) this.leases.hold({ id: m.id, attempts: m.attempts });
+    return claimed;
+  }
+
+  /** One message in its lane's slot; a delivery that failed before its result was submitted lets its lease lapse. */
+  async process(lane: LaneOptions, message: ClaimedMessage): Promise<void> {
+    try {
+      await this.deliverOne(lane, message);
+    } catch (err) {
+      this.leases.release({ id: message.id, attempts: message.attempts });
+      this.opts.log.error({ err, messageId: message.id }, 'delivery failed before its result was recorded');
+    }
   }
 
   async deliverOne(lane: LaneOptions, message: ClaimedMessage): Promise<void> {
@@ -142,7 +179,10 @@ export class DeliveryWorker {
       this.opts.log.error({ err, messageId: message.id }, 'could not record delivery attempt');
     });
     this.recording.add(recording);
-    void recording.finally(() => this.recording.delete(recording));
+    void recording.finally(() => {
+      this.recording.delete(recording);
+      this.leases.release({ id: message.id, attempts: message.attempts });
+    });
   }
 }
 
@@ -159,7 +199,7 @@ class Lane {
       minClaim: Math.max(1, Math.floor(options.concurrency / 2)),
       maxBatch: 50,
       claim: (limit) => worker.claim(options, limit),
-      process: (message) => worker.deliverOne(options, message),
+      process: (message) => worker.process(options, message),
       stopped: () => worker.isStopped,
     });
   }

@@ -81,6 +81,30 @@ describe.each(['pglite', 'postgres'] as const)('generic jobs on %s', (backend) =
     expect(second).toBeNull();
   });
 
+  it('keeps the lease of a job that runs longer than it: the job runs once', async () => {
+    let runs = 0;
+    const w = new JobWorker({
+      db: database.db,
+      signal,
+      log,
+      // renewed every 100 ms; without renewal this worker itself would claim the job again while it runs
+      leaseMs: 300,
+      pollMs: 50,
+      handlers: {
+        'test.slow': async () => {
+          runs++;
+          await new Promise((r) => setTimeout(r, 1200));
+        },
+      },
+    });
+    w.start();
+    const id = (await enqueueJob(database.db, signal, { queue: 'test.slow' }))!;
+    await until(async () => (await status(id)).status === 'done');
+    await w.stop();
+    expect(runs).toBe(1);
+    expect((await status(id)).attempts).toBe(1);
+  });
+
   it('gives a job whose worker died back to another worker once the lease expires', async () => {
     const id = (await enqueueJob(database.db, signal, { queue: 'test.orphan' }))!;
     const [claimed] = await claimJobs(database.db, { workerId: 'dead-worker', queues: ['test.orphan'], limit: 1, leaseMs: 300 });

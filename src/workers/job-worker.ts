@@ -3,8 +3,10 @@ import { randomHex } from '../platform/crypto.js';
 import type { Db } from '../platform/db/database.js';
 import type { Logger } from '../platform/logger.js';
 import { ClaimLoop } from '../platform/queue/claim-loop.js';
-import { claimJobs, finishJob, insertJob, type ClaimedJob, type JobSpec } from '../platform/queue/jobs-store.js';
-import type { QueueSignal } from '../platform/queue/signal.js';
+import { claimJobs, finishJob, insertJob, renewJobLeases, type ClaimedJob, type JobSpec } from '../platform/queue/jobs-store.js';
+import { LeaseKeeper } from '../platform/queue/lease-keeper.js';
+import { ANY_TOPIC, type QueueSignal } from '../platform/queue/signal.js';
+import { settleWithin } from '../platform/settle-within.js';
 
 export const JOBS_TOPIC = 'jobs';
 
@@ -36,6 +38,8 @@ export class JobWorker {
   private poller: NodeJS.Timeout | null = null;
   private stopWake: (() => void) | null = null;
   private readonly loop: ClaimLoop<ClaimedJob>;
+  /** a long handler (a DNS check against slow servers) keeps its job's lease while it runs */
+  private readonly leases: LeaseKeeper;
 
   constructor(
     private readonly opts: {
@@ -50,27 +54,36 @@ export class JobWorker {
     },
   ) {
     const queues = Object.keys(opts.handlers);
+    const leaseMs = opts.leaseMs ?? 60_000;
+    this.leases = new LeaseKeeper({ leaseMs, renew: (held) => renewJobLeases(opts.db, { workerId: this.workerId, held, leaseMs }), log: opts.log, what: 'jobs' });
     this.loop = new ClaimLoop({
       concurrency: opts.concurrency ?? 8,
-      claim: (limit) => claimJobs(opts.db, { workerId: this.workerId, queues, limit, leaseMs: opts.leaseMs ?? 60_000 }),
+      claim: async (limit) => {
+        const jobs = await claimJobs(opts.db, { workerId: this.workerId, queues, limit, leaseMs });
+        for (const job of jobs) this.leases.hold({ id: job.id, attempts: job.attempts });
+        return jobs;
+      },
       process: (job) => this.execute(job),
       stopped: () => this.stopped,
     });
   }
 
   start(): void {
+    this.leases.start();
     this.stopWake = this.opts.signal.onWake((topic) => {
-      if (topic === JOBS_TOPIC) this.pump();
+      if (topic === JOBS_TOPIC || topic === ANY_TOPIC) this.pump();
     });
     this.poller = setInterval(() => this.pump(), this.opts.pollMs ?? 1000);
     this.pump();
   }
 
-  async stop(): Promise<void> {
+  /** Stops claiming and waits for running jobs, no later than `deadline` (epoch ms); unfinished ones come back when their leases lapse. */
+  async stop(opts: { deadline?: number } = {}): Promise<void> {
     this.stopped = true;
     this.stopWake?.();
     if (this.poller) clearInterval(this.poller);
-    await this.loop.drain();
+    await settleWithin(this.loop.drain(), (opts.deadline ?? Infinity) - Date.now());
+    this.leases.stop();
   }
 
   pump(): void {
@@ -96,6 +109,8 @@ export class JobWorker {
       await finishJob(this.opts.db, job, this.workerId, result);
     } catch (err) {
       this.opts.log.error({ err, jobId: job.id }, 'could not record job result; its lease will bring it back');
+    } finally {
+      this.leases.release({ id: job.id, attempts: job.attempts });
     }
   }
 }

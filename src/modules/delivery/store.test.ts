@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openMigratedDatabase } from '../../../test/support/databases.js';
 import type { Database } from '../../platform/db/database.js';
-import { claimMessages, completeAttempts, completionsThatFit, type AttemptCompletion } from './store.js';
+import { claimMessages, completeAttempts, completionsThatFit, renewMessageLeases, type AttemptCompletion } from './store.js';
 
 /** A delivered attempt for these recipients, with a note on its timeline unless other events are given. */
 function completion(messageId: string, workerId: string, attempt: number, emails: string[], events = [{ type: 'note', detail: { about: messageId } }]): AttemptCompletion {
@@ -124,5 +124,22 @@ describe.each(['pglite', 'postgres'] as const)('recording delivery attempts on %
     await completeAttempts(database.db, [completion('m-bare', 'w3', 1, [], [])]);
     expect(await messageState('m-bare')).toMatchObject({ status: 'delivered', locked_by: null });
     expect(await recipientStates('m-bare')).toEqual([['pending', null, null]]);
+  });
+
+  it('renews the leases a worker still holds in one statement, and no other', async () => {
+    for (const id of ['m-lease-1', 'm-lease-2', 'm-lease-other', 'm-lease-old']) await queue(id, ['g@example.test']);
+    const leaseOf = async (id: string) => (await messageState(id)).next_attempt_at!.getTime();
+    await claimMessages(database.db, { workerId: 'w4', limit: 10, maxPriority: 3, leaseMs: 1000 });
+    // another worker holds this one; this one was claimed again since (attempt 2)
+    await database.db.updateTable('messages').set({ locked_by: 'w5' }).where('id', '=', 'm-lease-other').execute();
+    await database.db.updateTable('messages').set({ attempts: 2 }).where('id', '=', 'm-lease-old').execute();
+    const before = new Map(await Promise.all(['m-lease-1', 'm-lease-2', 'm-lease-other', 'm-lease-old'].map(async (id) => [id, await leaseOf(id)] as const)));
+
+    const held = ['m-lease-1', 'm-lease-2', 'm-lease-other', 'm-lease-old'].map((id) => ({ id, attempts: 1 }));
+    await renewMessageLeases(database.db, { workerId: 'w4', held, leaseMs: 600_000 });
+
+    for (const id of ['m-lease-1', 'm-lease-2']) expect(await leaseOf(id)).toBeGreaterThan(before.get(id)! + 500_000);
+    for (const id of ['m-lease-other', 'm-lease-old']) expect(await leaseOf(id)).toBe(before.get(id));
+    expect(await messageState('m-lease-1')).toMatchObject({ status: 'sending', locked_by: 'w4' });
   });
 });

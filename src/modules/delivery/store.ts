@@ -30,6 +30,20 @@ export async function claimMessages(db: Db, opts: { workerId: string; limit: num
   return res.rows.map((row) => ({ ...row, recipients: row.recipients ?? [] }));
 }
 
+/**
+ * Pushes the leases of a worker's in-flight messages forward in one statement. Fenced like completions:
+ * only rows still claimed by this worker for this attempt are touched, so a message that was lost to
+ * another worker (or already recorded) keeps its state.
+ */
+export async function renewMessageLeases(db: Db, opts: { workerId: string; held: { id: string; attempts: number }[]; leaseMs: number }): Promise<void> {
+  if (opts.held.length === 0) return;
+  await sql`
+    UPDATE messages m
+       SET next_attempt_at = now() + make_interval(secs => ${opts.leaseMs / 1000})
+      FROM unnest(${opts.held.map((h) => h.id)}::text[], ${opts.held.map((h) => h.attempts)}::int[]) AS h(id, attempts)
+     WHERE m.id = h.id AND m.attempts = h.attempts AND m.locked_by = ${opts.workerId}`.execute(db);
+}
+
 export interface RecipientResult {
   position: number;
   email: string;

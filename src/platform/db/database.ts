@@ -4,10 +4,15 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import path from 'node:path';
-import { Kysely, PostgresDialect, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, type PostgresPool, type Transaction } from 'kysely';
 import pg from 'pg';
 import { makeDataDirPrivate } from '../embedded/data-dir-permissions.js';
+import type { Logger } from '../logger.js';
+import { boundedPool, type BoundedPool } from './bounded-pool.js';
+import { PgListener, type DatabaseHealth } from './pg-listener.js';
 import type { DB } from './schema.js';
+
+export type { DatabaseHealth };
 
 // int8 and numeric arrive as strings on both backends (PGlite's adapter mirrors pg); keep it that way
 // so code never depends on which backend it runs on.
@@ -19,8 +24,17 @@ export type Tx = Transaction<DB>;
 export interface Database {
   readonly kind: DbKind;
   readonly db: Db;
-  /** Registers a callback for NOTIFY on a channel (PostgreSQL only; embedded mode signals in-process). */
-  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Registers a callback for NOTIFY on a channel (PostgreSQL only; embedded mode signals in-process).
+   * onRestored runs when a lost LISTEN connection is back: notifications sent meanwhile were missed.
+   */
+  listen(channel: string, onNotify: (payload: string) => void, onRestored?: () => void): Promise<() => Promise<void>>;
+  /**
+   * Last known reachability, from the LISTEN connection's probe (PostgreSQL). Absent on the embedded
+   * database: it runs inside this process and cannot be unreachable, and its single connection must not be
+   * probed (a probe would queue behind a tenant's long query and flap).
+   */
+  health?(): DatabaseHealth;
   close(): Promise<void>;
 }
 
@@ -43,12 +57,9 @@ export function inTransaction<T>(db: Db, fn: (trx: Tx) => Promise<T>): Promise<T
   return db.transaction().execute((trx) => transactionContext.run(true, () => fn(trx)));
 }
 
-interface PoolLike {
-  connect(): Promise<pg.PoolClient>;
-  end(): Promise<void>;
-}
+type PoolLike = PostgresPool;
 
-function guardedPool(pool: pg.Pool): PoolLike {
+function guardedPool(pool: PostgresPool): PoolLike {
   return {
     connect: () => {
       if (transactionContext.getStore()) return Promise.reject(new OuterHandleInTransactionError());
@@ -58,32 +69,56 @@ function guardedPool(pool: pg.Pool): PoolLike {
   };
 }
 
-export async function openPostgres(url: string, opts: { max?: number } = {}): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 20 });
+/** Bounds on every wait for PostgreSQL (config: DATABASE_*_TIMEOUT_MS, DATABASE_PROBE_INTERVAL_MS). */
+export interface PostgresLimits {
+  connectTimeoutMs: number;
+  /** server-side statement_timeout; the client gives up a second later if no answer comes at all */
+  statementTimeoutMs: number;
+  idleInTransactionTimeoutMs: number;
+  probeIntervalMs: number;
+}
+
+export const DEFAULT_POSTGRES_LIMITS: PostgresLimits = { connectTimeoutMs: 5000, statementTimeoutMs: 30_000, idleInTransactionTimeoutMs: 30_000, probeIntervalMs: 5000 };
+
+/** Margin for the server's own statement_timeout error to arrive before the client stops waiting. */
+const READ_TIMEOUT_MARGIN_MS = 1000;
+
+export async function openPostgres(url: string, opts: { max?: number; limits?: PostgresLimits; log?: Logger } = {}): Promise<Database> {
+  const limits = opts.limits ?? DEFAULT_POSTGRES_LIMITS;
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.max ?? 20,
+    // bounds both opening a connection and waiting for a free one
+    connectionTimeoutMillis: limits.connectTimeoutMs,
+    statement_timeout: limits.statementTimeoutMs,
+    idle_in_transaction_session_timeout: limits.idleInTransactionTimeoutMs,
+    keepAlive: true,
+  });
   pool.on('error', () => {
     // idle-client errors (server restart) are surfaced on the next query; keep the process alive
   });
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: guardedPool(pool) as unknown as pg.Pool }) });
-  const listeners: pg.Client[] = [];
+  let bounded: BoundedPool | null = null;
+  const listener = new PgListener({
+    client: { connectionString: url },
+    probeIntervalMs: limits.probeIntervalMs,
+    timeoutMs: limits.connectTimeoutMs,
+    // queries in flight when the probe finds the database gone fail now, not after the statement timeout
+    onDown: () => bounded?.abortWaiting('The database stopped answering'),
+    ...(opts.log ? { log: opts.log } : {}),
+  });
+  bounded = boundedPool(pool, {
+    queryTimeoutMs: limits.statementTimeoutMs + READ_TIMEOUT_MARGIN_MS,
+    // while the probe sees the database away, fail at once rather than make every request wait out a timeout
+    unavailable: () => (listener.state.state === 'down' ? 'The database is unreachable' : null),
+  });
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: guardedPool(bounded) }) });
   return {
     kind: 'postgres',
     db,
-    async listen(channel, onNotify) {
-      const client = new pg.Client({ connectionString: url });
-      await client.connect();
-      client.on('error', () => undefined);
-      client.on('notification', (msg) => {
-        if (msg.channel === channel) onNotify(msg.payload ?? '');
-      });
-      await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
-      listeners.push(client);
-      return async () => {
-        listeners.splice(listeners.indexOf(client), 1);
-        await client.end().catch(() => undefined);
-      };
-    },
+    listen: (channel, onNotify, onRestored) => listener.listen(channel, onNotify, onRestored),
+    health: () => listener.state,
     async close() {
-      await Promise.all(listeners.map((c) => c.end().catch(() => undefined)));
+      await listener.stop();
       await db.destroy();
     },
   };

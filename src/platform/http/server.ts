@@ -4,6 +4,7 @@ import type { Logger } from '../logger.js';
 import { ApiError, errorEnvelope } from './errors.js';
 import { parseJsonBody } from './json-body.js';
 import { fastifyTrustProxy, type TrustProxy } from './trust-proxy.js';
+import { serviceUnavailable } from './service-unavailable.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
@@ -68,7 +69,7 @@ export function createHttpServer(opts: { logger: Logger; bodyLimit?: number; tru
   });
 
   app.setErrorHandler((err: FastifyError | ApiError, request, reply) => {
-    const apiError = toApiError(err);
+    const apiError = serviceUnavailable(err) ?? toApiError(err);
     if (apiError.status >= 500) request.log.error({ err, url: request.url }, 'request failed');
     for (const [k, v] of Object.entries(apiError.extra.headers ?? {})) reply.header(k, v);
     return reply.status(apiError.status).send(errorEnvelope(apiError));

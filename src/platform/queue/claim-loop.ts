@@ -8,6 +8,7 @@ export class ClaimLoop<T> {
   private pumping = false;
   private again = false;
   private readonly inflight = new Set<Promise<void>>();
+  private running: Promise<void> | null = null;
 
   constructor(
     private readonly o: {
@@ -28,9 +29,11 @@ export class ClaimLoop<T> {
       return;
     }
     this.pumping = true;
-    void this.run().finally(() => {
+    const run = this.run().finally(() => {
       this.pumping = false;
+      this.running = null;
     });
+    this.running = run;
   }
 
   private async run(): Promise<void> {
@@ -59,8 +62,8 @@ export class ClaimLoop<T> {
     } while (this.again && !this.o.stopped());
   }
 
-  /** Waits for every item in flight. */
+  /** Waits for every item in flight, including those of a claim that was still running when the loop was stopped. */
   async drain(): Promise<void> {
-    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    while (this.running || this.inflight.size > 0) await Promise.allSettled([this.running, ...this.inflight]);
   }
 }

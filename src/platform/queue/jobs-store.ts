@@ -47,6 +47,16 @@ export async function claimJobs(db: Db, opts: { workerId: string; queues: string
   return res.rows;
 }
 
+/** Pushes the leases of a worker's running jobs forward in one statement, fenced by (locked_by, attempts). */
+export async function renewJobLeases(db: Db, opts: { workerId: string; held: { id: string; attempts: number }[]; leaseMs: number }): Promise<void> {
+  if (opts.held.length === 0) return;
+  await sql`
+    UPDATE jobs j
+       SET next_attempt_at = now() + make_interval(secs => ${opts.leaseMs / 1000})
+      FROM unnest(${opts.held.map((h) => h.id)}::uuid[], ${opts.held.map((h) => h.attempts)}::int[]) AS h(id, attempts)
+     WHERE j.id = h.id AND j.attempts = h.attempts AND j.locked_by = ${opts.workerId} AND j.status = 'running'`.execute(db);
+}
+
 /** reschedule: the handler asked to run again later (recurring work), so its attempt count starts afresh */
 export type JobResult = { kind: 'done' } | { kind: 'retry'; at: Date; error: string } | { kind: 'reschedule'; at: Date } | { kind: 'failed'; error: string };
 

@@ -3,6 +3,8 @@ import { sql } from 'kysely';
 import type { Database, Db, Tx } from '../db/database.js';
 
 export const QUEUE_CHANNEL = 'keplars_queue';
+/** Wakes every consumer whatever its topic: sent when a lost LISTEN connection is back, since NOTIFYs sent meanwhile were missed. */
+export const ANY_TOPIC = '*';
 
 /**
  * Wakes idle workers the moment work is committed: NOTIFY (delivered at commit) reaches every process on
@@ -29,7 +31,11 @@ export class QueueSignal {
 
   async start(): Promise<void> {
     if (this.database.kind === 'postgres' && !this.unlisten) {
-      this.unlisten = await this.database.listen(QUEUE_CHANNEL, (topic) => this.emitter.emit('wake', topic));
+      this.unlisten = await this.database.listen(
+        QUEUE_CHANNEL,
+        (topic) => this.emitter.emit('wake', topic),
+        () => this.emitter.emit('wake', ANY_TOPIC),
+      );
     }
   }
 
