@@ -59,12 +59,11 @@ function cleanName(value: unknown, field: string): string | undefined {
   return name === '' ? undefined : name;
 }
 
-// Every pattern below runs on a string these limits have already bounded.
 function checkDisplayNameLength(name: string, field: string): void {
   if (name.length > MAX_DISPLAY_NAME_LENGTH) fail(`Field '${field}' has a display name longer than ${MAX_DISPLAY_NAME_LENGTH} characters`);
 }
 
-/** "Jane <jane@x.io>" or a bare address. */
+/** "Jane <jane@x.io>" or a bare address; its length is checked before any pattern reads it. */
 function parseAddressString(raw: string, field: string): MailAddress {
   if (raw.length > MAX_ADDRESS_STRING_LENGTH) fail(`Field '${field}' is too long: an address with its display name has at most ${MAX_ADDRESS_STRING_LENGTH} characters`);
   if (LINE_BREAK.test(raw)) fail(`Field '${field}' must not contain line breaks`);
@@ -141,12 +140,12 @@ function parseAttachments(body: Record<string, unknown>): { attachments: MailAtt
     if (!filename) return fail(`Field '${f}.filename' is required`);
     const content = a.content;
     if (typeof content !== 'string' || content === '') return fail(`Field '${f}.content' is required (base64)`);
-    const decoded = readBase64Content(content);
-    if (decoded === null) return fail(`Field '${f}.content' must be base64`);
-    bytes += decoded.bytes;
+    const payload = readBase64Content(content);
+    if (payload === null) return fail(`Field '${f}.content' must be base64`);
+    bytes += payload.bytes;
     const contentType = cleanName(a.content_type ?? a.contentType ?? a.type, `${f}.content_type`);
     const contentId = cleanName(a.content_id ?? a.contentId ?? a.cid, `${f}.content_id`);
-    return { filename, content: decoded.base64, ...(contentType ? { contentType } : {}), ...(contentId ? { contentId } : {}) };
+    return { filename, content: payload.base64, ...(contentType ? { contentType } : {}), ...(contentId ? { contentId } : {}) };
   });
   return { attachments, bytes };
 }
