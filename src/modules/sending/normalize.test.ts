@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { cpuTimeOf, linearBoundMs, megabytesOf } from '../../../test/support/cpu-time.js';
 import { ApiError } from '../../platform/http/errors.js';
-import { normalizeSendBody } from './normalize.js';
+import { readBase64Content } from './attachment-content.js';
+import { MAX_ADDRESS_STRING_LENGTH, MAX_DISPLAY_NAME_LENGTH, looksLikeHtml, normalizeSendBody } from './normalize.js';
 
 const base = { subject: 'Hi', body: 'Hello' };
 
@@ -105,5 +107,96 @@ describe('normalizeSendBody: header injection is impossible', () => {
 
   it('folds line breaks in the subject into spaces', () => {
     expect(normalizeSendBody({ to: 'a@x.io', subject: 'Hi\r\nBcc: evil@x.io', body: 'b' }).subject).toBe('Hi Bcc: evil@x.io');
+  });
+});
+
+describe('looksLikeHtml', () => {
+  it.each([
+    ['<p>x</p>', true],
+    ['a </B> b', true],
+    ['<a', false],
+    ['1 < 2 and 3 > 2', false],
+    ['<3 <a', false],
+    ['<!doctype> text', false],
+    ['x <br', false],
+    ['<a x\n\n>', true],
+  ])('%j → %s', (body, expected) => {
+    expect(looksLikeHtml(body)).toBe(expected);
+  });
+
+  it.each([1, 10])('is linear on %i MB of "<a" (no ">")', (megabytes) => {
+    const body = megabytesOf('<a', megabytes);
+    const { result, ms } = cpuTimeOf(() => normalizeSendBody({ to: 'a@x.io', subject: 's', body }));
+    expect(result.text).toBe(body);
+    expect(result.html).toBeNull();
+    expect(ms).toBeLessThan(linearBoundMs(megabytes));
+    expect(looksLikeHtml(`${body}>`)).toBe(true);
+  });
+});
+
+describe('attachment content', () => {
+  it('accepts base64 wrapped in lines, indented, or as a data: URL, and removes the white space', () => {
+    const bytes = Buffer.from('hello attachment, long enough to wrap '.repeat(5));
+    const wrapped = `  ${bytes.toString('base64').replace(/.{20}/g, '$&\r\n\t')}\n `;
+    expect(readBase64Content(wrapped)).toEqual({ base64: bytes.toString('base64'), bytes: bytes.length });
+    expect(readBase64Content('data:text/plain;base64,aGk=')).toEqual({ base64: 'aGk=', bytes: 2 });
+    expect(readBase64Content('AA==\r\n')).toEqual({ base64: 'AA==', bytes: 1 });
+    expect(readBase64Content('')).toEqual({ base64: '', bytes: 0 });
+  });
+
+  it.each(['@@@', 'AA=A', 'AA===', 'AA= =', 'data:text/plain,aGk=', 'data:;base64,a!', 'aGk=\u0000'])('refuses %j', (content) => {
+    expect(readBase64Content(content)).toBeNull();
+  });
+
+  it('refuses 60,000 spaces and "!" at once, as the review sent it', () => {
+    const content = `${' '.repeat(60_000)}!`;
+    const { result, ms } = cpuTimeOf(() => rejects({ ...base, to: 'a@x.io', attachments: [{ filename: 'a.bin', content }] }));
+    expect(result.message).toContain("Field 'attachments[0].content' must be base64");
+    expect(ms).toBeLessThan(linearBoundMs(1));
+  });
+
+  it.each([1, 10])('is linear on %i MB: white space and "!", and wrapped base64', (megabytes) => {
+    const spaces = `${megabytesOf(' ', megabytes)}!`;
+    const refused = cpuTimeOf(() => readBase64Content(spaces));
+    expect(refused.result).toBeNull();
+    expect(refused.ms).toBeLessThan(linearBoundMs(megabytes));
+
+    const bytes = Buffer.alloc((megabytes * 1024 * 1024 * 3) / 4, 0xab);
+    const wrapped = bytes.toString('base64').replace(/.{76}/g, '$&\r\n');
+    const accepted = cpuTimeOf(() => readBase64Content(wrapped));
+    expect(accepted.result?.bytes).toBe(bytes.length);
+    expect(accepted.ms).toBeLessThan(linearBoundMs(megabytes));
+  });
+});
+
+describe('addresses are bounded before any pattern reads them', () => {
+  it('accepts a display name up to the limit, in both forms', () => {
+    const name = 'N'.repeat(MAX_DISPLAY_NAME_LENGTH);
+    expect(normalizeSendBody({ ...base, to: [`"${name}" <${'a'.repeat(240)}@x.io>`] }).to[0]?.name).toBe(name);
+    expect(normalizeSendBody({ ...base, to: [{ email: 'a@x.io', name }] }).to[0]?.name).toBe(name);
+  });
+
+  it.each([
+    [{ ...base, to: ['a@x.io', `N <${'a'.repeat(MAX_ADDRESS_STRING_LENGTH)}@x.io>`] }, "Field 'to[1]' is too long"],
+    [{ ...base, to: ['a@x.io', `${'N'.repeat(MAX_DISPLAY_NAME_LENGTH + 1)} <a@x.io>`] }, "Field 'to[1]' has a display name longer than 256 characters"],
+    [{ ...base, to: [{ email: 'a@x.io', name: 'N'.repeat(MAX_DISPLAY_NAME_LENGTH + 1) }] }, "Field 'to[0].name' has a display name longer than 256"],
+    [{ ...base, to: 'a@x.io', from: { email: `${'a'.repeat(MAX_ADDRESS_STRING_LENGTH)}@x.io` } }, "Field 'from.email' is too long"],
+  ])('refuses %#: %s', (body, message) => {
+    const err = rejects(body);
+    expect(err.code).toBe('VALIDATION_ERROR');
+    expect(err.message).toContain(message);
+  });
+
+  it.each([1, 10])('refuses %i MB addresses and names at once', (megabytes) => {
+    for (const to of [
+      ['a@x.io', `${megabytesOf('a', megabytes)}@x.io`],
+      ['a@x.io', `${megabytesOf('<', megabytes)}a@x.io>`],
+      ['a@x.io', `"${megabytesOf('"<a', megabytes)}" <a@x.io>`],
+      ['a@x.io', { email: 'a@x.io', name: megabytesOf('N ', megabytes) }],
+    ]) {
+      const { result, ms } = cpuTimeOf(() => rejects({ ...base, to }));
+      expect(result.message).toMatch(/^Field 'to\[1\]/);
+      expect(ms).toBeLessThan(linearBoundMs(megabytes));
+    }
   });
 });

@@ -1,5 +1,6 @@
 import type { MailAddress, MailAttachment } from '../../platform/mail/types.js';
 import { ApiError } from '../../platform/http/errors.js';
+import { readBase64Content } from './attachment-content.js';
 
 /** One send request after every client variant of spec §3.1 has been folded into one shape. */
 export interface NormalizedEmail {
@@ -40,8 +41,14 @@ const RESERVED_HEADERS = new Set([
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** RFC 5321 §4.5.3.1.3: a path is at most 256 octets, angle brackets included. */
+const MAX_EMAIL_LENGTH = 254;
+export const MAX_DISPLAY_NAME_LENGTH = 256;
+/** `"Display Name" <address>`: room for the name, the address, quotes, brackets and spaces around them. */
+export const MAX_ADDRESS_STRING_LENGTH = MAX_DISPLAY_NAME_LENGTH + MAX_EMAIL_LENGTH + 8;
+
 export function isValidEmail(email: string): boolean {
-  return email.length <= 254 && ADDRESS_PATTERN.test(email) && !LINE_BREAK.test(email);
+  return email.length <= MAX_EMAIL_LENGTH && ADDRESS_PATTERN.test(email) && !LINE_BREAK.test(email);
 }
 
 function cleanName(value: unknown, field: string): string | undefined {
@@ -52,14 +59,20 @@ function cleanName(value: unknown, field: string): string | undefined {
   return name === '' ? undefined : name;
 }
 
-/** "Jane <jane@x.io>" or a bare address. */
+function checkDisplayNameLength(name: string, field: string): void {
+  if (name.length > MAX_DISPLAY_NAME_LENGTH) fail(`Field '${field}' has a display name longer than ${MAX_DISPLAY_NAME_LENGTH} characters`);
+}
+
+/** "Jane <jane@x.io>" or a bare address; its length is checked before any pattern reads it. */
 function parseAddressString(raw: string, field: string): MailAddress {
+  if (raw.length > MAX_ADDRESS_STRING_LENGTH) fail(`Field '${field}' is too long: an address with its display name has at most ${MAX_ADDRESS_STRING_LENGTH} characters`);
   if (LINE_BREAK.test(raw)) fail(`Field '${field}' must not contain line breaks`);
   const value = raw.trim();
   const angle = /^(.*)<([^<>]+)>$/.exec(value);
   const email = (angle ? angle[2]! : value).trim();
   const name = angle ? angle[1]!.trim().replace(/^"(.*)"$/, '$1').trim() : undefined;
   if (!isValidEmail(email)) fail(`Field '${field}' has an invalid email address: ${JSON.stringify(email.slice(0, 100))}`);
+  if (name) checkDisplayNameLength(name, field);
   return name ? { email, name } : { email };
 }
 
@@ -69,6 +82,7 @@ function parseAddress(value: unknown, field: string): MailAddress {
     const email = value.email ?? value.address;
     if (typeof email !== 'string' || email.trim() === '') return fail(`Field '${field}.email' is required`);
     const parsed = parseAddressString(email, `${field}.email`);
+    if (typeof value.name === 'string') checkDisplayNameLength(value.name, `${field}.name`);
     const name = cleanName(value.name, `${field}.name`) ?? parsed.name;
     return name ? { email: parsed.email, name } : { email: parsed.email };
   }
@@ -114,8 +128,6 @@ function parseHeaders(body: Record<string, unknown>): Record<string, string> {
   return out;
 }
 
-const BASE64 = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
-
 function parseAttachments(body: Record<string, unknown>): { attachments: MailAttachment[]; bytes: number } {
   const raw = body.attachments;
   if (raw === undefined || raw === null) return { attachments: [], bytes: 0 };
@@ -128,17 +140,26 @@ function parseAttachments(body: Record<string, unknown>): { attachments: MailAtt
     if (!filename) return fail(`Field '${f}.filename' is required`);
     const content = a.content;
     if (typeof content !== 'string' || content === '') return fail(`Field '${f}.content' is required (base64)`);
-    const stripped = content.replace(/^data:[^;,]*;base64,/, '');
-    if (!BASE64.test(stripped)) return fail(`Field '${f}.content' must be base64`);
-    bytes += Buffer.byteLength(stripped, 'base64');
+    const payload = readBase64Content(content);
+    if (payload === null) return fail(`Field '${f}.content' must be base64`);
+    bytes += payload.bytes;
     const contentType = cleanName(a.content_type ?? a.contentType ?? a.type, `${f}.content_type`);
     const contentId = cleanName(a.content_id ?? a.contentId ?? a.cid, `${f}.content_id`);
-    return { filename, content: stripped.replace(/\s+/g, ''), ...(contentType ? { contentType } : {}), ...(contentId ? { contentId } : {}) };
+    return { filename, content: payload.base64, ...(contentType ? { contentType } : {}), ...(contentId ? { contentId } : {}) };
   });
   return { attachments, bytes };
 }
 
-const looksLikeHtml = (s: string): boolean => /<\/?[a-z][\s\S]*>/i.test(s);
+/** A tag somewhere: "<" or "</", a letter, and a ">" anywhere after it. One pass over the body. */
+export function looksLikeHtml(body: string): boolean {
+  for (let at = body.indexOf('<'); at !== -1; at = body.indexOf('<', at + 1)) {
+    const letter = body.charCodeAt(at + 1) === 0x2f /* / */ ? at + 2 : at + 1;
+    const code = body.charCodeAt(letter) | 0x20;
+    // the first such "<" leaves the most room for a ">" after it: if it has none, no later one has
+    if (code >= 0x61 && code <= 0x7a) return body.indexOf('>', letter + 1) !== -1;
+  }
+  return false;
+}
 
 export function normalizeSendBody(input: unknown): NormalizedEmail {
   if (!isRecord(input)) return fail('Request body must be a JSON object');

@@ -1,6 +1,8 @@
+import fc from 'fast-check';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { describe, expect, it } from 'vitest';
-import { MailCompositionError, composeMessage, composerOptions, serializeMime } from './compose.js';
+import { cpuTimeOf, linearBoundMs } from '../../../test/support/cpu-time.js';
+import { MailCompositionError, composeMessage, composerOptions, normalizeTextPart, serializeMime } from './compose.js';
 import type { MailContent } from './types.js';
 
 function content(overrides: Partial<MailContent> = {}): MailContent {
@@ -86,6 +88,25 @@ describe('composeMessage', () => {
     expect(raw).toContain('line 1\r\nline 2');
   });
 
+  it('turns bare CR into CRLF in every text part, so "\\r.\\r\\n" cannot end the SMTP data early', async () => {
+    const smuggled = 'Hi\r.\r\nMAIL FROM:<x@example.com>\r\n';
+    const htmlOnly = await composeMessage(content({ text: undefined, html: `<p>${smuggled}</p>` }));
+    const textOnly = await composeMessage(content({ text: smuggled }));
+    // the generated text alternative too: "&#13;" decodes to a CR
+    const entity = await composeMessage(content({ text: undefined, html: '<pre>a&#13;.&#13;b</pre>' }));
+    for (const raw of [htmlOnly, textOnly, entity]) expect(lineBreakFaults(raw)).toEqual([]);
+    expect(decodedPartBody(htmlOnly, 'text/html')).toBe('<p>Hi\r\n.\r\nMAIL FROM:<x@example.com>\r\n</p>');
+    expect(decodedPartBody(textOnly, 'text/plain')).toBe('Hi\r\n.\r\nMAIL FROM:<x@example.com>\r\n');
+    expect(decodedPartBody(entity, 'text/plain')).toBe('a\r\n.\r\nb');
+  });
+
+  it('replaces NUL in text parts with U+FFFD', async () => {
+    const raw = await composeMessage(content({ text: 'a\0b', html: '<p>c\0d</p>' }));
+    expect(lineBreakFaults(raw)).toEqual([]);
+    expect(decodedPartBody(raw, 'text/plain')).toBe('a\ufffdb');
+    expect(decodedPartBody(raw, 'text/html')).toBe('<p>c\ufffdd</p>');
+  });
+
   it('never writes Bcc recipients into the message, but keeps To, Cc and Reply-To', async () => {
     const raw = await composeMessage(
       content({
@@ -147,6 +168,27 @@ describe('composeMessage', () => {
     expect(Buffer.from(part?.body.replace(/\r\n/g, '') ?? '', 'base64').equals(pdf)).toBe(true);
   });
 
+  it.each([['message/rfc822'], ['text/plain'], ['text/html; charset=utf-8'], ['message/partial'], [undefined]])(
+    'sends %s attachments base64-encoded, NUL and bare CR included',
+    async (contentType) => {
+      const bytes = Buffer.from('From: a@example.test\r\nSubject: fwd\r\n\r\nbody\0with NUL\r.\r\nMAIL FROM:<x@example.com>\rend\n');
+      const raw = await composeMessage(
+        content({ attachments: [{ filename: 'forwarded.eml', content: bytes.toString('base64'), ...(contentType ? { contentType } : {}) }] }),
+      );
+      expect(lineBreakFaults(raw)).toEqual([]);
+      // without a type, the .eml name makes it message/rfc822
+      const part = partBody(raw, `${contentType?.split(';')[0] ?? 'message/rfc822'}.*name=forwarded\\.eml`);
+      expect(part?.headers).toContain('Content-Transfer-Encoding: base64');
+      expect(Buffer.from(part?.body.replace(/\r\n/g, '') ?? '', 'base64').equals(bytes)).toBe(true);
+    },
+  );
+
+  it('sends an attachment labelled multipart/* as application/octet-stream: a leaf part holds no parts', async () => {
+    const raw = await composeMessage(content({ attachments: [{ filename: 'a.bin', content: 'AAE=', contentType: 'multipart/mixed' }] }));
+    expect(raw.toString('latin1').match(/Content-Type: multipart\//g)).toHaveLength(1);
+    expect(partBody(raw, 'application/octet-stream')?.headers).toContain('Content-Transfer-Encoding: base64');
+  });
+
   it('puts attachments with a content id next to the HTML as inline parts', async () => {
     const raw = await composeMessage(
       content({
@@ -202,12 +244,112 @@ describe('composeMessage', () => {
       ['an attachment', { html: '<p>see attached</p>', attachments: [{ filename: 'invoice.pdf', content: pdf, contentType: 'application/pdf' }] }],
       ['an inline image and an attachment', { html: '<img src="cid:logo@x">', attachments: [{ filename: 'logo.png', content: 'iVBORw0KGgo=', contentType: 'image/png', contentId: 'logo@x' }, { filename: 'résumé.txt', content: Buffer.from('hello\n').toString('base64') }] }],
       ['an empty attachment', { attachments: [{ filename: 'empty.txt', content: '' }] }],
+      ['a message/rfc822 attachment and a text one', { attachments: [{ filename: 'fwd.eml', content: Buffer.from('Subject: x\r\n\r\nbody\0\r').toString('base64'), contentType: 'message/rfc822' }, { filename: 'notes.txt', content: Buffer.from('a\rb').toString('base64'), contentType: 'text/plain' }] }],
+      ['NUL and CR in text and HTML', { text: 'a\0b\rc', html: '<p>d\0e\rf</p>' }],
     ];
+    // Text parts are normalised before the tree is built (composerOptions), so both writers get CRLF-only text
+    // and agree byte for byte; before, build()'s line-break stream made bare LFs CRLF and left bare CRs alone.
     it.each(shapes)('%s', async (_shape, overrides) => {
       const options = composerOptions(content(overrides), 'fixedboundary0123');
       const streamed = await new MailComposer(options).compile().build();
       const written = serializeMime(new MailComposer(options).compile());
       expect(written.toString('latin1')).toBe(streamed.toString('latin1'));
     });
+  });
+});
+
+/** Every bare CR, bare LF and NUL in a composed message, with its offset: a clean message has none. */
+function lineBreakFaults(raw: Buffer): string[] {
+  const faults: string[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const byte = raw[i];
+    if (byte === 0x00) faults.push(`NUL at ${i}`);
+    else if (byte === 0x0d && raw[i + 1] !== 0x0a) faults.push(`bare CR at ${i}`);
+    else if (byte === 0x0a && raw[i - 1] !== 0x0d) faults.push(`bare LF at ${i}`);
+  }
+  return faults;
+}
+
+describe('composeMessage on any input', () => {
+  // Line breaks, NUL, dots and the characters that change how a header or a part is encoded, often.
+  const awkward = ['\r', '\n', '\r\n', '\0', '.', '\r.\r\n', '=', ' ', '\t', '"', ';', '<', '>', '\u2028', '\u0085', 'é', '👋'];
+  const anyCharacter = fc.string({ unit: 'binary', minLength: 1, maxLength: 1 });
+  const bodyText = (maxLength: number) =>
+    fc.string({ unit: fc.oneof({ weight: 2, arbitrary: fc.constantFrom(...awkward) }, { weight: 3, arbitrary: anyCharacter }), maxLength });
+  // What may go into a header: anything but CR, LF and NUL, which the composer refuses there (tested below).
+  const headerText = (maxLength: number) =>
+    fc.string({
+      unit: fc.oneof(
+        { weight: 2, arbitrary: fc.constantFrom(...awkward.filter((c) => !/[\r\n\0]/.test(c))) },
+        { weight: 3, arbitrary: anyCharacter.filter((c) => !/[\r\n\0]/.test(c)) },
+      ),
+      maxLength,
+    });
+  const contentType = fc.oneof(
+    fc.constantFrom('message/rfc822', 'message/partial', 'message/global', 'text/plain', 'text/html; charset=utf-8', 'multipart/mixed', 'application/pdf', 'image/png'),
+    headerText(30),
+  );
+  const headerName = fc.oneof(fc.stringMatching(/^X-[A-Za-z0-9-]{1,20}$/), fc.constantFrom('Content-Type', 'Content-Transfer-Encoding', 'List-Unsubscribe'));
+  const mailbox = fc.record({ email: fc.constantFrom('a@example.test', 'b@example.test'), name: fc.option(headerText(60), { nil: undefined }) });
+  const input = fc.record({
+    subject: headerText(120),
+    html: fc.option(bodyText(400), { nil: undefined }),
+    text: fc.option(bodyText(400), { nil: undefined }),
+    from: mailbox,
+    to: fc.array(mailbox, { minLength: 1, maxLength: 3 }),
+    replyTo: fc.array(mailbox, { maxLength: 2 }),
+    headers: fc.dictionary(headerName, headerText(100), { maxKeys: 3 }),
+    attachments: fc.array(
+      fc.record({
+        filename: headerText(40),
+        content: fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes).toString('base64')),
+        contentType: fc.option(contentType, { nil: undefined }),
+      }),
+      { maxLength: 3 },
+    ),
+  });
+
+  it('never writes a bare CR, a bare LF or a NUL, whatever the text, HTML, names, headers and attachments', async () => {
+    await fc.assert(
+      fc.asyncProperty(input, async (generated) => {
+        const raw = await composeMessage(content({ ...generated, cc: [], bcc: [] }));
+        expect(lineBreakFaults(raw)).toEqual([]);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('refuses CR, LF or NUL anywhere in a header value, name or attachment name', async () => {
+    const breaking = fc.tuple(headerText(20), fc.constantFrom('\r', '\n', '\0', '\r\n', '\r.\r\n'), headerText(20)).map((parts) => parts.join(''));
+    const places: ((value: string) => Partial<MailContent>)[] = [
+      (value) => ({ subject: value }),
+      (value) => ({ from: { email: 'a@example.test', name: value } }),
+      (value) => ({ to: [{ email: 'a@example.test', name: value }] }),
+      (value) => ({ replyTo: [{ email: 'a@example.test', name: value }] }),
+      (value) => ({ headers: { 'X-Note': value } }),
+      (value) => ({ attachments: [{ filename: value, content: 'AA==' }] }),
+      (value) => ({ attachments: [{ filename: 'a.bin', content: 'AA==', contentType: value }] }),
+    ];
+    await fc.assert(
+      fc.asyncProperty(input, breaking, fc.constantFrom(...places), async (generated, value, place) => {
+        await expect(composeMessage(content({ ...generated, cc: [], bcc: [], ...place(value) }))).rejects.toBeInstanceOf(MailCompositionError);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('normalizeTextPart', () => {
+  it('makes every line break CRLF and NUL U+FFFD, leaving CRLF alone', () => {
+    expect(normalizeTextPart('a\rb\nc\r\nd\n\re\r\r\nf\0')).toBe('a\r\nb\r\nc\r\nd\r\n\r\ne\r\n\r\nf\ufffd');
+    const clean = 'already\r\nclean';
+    expect(normalizeTextPart(clean)).toBe(clean);
+  });
+
+  it.each([['1 MB', 1], ['10 MB', 10]])('is linear: %s of bare CRs and NULs', (_size, megabytes) => {
+    const input = '\r\0\n'.repeat((megabytes * 1024 * 1024) / 3);
+    const { result, ms } = cpuTimeOf(() => normalizeTextPart(input));
+    expect(result.length).toBe((input.length / 3) * 5);
+    expect(ms).toBeLessThan(linearBoundMs(megabytes));
   });
 });

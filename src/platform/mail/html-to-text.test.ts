@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { cpuTimeOf, linearBoundMs, megabytesOf } from '../../../test/support/cpu-time.js';
 import { decodeHtmlEntities, htmlToText } from './html-to-text.js';
 
 describe('htmlToText', () => {
@@ -68,6 +69,56 @@ describe('htmlToText', () => {
   it('treats a stray "<" as text', () => {
     expect(htmlToText('1 < 2 and 3 > 2')).toBe('1 < 2 and 3 > 2');
   });
+
+  it('reads malformed markup as before: unclosed tags and quotes are text, an unclosed comment or script hides the rest', () => {
+    expect(htmlToText('<a<b>c')).toBe('c');
+    expect(htmlToText('<a "<b>c')).toBe('<a "c');
+    expect(htmlToText('<a href="x>y">z</a>')).toBe('z (x>y)');
+    expect(htmlToText('<p>a<!-- b <p>c')).toBe('a');
+    expect(htmlToText('a<script>b</scriptx></SCRIPT  >c')).toBe('ac');
+    expect(htmlToText('a<style/>b')).toBe('ab');
+    expect(htmlToText('a <! b')).toBe('a <! b');
+    expect(htmlToText('<img alt=\'it"s\' src=x><img alt="unclosed>')).toBe('it"s <img alt="unclosed>');
+    expect(htmlToText('<a href=" https://example.test ">\n  https://example.test\n</a>')).toBe('https://example.test');
+    expect(htmlToText('<a href=u><a href=v></a></a>')).toBe('v (u)');
+  });
+
+  it('keeps a link\'s text to what was written inside it', () => {
+    // trailing spaces of a <pre> dropped before a line break are not part of the link that follows them
+    expect(htmlToText('<pre>foo   <a href="u"><br>x</a></pre>')).toBe('foo\nx (u)');
+  });
+});
+
+describe('htmlToText is linear on hostile input', () => {
+  const nestedLinks = (megabytes: number) => {
+    const depth = (megabytes * 1024 * 1024) / 40;
+    return `${'<a href="https://example.test/">'.repeat(depth)}text${'</a>'.repeat(depth)}`;
+  };
+  const cases: [string, (megabytes: number) => string, (text: string, html: string) => void][] = [
+    ['"<a" repeated (tags that never close)', (mb) => megabytesOf('<a', mb), (text, html) => expect(text).toBe(html)],
+    ['"x<br>" repeated (a line break each time)', (mb) => megabytesOf('x<br>', mb), (text) => expect(text.startsWith('x\nx\nx\n')).toBe(true)],
+    ['"<a \\"" repeated (quotes that never close)', (mb) => megabytesOf('<a "', mb), (text, html) => expect(text).toBe(html)],
+    ['"<b \'" repeated', (mb) => megabytesOf("<b '", mb), (text, html) => expect(text).toBe(html)],
+    ['"<a b=\\"<a>\\"" repeated (tags inside quotes)', (mb) => megabytesOf('<a b="<a>"', mb), (text) => expect(text.startsWith('"<a b="')).toBe(false)],
+    ['"<!--" repeated (a comment never closed)', (mb) => megabytesOf('<!--', mb), (text) => expect(text).toBe('')],
+    ['"<!" repeated (declarations never closed)', (mb) => megabytesOf('<!', mb), (text, html) => expect(text).toBe(html)],
+    ['"<script>" never closed', (mb) => `<script>${megabytesOf('</scrip x', mb)}`, (text) => expect(text).toBe('')],
+    ['"&#" repeated', (mb) => megabytesOf('&#', mb), (text, html) => expect(text).toBe(html)],
+    ['links with their URLs', (mb) => megabytesOf('<a href="https://example.test/">link</a> ', mb), (text) => expect(text.startsWith('link (https://example.test/) link')).toBe(true)],
+    ['links nested thousands deep', nestedLinks, (text) => expect(text.startsWith('text (https://example.test/)')).toBe(true)],
+    ['one tag with a million attributes', (mb) => `<img ${'a="b" alt=x '.repeat((mb * 1024 * 1024) / 12)}>`, (text) => expect(text).toBe('x')],
+    ['an attribute value never closed', (mb) => `<a href="${megabytesOf('x', mb)}`, (text) => expect(text.startsWith('<a href="xxx')).toBe(true)],
+    ['white space inside <pre> before line breaks', (mb) => `<pre>${megabytesOf('x   <a href=u><br>y</a>', mb)}`, (text) => expect(text.startsWith('x\ny (u)x\ny (u)')).toBe(true)],
+    ['a megabyte-long run of white space', (mb) => `<p>a${' \t\n'.repeat((mb * 1024 * 1024) / 3)}b</p>`, (text) => expect(text).toBe('a b')],
+  ];
+  describe.each([1, 10])('%i MB', (megabytes) => {
+    it.each(cases)('%s', (_name, make, check) => {
+      const html = make(megabytes);
+      const { result, ms } = cpuTimeOf(() => htmlToText(html));
+      check(result, html);
+      expect(ms).toBeLessThan(linearBoundMs(megabytes));
+    });
+  });
 });
 
 describe('decodeHtmlEntities', () => {
@@ -77,5 +128,14 @@ describe('decodeHtmlEntities', () => {
 
   it('leaves unknown entities alone', () => {
     expect(decodeHtmlEntities('&bogus; &amp')).toBe('&bogus; &amp');
+  });
+
+  it.each([1, 10])('is linear on %i MB of almost-entities', (megabytes) => {
+    for (const unit of ['&#', '&#x', `&${'a'.repeat(40)}`, '&amp;']) {
+      const text = megabytesOf(unit, megabytes);
+      const { result, ms } = cpuTimeOf(() => decodeHtmlEntities(text));
+      expect(result.length).toBe(unit === '&amp;' ? Math.ceil(text.length / 5) : text.length);
+      expect(ms).toBeLessThan(linearBoundMs(megabytes));
+    }
   });
 });
