@@ -32,5 +32,48 @@ export function parseJsonBody(text: string): unknown {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new ApiError('VALIDATION_ERROR', 'Request body must be a JSON object');
   }
+  // JSON can only carry a NUL escaped, so text without the escape cannot hold one and needs no walk.
+  if (text.includes('\\u0000')) {
+    const path = findNul(value);
+    if (path !== null) throw new ApiError('VALIDATION_ERROR', `Field '${path}' must not contain NUL characters (\\u0000)`);
+  }
   return value;
+}
+
+const MAX_PATH_LENGTH = 200;
+
+/**
+ * The path (`metadata.note`, `to[1]`, `params.items[0].name`) of a string or object key holding a NUL
+ * character, or null. PostgreSQL stores neither in text nor in jsonb, so such a value would fail at the
+ * database instead of as a validation error. One pass over the parsed value with an explicit stack; the path
+ * is put together only for the value found.
+ */
+export function findNul(root: unknown): string | null {
+  // each container visited: where it hangs (its parent's index in `trail` and its key there)
+  const trail: { parent: number; key: string | number }[] = [];
+  const stack: { value: object; at: number }[] = [{ value: root as object, at: -1 }];
+  const pathTo = (at: number, key: string | number | null): string => {
+    const keys: (string | number)[] = key === null ? [] : [key];
+    for (let i = at; i >= 0; i = trail[i]!.parent) keys.push(trail[i]!.key);
+    let path = '';
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const k = keys[i]!;
+      path += typeof k === 'number' ? `[${k}]` : path === '' ? k : `.${k}`;
+    }
+    return path.length > MAX_PATH_LENGTH ? `${path.slice(0, MAX_PATH_LENGTH)}…` : path;
+  };
+  while (stack.length > 0) {
+    const { value, at } = stack.pop()!;
+    const entries: [string | number, unknown][] = Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.entries(value);
+    for (const [key, child] of entries) {
+      if (typeof key === 'string' && key.includes('\0')) return pathTo(at, null) || 'body';
+      if (typeof child === 'string') {
+        if (child.includes('\0')) return pathTo(at, key);
+      } else if (child !== null && typeof child === 'object') {
+        trail.push({ parent: at, key });
+        stack.push({ value: child, at: trail.length - 1 });
+      }
+    }
+  }
+  return null;
 }

@@ -1,7 +1,8 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import type { Logger } from '../logger.js';
 import { ApiError, errorEnvelope } from './errors.js';
+import { answerClientError } from './client-errors.js';
 import { parseJsonBody } from './json-body.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -33,10 +34,33 @@ function toApiError(err: FastifyError | ApiError | Error): ApiError {
       return new ApiError('VALIDATION_ERROR', 'Malformed JSON body');
     case 'FST_ERR_VALIDATION':
       return new ApiError('VALIDATION_ERROR', err.message);
+    case 'FST_ERR_BAD_URL':
+      return new ApiError('VALIDATION_ERROR', 'Malformed URL: a path segment is not valid percent-encoded UTF-8');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      // ids in paths are never refused for their form (README, Compatibility): one this long names nothing
+      return new ApiError('NOT_FOUND', `No resource has an id longer than ${MAX_PARAM_LENGTH} characters`);
   }
   const status = (err as FastifyError).statusCode;
   if (status && status >= 400 && status < 500) return new ApiError('VALIDATION_ERROR', err.message);
   return new ApiError('INTERNAL_ERROR');
+}
+
+const MAX_PARAM_LENGTH = 500;
+
+const sendError = (reply: FastifyReply, apiError: ApiError) => {
+  for (const [k, v] of Object.entries(apiError.extra.headers ?? {})) reply.header(k, v);
+  return reply.status(apiError.status).send(errorEnvelope(apiError));
+};
+
+/** Strings of a query or path parameter object: PostgreSQL cannot store NUL, so it is refused before any use. */
+function refuseNul(values: unknown, what: string): void {
+  if (values === null || typeof values !== 'object') return;
+  for (const [name, value] of Object.entries(values)) {
+    const strings: unknown[] = Array.isArray(value) ? value : [value];
+    if (name.includes('\0') || strings.some((v) => typeof v === 'string' && v.includes('\0'))) {
+      throw new ApiError('VALIDATION_ERROR', `${what} '${name.replaceAll('\0', '\\u0000').slice(0, 100)}' must not contain NUL characters (\\u0000)`);
+    }
+  }
 }
 
 export function createHttpServer(opts: { logger: Logger; bodyLimit?: number; trustProxy?: boolean }): FastifyInstance {
@@ -45,8 +69,29 @@ export function createHttpServer(opts: { logger: Logger; bodyLimit?: number; tru
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
     trustProxy: opts.trustProxy ?? false,
     logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
-    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 500 },
+    // answered below in the envelope instead of fastify's own body
+    return503OnClosing: false,
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: MAX_PARAM_LENGTH },
+    // errors raised before a route is found (bad percent-encoding, an over-long parameter) get the envelope too
+    frameworkErrors: (err: FastifyError, _request: FastifyRequest, reply: FastifyReply) => sendError(reply, toApiError(err)),
+    // malformed HTTP, header overflow and timeouts happen below fastify: answered on the socket, in the envelope
+    clientErrorHandler: answerClientError,
+  });
+
+  // Requests that arrive while the server drains (on a kept-alive connection) are told to go elsewhere.
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return;
+    reply.header('Connection', 'close');
+    throw new ApiError('SERVICE_UNAVAILABLE', 'The server is shutting down; retry on another connection', { headers: { 'Retry-After': '1' } });
+  });
+  app.addHook('preValidation', async (request) => {
+    refuseNul(request.params, 'Path parameter');
+    refuseNul(request.query, 'Query parameter');
   });
 
   app.removeAllContentTypeParsers();
@@ -69,8 +114,7 @@ export function createHttpServer(opts: { logger: Logger; bodyLimit?: number; tru
   app.setErrorHandler((err: FastifyError | ApiError, request, reply) => {
     const apiError = toApiError(err);
     if (apiError.status >= 500) request.log.error({ err, url: request.url }, 'request failed');
-    for (const [k, v] of Object.entries(apiError.extra.headers ?? {})) reply.header(k, v);
-    return reply.status(apiError.status).send(errorEnvelope(apiError));
+    return sendError(reply, apiError);
   });
 
   // A shadow router answers "which methods does this path have?" so a wrong method gets 405, not 404.
