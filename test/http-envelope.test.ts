@@ -100,6 +100,15 @@ describe.each(BACKENDS)('every answer is the envelope, framework errors included
       expect(domain.status).toBe(400);
     });
 
+    it('unpaired surrogates, which PostgreSQL cannot store either, are refused the same way', async () => {
+      for (const [body, field] of [[{ metadata: { a: '\ud800' } }, 'metadata.a'], [{ tags: ['\udc00'] }, 'tags[0]']] as const) {
+        const res = await send(body);
+        expect(res.status).toBe(400);
+        expect(res.body.message).toBe(`Field '${field}' must not contain unpaired surrogates (\\uD800-\\uDFFF): it is not valid Unicode`);
+      }
+      expect((await send({ metadata: { smile: '\ud83d\ude00' } })).status).toBe(200);
+    });
+
     it('the same text without NUL is accepted (an escaped backslash is not a NUL)', async () => {
       const ok = await send({ metadata: { note: 'a\\u0000b' } });
       expect(ok.status).toBe(200);
