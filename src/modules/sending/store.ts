@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { inTransaction, type Db, type Tx } from '../../platform/db/database.js';
 import { countWithinParamBudget } from '../../platform/db/param-budget.js';
 import type { NewMessage, NewMessageEvent, NewMessageRecipient } from '../../platform/db/schema.js';
@@ -97,10 +98,13 @@ export interface ScheduledRow {
   created_at: Date;
 }
 
+/** A rendered template's subject has no request limit: list items clip it so a page stays small. */
+const LIST_SUBJECT_CHARS = 1_000;
+
 export function listScheduled(db: Db, workspaceId: string, limit: number, after?: { createdAt: Date; id: string }): Promise<ScheduledRow[]> {
   let q = db
     .selectFrom('messages')
-    .select(['id', 'tier', 'from_email', 'subject', 'scheduled_at', 'timezone', 'recipients_count', 'created_at'])
+    .select(['id', 'tier', 'from_email', sql<string>`left(subject, ${sql.lit(LIST_SUBJECT_CHARS)})`.as('subject'), 'scheduled_at', 'timezone', 'recipients_count', 'created_at'])
     .where('workspace_id', '=', workspaceId)
     .where('status', '=', 'scheduled');
   if (after) {
