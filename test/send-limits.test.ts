@@ -31,6 +31,9 @@ describe.each(BACKENDS)('send field limits and platform-owned headers on %s', (b
 
   it('each limit is refused with 400 naming the field; the limit itself is accepted', async () => {
     const cases: [Record<string, unknown>, Record<string, unknown>, string][] = [
+      [{ to: [address(1), { email: address(2), name: 'n'.repeat(L.nameChars) }] }, { to: [address(1), { email: address(2), name: 'n'.repeat(L.nameChars + 1) }] }, "Field 'to[1].name' is longer than 200 characters"],
+      [{ cc: `${'n'.repeat(L.nameChars)} <${address(1)}>` }, { cc: `${'n'.repeat(L.addressEntryChars)} <${address(1)}>` }, "Field 'cc' is longer than 500 characters"],
+      [{ from: 's@example.test', from_name: 'n'.repeat(L.nameChars) }, { from: 's@example.test', fromName: 'n'.repeat(L.nameChars + 1) }, "Field 'fromName' is longer than 200 characters"],
       [{ subject: 'x'.repeat(L.subjectChars) }, { subject: 'x'.repeat(L.subjectChars + 1) }, "Field 'subject' is longer than 1000 characters"],
       [{ metadata: Object.fromEntries(many(L.metadataKeys, (i) => [`k${i}`, i])) }, { metadata: Object.fromEntries(many(L.metadataKeys + 1, (i) => [`k${i}`, i])) }, "Field 'metadata' may hold at most 50 keys"],
       [{ meta: { a: 'x'.repeat(L.metadataBytes - 10) } }, { meta: { a: 'x'.repeat(L.metadataBytes) } }, "Field 'meta' is too large: at most 16384 bytes"],

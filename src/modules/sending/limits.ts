@@ -7,6 +7,8 @@ import { ApiError } from '../../platform/http/errors.js';
  */
 export const SEND_LIMITS = {
   subjectChars: 1_000,
+  nameChars: 200,
+  addressEntryChars: 500,
   metadataKeys: 50,
   metadataBytes: 16 * 1024,
   tags: 20,
@@ -45,6 +47,12 @@ export function checkSendLimits(body: Record<string, unknown>): void {
   const L = SEND_LIMITS;
   if (typeof body.subject === 'string' && body.subject.length > L.subjectChars) fail(`Field 'subject' is longer than ${L.subjectChars} characters`);
 
+  for (const field of ['to', 'cc', 'bcc', 'reply_to', 'replyTo', 'from']) checkAddressEntries(body[field], field);
+  for (const field of ['from_name', 'fromName']) {
+    const name = body[field];
+    if (typeof name === 'string' && name.trim().length > L.nameChars) fail(`Field '${field}' is longer than ${L.nameChars} characters`);
+  }
+
   const metadata = pick(body, ['metadata', 'meta']);
   if (metadata && isRecord(metadata.value)) {
     if (Object.keys(metadata.value).length > L.metadataKeys) fail(`Field '${metadata.name}' may hold at most ${L.metadataKeys} keys`);
@@ -73,6 +81,16 @@ export function checkSendLimits(body: Record<string, unknown>): void {
     const bytes = jsonBytes(params.value);
     if (bytes > L.templateParamsBytes) fail(`Field '${params.name}' is too large: at most ${L.templateParamsBytes} bytes as JSON (it has ${bytes})`);
   }
+}
+
+/** Display names and "Name <address>" strings; the addresses themselves are checked where they are parsed. */
+function checkAddressEntries(raw: unknown, field: string): void {
+  const entries = Array.isArray(raw) ? raw : [raw];
+  entries.forEach((entry, i) => {
+    const at = Array.isArray(raw) ? `${field}[${i}]` : field;
+    if (typeof entry === 'string' && entry.length > SEND_LIMITS.addressEntryChars) fail(`Field '${at}' is longer than ${SEND_LIMITS.addressEntryChars} characters`);
+    if (isRecord(entry) && typeof entry.name === 'string' && entry.name.trim().length > SEND_LIMITS.nameChars) fail(`Field '${at}.name' is longer than ${SEND_LIMITS.nameChars} characters`);
+  });
 }
 
 function checkHeaderLimits(body: Record<string, unknown>): void {
