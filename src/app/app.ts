@@ -60,7 +60,7 @@ export async function openDatabase(config: Config): Promise<{ database: Database
 }
 
 export function buildHttp(services: Services, log: Logger): FastifyInstance {
-  const app = createHttpServer({ logger: log });
+  const app = createHttpServer({ logger: log, limits: services.config.http });
   registerAuth(app, { keys: services.keys, limiter: new RateLimiter(), config: services.config });
   app.get('/health', async () => ({ success: true, status: 'ok', database: services.database.kind }));
   app.get('/api/v1/integrations/verify', { config: { auth: { key: 'any' } } }, async (request) => {

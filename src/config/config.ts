@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { parseDnsServers } from '../platform/dns/resolver.js';
+import { DEFAULT_HTTP_LIMITS as HTTP, type HttpServerLimits } from '../platform/http/server.js';
 import { loadDomainsConfig, type DomainsConfig } from './domains-config.js';
 
 export const TIERS = ['instant', 'high', 'async', 'bulk'] as const;
@@ -46,6 +47,8 @@ export interface Config {
   scheduleMinSeconds: number;
   scheduleMaxDays: number;
   scheduleLateAfterSeconds: number;
+  /** timeouts, connection cap and the memory budget of large bodies */
+  http: HttpServerLimits;
 }
 
 const portSchema = z.coerce.number().int().min(0).max(65535);
@@ -172,7 +175,20 @@ export function loadConfig(env: Env = process.env): Config {
     scheduleMinSeconds: read('SCHEDULE_MIN_SECONDS', z.coerce.number().int().min(0), 60),
     scheduleMaxDays: read('SCHEDULE_MAX_DAYS', positiveInt, 365),
     scheduleLateAfterSeconds: read('SCHEDULE_LATE_AFTER_SECONDS', z.coerce.number().int().min(0), 30),
+    http: {
+      headersTimeoutMs: read('HTTP_HEADERS_TIMEOUT_MS', positiveInt, HTTP.headersTimeoutMs),
+      requestTimeoutMs: read('HTTP_REQUEST_TIMEOUT_MS', positiveInt, HTTP.requestTimeoutMs),
+      idleTimeoutMs: read('HTTP_IDLE_TIMEOUT_MS', positiveInt, HTTP.idleTimeoutMs),
+      keepAliveTimeoutMs: read('HTTP_KEEP_ALIVE_TIMEOUT_MS', positiveInt, HTTP.keepAliveTimeoutMs),
+      maxConnections: read('HTTP_MAX_CONNECTIONS', positiveInt, HTTP.maxConnections),
+      // at least one send body (60 MB) must fit
+      sendBodyBudgetBytes: read('SEND_BODY_BUDGET_MB', z.coerce.number().int().min(60), HTTP.sendBodyBudgetBytes / 2 ** 20) * 2 ** 20,
+      sendBodyWaitMs: read('SEND_BODY_WAIT_MS', z.coerce.number().int().min(0), HTTP.sendBodyWaitMs),
+    },
   };
+  if (config.http.headersTimeoutMs > config.http.requestTimeoutMs) {
+    problems.push(`HTTP_HEADERS_TIMEOUT_MS=${config.http.headersTimeoutMs}: must not exceed HTTP_REQUEST_TIMEOUT_MS (${config.http.requestTimeoutMs})`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
