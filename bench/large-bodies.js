@@ -10,6 +10,7 @@ import path from 'node:path';
 import process from 'node:process';
 import { runCli, serverEnv, sleep, startServer, stop, waitForReady } from './lib/processes.js';
 
+const { fetch } = globalThis;
 const CONCURRENT = 6;
 const ATTACHMENT_BYTES = Math.floor(28.5 * 1024 * 1024);
 
