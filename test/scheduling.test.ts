@@ -113,6 +113,54 @@ describe.each(BACKENDS)('scheduled sending on %s', (backend) => {
     expect(late.status).toBe(409);
     expect(late.body.message).toContain('handed to delivery');
   });
+  describe('a time on a plain send-email/* call is scheduled in that endpoint\'s tier, never dropped', () => {
+    const send = (path: string, body: Record<string, unknown>, key = ws.key) => call(`${t.url}${path}`, { key, body: { to: 'a@example.test', subject: 'plain', body: 'b', ...body } });
+
+    it('scheduled_at and scheduled_for both schedule, with the /schedule answer and the endpoint\'s tier', async () => {
+      const { day } = nextFixedDay();
+      const at = await send('/api/v1/send-email/high', { scheduled_at: `${day}T09:00:00`, timezone: 'Europe/Berlin', priority: 'bulk' });
+      const forr = await send('/api/v1/public/send-email/instant', { scheduled_for: `${day}T09:00:00Z` });
+      for (const [r, tier] of [[at, 'high'], [forr, 'instant']] as const) {
+        expect(r.status, JSON.stringify(r.body)).toBe(200);
+        expect(r.body).toMatchObject({ success: true, object: 'scheduled_email', status: 'scheduled', queue: tier, message: 'Email scheduled successfully' });
+        expect(r.body.id).toMatch(/^scheduled_msg_\d+_/);
+        expect((await email(r.body.id as string)).body).toMatchObject({ status: 'scheduled', priority: tier });
+      }
+      expect(forr.body.scheduled_at).toBe(utcAt(day, 9));
+      const list = await call(`${t.url}/api/v1/send-email/scheduled?limit=200`, { key: ws.key });
+      const ids = (list.body.data as { scheduled_emails: { id: string }[] }).scheduled_emails.map((e) => e.id);
+      expect(ids).toEqual(expect.arrayContaining([at.body.id, forr.body.id]));
+    });
+
+    it('fires at its time', async () => {
+      const res = await send('/send-email/instant', { scheduled_at: inSeconds(2) });
+      expect(res.body.status).toBe('scheduled');
+      const done = await waitFor(async () => {
+        const r = await email(res.body.id as string);
+        return r.body.status === 'delivered' ? r : null;
+      }, { timeoutMs: 15_000 });
+      expect((done.body.data as { events: { type: string }[] }).events.map((e) => e.type)).toEqual(['scheduled', 'delivered']);
+    });
+
+    it('on FREE it is 403 PLAN_REQUIRED; an unreadable or out-of-window time is INVALID_SCHEDULE_TIME', async () => {
+      const free = await t.workspace('FREE');
+      for (const field of ['scheduled_at', 'scheduled_for']) {
+        const res = await send('/api/v1/send-email/async', { [field]: inSeconds(3600) }, free.key);
+        expect([res.status, res.body.error], field).toEqual([403, 'PLAN_REQUIRED']);
+      }
+      for (const when of ['next tuesday', inSeconds(-60), new Date(Date.now() + 400 * 86_400_000).toISOString()]) {
+        const res = await send('/api/v1/send-email/async', { scheduled_for: when });
+        expect([res.status, res.body.error], when).toEqual([400, 'INVALID_SCHEDULE_TIME']);
+      }
+    });
+
+    it('null or an empty string means no time: sent at once', async () => {
+      for (const body of [{ scheduled_at: null }, { scheduled_for: '' }]) {
+        const res = await send('/api/v1/send-email/async', body);
+        expect(res.body).toMatchObject({ object: 'email', status: 'queued' });
+      }
+    });
+  });
 });
 
 describe('a scheduled email whose time passed while the server was down', () => {

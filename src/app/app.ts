@@ -66,7 +66,7 @@ export async function openDatabase(config: Config, opts: { warn?: Warn; log?: Lo
 }
 
 export function buildHttp(services: Services, log: Logger): FastifyInstance {
-  const app = createHttpServer({ logger: log, trustProxy: services.config.trustProxy });
+  const app = createHttpServer({ logger: log, trustProxy: services.config.trustProxy, limits: services.config.http });
   registerAuth(app, { keys: services.keys, limiter: new RateLimiter(), config: services.config });
   // Liveness: 200 while the process serves, with the last known database state from the background probe
   // (never a query of its own, so it cannot hang). Readiness: 503 while the database is unreachable, so a

@@ -4,6 +4,7 @@ import { DEFAULT_POSTGRES_LIMITS as PG, type PostgresLimits } from '../platform/
 import { parseDnsServers } from '../platform/dns/resolver.js';
 import { parseTrustProxy, type TrustProxy } from '../platform/http/trust-proxy.js';
 import { displaySetting } from './redact.js';
+import { DEFAULT_HTTP_LIMITS as HTTP, type HttpServerLimits } from '../platform/http/server.js';
 import { loadDomainsConfig, type DomainsConfig } from './domains-config.js';
 
 export const TIERS = ['instant', 'high', 'async', 'bulk'] as const;
@@ -65,6 +66,8 @@ export interface Config {
   shutdownGraceMs: number;
   /** fallback polling of an idle delivery worker; wake-ups normally come from LISTEN/NOTIFY or in-process */
   deliveryPollMs: number;
+  /** timeouts, connection cap and the memory budget of large bodies */
+  http: HttpServerLimits;
 }
 
 const portSchema = z.coerce.number().int().min(0).max(65535);
@@ -212,7 +215,20 @@ export function loadConfig(env: Env = process.env): Config {
     },
     shutdownGraceMs: read('SHUTDOWN_GRACE_MS', positiveInt, 20_000),
     deliveryPollMs: read('DELIVERY_POLL_MS', positiveInt, 500),
+    http: {
+      headersTimeoutMs: read('HTTP_HEADERS_TIMEOUT_MS', positiveInt, HTTP.headersTimeoutMs),
+      requestTimeoutMs: read('HTTP_REQUEST_TIMEOUT_MS', positiveInt, HTTP.requestTimeoutMs),
+      idleTimeoutMs: read('HTTP_IDLE_TIMEOUT_MS', positiveInt, HTTP.idleTimeoutMs),
+      keepAliveTimeoutMs: read('HTTP_KEEP_ALIVE_TIMEOUT_MS', positiveInt, HTTP.keepAliveTimeoutMs),
+      maxConnections: read('HTTP_MAX_CONNECTIONS', positiveInt, HTTP.maxConnections),
+      // at least one send body (60 MB) must fit
+      sendBodyBudgetBytes: read('SEND_BODY_BUDGET_MB', z.coerce.number().int().min(60), HTTP.sendBodyBudgetBytes / 2 ** 20) * 2 ** 20,
+      sendBodyWaitMs: read('SEND_BODY_WAIT_MS', z.coerce.number().int().min(0), HTTP.sendBodyWaitMs),
+    },
   };
+  if (config.http.headersTimeoutMs > config.http.requestTimeoutMs) {
+    problems.push(`HTTP_HEADERS_TIMEOUT_MS=${config.http.headersTimeoutMs}: must not exceed HTTP_REQUEST_TIMEOUT_MS (${config.http.requestTimeoutMs})`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

@@ -38,12 +38,14 @@ export async function insertCaptured(
 }
 
 const SUMMARY = ['id', 'message_id', 'envelope_from', 'envelope_to', 'subject', 'size', 'created_at'] as const;
+/** List items clip the subject (a rendered template's subject has no request limit) so a page stays small. */
+const LIST_SUMMARY = ['id', 'message_id', 'envelope_from', 'envelope_to', sql<string>`left(subject, 1000)`.as('subject'), 'size', 'created_at'] as const;
 
 export async function listCaptured(
   db: Db,
   opts: CaptureScope & { limit: number; before?: { createdAt: Date; id: string }; messageId?: string; recipient?: string },
 ): Promise<CapturedSummary[]> {
-  let q = db.selectFrom('captured_messages').select(SUMMARY).where('workspace_id', '=', opts.workspaceId);
+  let q = db.selectFrom('captured_messages').select(LIST_SUMMARY).where('workspace_id', '=', opts.workspaceId);
   if (opts.senderDomain !== null) q = q.where('message_id', 'in', sentFrom(db, opts.workspaceId, opts.senderDomain));
   if (opts.messageId) q = q.where('message_id', '=', opts.messageId);
   if (opts.recipient) q = q.where(sql<boolean>`${opts.recipient.toLowerCase()} = ANY (SELECT lower(x) FROM unnest(envelope_to) x)`);

@@ -8,7 +8,8 @@ export const EMAIL_STATUSES = ['queued', 'scheduled', 'sending', 'sent', 'delive
 
 const iso = (d: Date | null): string | null => d?.toISOString() ?? null;
 
-export function emailView(e: store.EmailRow, recipients: MessageRecipientRow[]) {
+/** A list item (GET /api/v1/emails): everything but metadata and reply_to, free text clipped by the store. */
+export function emailSummaryView(e: store.EmailSummaryRow, recipients: MessageRecipientRow[]) {
   const of = (kind: string) => recipients.filter((r) => r.kind === kind).map((r) => r.email);
   return {
     id: e.id,
@@ -20,7 +21,6 @@ export function emailView(e: store.EmailRow, recipients: MessageRecipientRow[]) 
     to: of('to'),
     cc: of('cc'),
     bcc: of('bcc'),
-    reply_to: e.reply_to.map((a) => a.email),
     subject: e.subject,
     message_id: e.message_id_header,
     created_at: iso(e.created_at),
@@ -38,9 +38,13 @@ export function emailView(e: store.EmailRow, recipients: MessageRecipientRow[]) 
     last_error: e.last_error,
     recipients_count: e.recipients_count,
     recipients: recipients.map((r) => ({ email: r.email, name: r.name, type: r.kind, status: r.status, smtp_code: r.smtp_code, smtp_response: r.smtp_response })),
-    metadata: e.metadata,
     tags: e.tags,
   };
+}
+
+/** One email in full (get-email). */
+export function emailView(e: store.EmailRow, recipients: MessageRecipientRow[]) {
+  return { ...emailSummaryView(e, recipients), reply_to: e.reply_to.map((a) => a.email), metadata: e.metadata };
 }
 
 function eventView(ev: MessageEventRow) {
@@ -71,8 +75,8 @@ export class EmailService {
   async list(filter: Omit<store.EmailFilter, 'limit' | 'before'> & { limit: number; cursor?: Cursor }) {
     const rows = await store.listEmails(this.db, { ...filter, limit: filter.limit + 1, ...(filter.cursor ? { before: filter.cursor } : {}) });
     const page = rows.slice(0, filter.limit);
-    const recipients = await store.recipientsOf(this.db, page.map((r) => r.id));
-    const emails = page.map((r) => emailView(r, recipients.filter((x) => x.message_id === r.id)));
+    const recipients = await store.recipientSummariesOf(this.db, page.map((r) => r.id));
+    const emails = page.map((r) => emailSummaryView(r, recipients.filter((x) => x.message_id === r.id)));
     const last = page[page.length - 1];
     return { emails, hasMore: rows.length > filter.limit, last: last ? { createdAt: last.created_at, id: last.id } : undefined };
   }

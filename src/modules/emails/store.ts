@@ -12,6 +12,27 @@ const COLUMNS = [
   'template_id', 'template_version', 'scheduled_at', 'timezone',
 ] as const;
 
+/**
+ * A list item: no metadata, reply_to or headers (get-email has them) and free text clipped, so a page of 200
+ * stays a few MB whatever an email holds, rows stored before the send limits included.
+ */
+export type EmailSummaryRow = Omit<EmailRow, 'metadata' | 'reply_to' | 'headers'>;
+
+const LIST_TEXT_CHARS = 1_000;
+const LIST_NAME_CHARS = 200;
+const LIST_TAGS_BYTES = 4_096;
+
+const SUMMARY_COLUMNS = [
+  'id', 'workspace_id', 'api_key_id', 'tier', 'priority', 'status', 'from_email', 'message_id_header', 'recipients_count',
+  'attempts', 'max_attempts', 'next_attempt_at', 'locked_by', 'transport', 'created_at', 'updated_at', 'sent_at',
+  'delivered_at', 'failed_at', 'template_id', 'template_version', 'scheduled_at', 'timezone',
+  sql<string>`left(subject, ${sql.lit(LIST_TEXT_CHARS)})`.as('subject'),
+  sql<string | null>`left(from_name, ${sql.lit(LIST_NAME_CHARS)})`.as('from_name'),
+  sql<string | null>`left(last_error, ${sql.lit(LIST_TEXT_CHARS)})`.as('last_error'),
+  // tags are at most 20 × 100 characters since the send limits; an older, larger list is left out of list items
+  sql<string[]>`CASE WHEN octet_length(tags::text) <= ${sql.lit(LIST_TAGS_BYTES)} THEN tags ELSE '[]'::jsonb END`.as('tags'),
+] as const;
+
 /** Whose emails a query may see: the workspace's, or only those sent from one domain (a domain-tied key). */
 export interface EmailScope {
   workspaceId: string;
@@ -35,8 +56,8 @@ export interface EmailFilter {
   limit: number;
 }
 
-export function listEmails(db: Db, f: EmailFilter): Promise<EmailRow[]> {
-  let q = db.selectFrom('messages').select(COLUMNS).where('workspace_id', '=', f.workspaceId);
+export function listEmails(db: Db, f: EmailFilter): Promise<EmailSummaryRow[]> {
+  let q = db.selectFrom('messages').select(SUMMARY_COLUMNS).where('workspace_id', '=', f.workspaceId);
   if (f.senderDomain !== null) q = q.where(addressWithinDomain('from_email', f.senderDomain));
   if (f.statuses?.length) q = q.where('status', 'in', f.statuses);
   if (f.since) q = q.where('created_at', '>=', f.since);
@@ -57,6 +78,22 @@ export function listEmails(db: Db, f: EmailFilter): Promise<EmailRow[]> {
 export function recipientsOf(db: Db, ids: string[]): Promise<MessageRecipientRow[]> {
   if (ids.length === 0) return Promise.resolve([]);
   return db.selectFrom('message_recipients').selectAll().where('message_id', 'in', ids).orderBy('message_id').orderBy('position').execute();
+}
+
+/** Recipients for list items, their free text clipped like the rest of the item. */
+export function recipientSummariesOf(db: Db, ids: string[]): Promise<MessageRecipientRow[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('message_recipients')
+    .select([
+      'message_id', 'position', 'kind', 'email', 'status', 'smtp_code', 'updated_at',
+      sql<string | null>`left(name, ${sql.lit(LIST_NAME_CHARS)})`.as('name'),
+      sql<string | null>`left(smtp_response, ${sql.lit(LIST_TEXT_CHARS)})`.as('smtp_response'),
+    ])
+    .where('message_id', 'in', ids)
+    .orderBy('message_id')
+    .orderBy('position')
+    .execute();
 }
 
 export function eventsOf(db: Db, id: string): Promise<MessageEventRow[]> {

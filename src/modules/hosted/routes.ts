@@ -1,9 +1,39 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Services } from '../../app/services.js';
+import { stripRefreshMeta } from './strip-refresh.js';
 
 const page = (title: string, body: string) =>
   `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${title}</title></head>` +
   `<body style="font-family:system-ui,sans-serif;max-width:560px;margin:48px auto;padding:0 16px;color:#111827">${body}</body></html>`;
+
+/**
+ * Tenant HTML on our origin: sandboxed (no script, forms, popups or top navigation, an opaque origin), nothing
+ * loaded but images, styles and fonts over https or data, no framing, no base URL, no referrer.
+ */
+const VIEW_POLICY = [
+  'sandbox',
+  "default-src 'none'",
+  'img-src https: data:',
+  "style-src 'unsafe-inline' https:",
+  'font-src https: data:',
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+].join('; ');
+
+const UNSUBSCRIBE_RECEIVED =
+  '<h1>Request received</h1><p>Your request to unsubscribe was recorded and passed on to the sender of this email.</p>';
+
+/** Our own pages: the unsubscribe form posts to itself; nothing else runs or loads. */
+const OWN_PAGE_POLICY = ["default-src 'none'", "style-src 'unsafe-inline'", "form-action 'self'", "frame-ancestors 'none'", "base-uri 'none'"].join('; ');
+
+function protect(reply: FastifyReply, policy: string): FastifyReply {
+  return reply
+    .header('Content-Security-Policy', policy)
+    .header('X-Content-Type-Options', 'nosniff')
+    .header('Referrer-Policy', 'no-referrer')
+    .header('X-Frame-Options', 'DENY');
+}
 
 /**
  * Pages behind `{{viewInBrowserUrl}}` and `{{unsubscribeUrl}}` (decisions §15). Tokens are signed per email
@@ -19,8 +49,9 @@ export function registerHostedRoutes(app: FastifyInstance, s: Services): void {
 
   app.get('/v/:token', async (request, reply) => {
     const email = await emailOf('view', (request.params as { token: string }).token);
-    if (!email) return reply.status(404).type('text/html').send(notFound);
-    if (email.html) return reply.type('text/html; charset=utf-8').header('Content-Security-Policy', "script-src 'none'").send(email.html);
+    if (!email) return protect(reply, OWN_PAGE_POLICY).status(404).type('text/html; charset=utf-8').send(notFound);
+    protect(reply, VIEW_POLICY);
+    if (email.html) return reply.type('text/html; charset=utf-8').send(stripRefreshMeta(email.html));
     return reply.type('text/plain; charset=utf-8').send(email.text_body ?? '');
   });
 
@@ -37,7 +68,8 @@ export function registerHostedRoutes(app: FastifyInstance, s: Services): void {
 
   app.get('/u/:token', async (request, reply) => {
     const token = (request.params as { token: string }).token;
-    if (!s.tokens.verify('unsubscribe', token)) return reply.status(404).type('text/html').send(notFound);
+    protect(reply, OWN_PAGE_POLICY);
+    if (!s.tokens.verify('unsubscribe', token)) return reply.status(404).type('text/html; charset=utf-8').send(notFound);
     return reply
       .type('text/html; charset=utf-8')
       .send(page('Unsubscribe', `<h1>Unsubscribe</h1><p>Stop receiving these emails?</p><form method="post"><button type="submit">Unsubscribe</button></form>`));
@@ -49,8 +81,10 @@ export function registerHostedRoutes(app: FastifyInstance, s: Services): void {
     scope.addContentTypeParser(['application/x-www-form-urlencoded', 'multipart/form-data'], { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => done(null, body));
     scope.post('/u/:token', async (request, reply) => {
       const email = await unsubscribe((request.params as { token: string }).token);
-      if (!email) return reply.status(404).type('text/html').send(notFound);
-      return reply.type('text/html; charset=utf-8').send(page('Unsubscribed', '<h1>You are unsubscribed</h1><p>You will not receive these emails any more.</p>'));
+      protect(reply, OWN_PAGE_POLICY);
+      if (!email) return reply.status(404).type('text/html; charset=utf-8').send(notFound);
+      // There is no suppression list yet: the request is an event on the email's timeline for the sender to act on.
+      return reply.type('text/html; charset=utf-8').send(page('Request received', UNSUBSCRIBE_RECEIVED));
     });
   });
 }

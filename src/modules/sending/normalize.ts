@@ -1,6 +1,8 @@
 import type { MailAddress, MailAttachment } from '../../platform/mail/types.js';
 import { ApiError } from '../../platform/http/errors.js';
 import { readBase64Content } from './attachment-content.js';
+import { isReservedHeader, listHeaderProblem } from './header-policy.js';
+import { checkSendLimits } from './limits.js';
 
 /** One send request after every client variant of spec §3.1 has been folded into one shape. */
 export interface NormalizedEmail {
@@ -31,13 +33,6 @@ const fail = (message: string): never => {
 const ADDRESS_PATTERN = /^[^\s@<>(),;:"[\]\\]+@[^\s@<>(),;:"[\]\\]+\.[^\s@<>(),;:"[\]\\.]+[^\s@<>(),;:"[\]\\]*$/;
 const LINE_BREAK = /[\r\n\u2028\u2029\0]/;
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,100}$/;
-
-/** Headers the platform owns; a caller setting them could spoof or break the message. */
-const RESERVED_HEADERS = new Set([
-  'from', 'to', 'cc', 'bcc', 'subject', 'date', 'message-id', 'mime-version', 'content-type',
-  'content-transfer-encoding', 'content-disposition', 'return-path', 'received', 'dkim-signature', 'sender',
-  'reply-to', 'arc-seal', 'arc-message-signature', 'arc-authentication-results', 'authentication-results',
-]);
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -108,6 +103,7 @@ function optionalString(body: Record<string, unknown>, field: string): string | 
 
 function parseHeaders(body: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
+  const fieldOf: Record<string, string> = {};
   for (const field of ['headers', 'custom_headers']) {
     const raw = body[field];
     if (raw === undefined || raw === null) continue;
@@ -118,13 +114,16 @@ function parseHeaders(body: Record<string, unknown>): Record<string, string> {
         : fail(`Field '${field}' must be an object of header names to values`);
     for (const [name, value] of entries) {
       if (!HEADER_NAME.test(name)) fail(`Field '${field}' has an invalid header name: ${JSON.stringify(name.slice(0, 100))}`);
-      if (RESERVED_HEADERS.has(name.toLowerCase())) fail(`Field '${field}' may not set the reserved header '${name}'`);
+      if (isReservedHeader(name)) fail(`Field '${field}' may not set the reserved header '${name}'`);
       if (typeof value !== 'string' && typeof value !== 'number') fail(`Field '${field}.${name}' must be a string`);
       const text = String(value);
       if (LINE_BREAK.test(text)) fail(`Field '${field}.${name}' must not contain line breaks`);
       out[name] = text;
+      fieldOf[name] = field;
     }
   }
+  const list = listHeaderProblem(out);
+  if (list) fail(`Field '${fieldOf[list.header]}.${list.header}' ${list.problem}`);
   return out;
 }
 
@@ -164,6 +163,7 @@ export function looksLikeHtml(body: string): boolean {
 export function normalizeSendBody(input: unknown): NormalizedEmail {
   if (!isRecord(input)) return fail('Request body must be a JSON object');
   const body = input;
+  checkSendLimits(body);
 
   if (body.to === undefined || body.to === null || body.to === '' || (Array.isArray(body.to) && body.to.length === 0)) {
     fail("Field 'to' is required");

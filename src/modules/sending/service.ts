@@ -71,7 +71,9 @@ export class SendingService {
   /** Validates, then commits the email before answering: once this resolves the email cannot be lost. */
   async accept(opts: AcceptOptions): Promise<Record<string, unknown>> {
     requireRegularKey(opts.key);
-    return this.commit(opts.key, `send:${opts.tier}`, opts.body, opts.idempotencyKey, () => this.prepare(opts.key, opts.tier, normalizeSendBody(opts.body), null));
+    // A time on a plain send is scheduled in the endpoint's tier, never dropped (README, Scheduled sending).
+    const when = isRecord(opts.body) && scheduleTimeGiven(opts.body) ? this.scheduleTime(opts.key, opts.body) : null;
+    return this.commit(opts.key, `send:${opts.tier}`, opts.body, opts.idempotencyKey, () => this.prepare(opts.key, opts.tier, normalizeSendBody(opts.body), when));
   }
 
   /** POST /send-email/schedule: nested `email{}` or flat bodies, `scheduled_at` or `scheduled_for`. */
@@ -80,10 +82,17 @@ export class SendingService {
     this.deps.plans.requireScheduling(opts.key.plan);
     if (!isRecord(opts.body)) throw new ApiError('VALIDATION_ERROR', 'Request body must be a JSON object');
     const body = isRecord(opts.body.email) ? { ...opts.body, ...opts.body.email } : opts.body;
-    const when = parseScheduleTime(body.scheduled_at ?? body.scheduled_for ?? body.scheduledAt ?? body.scheduledFor, body.timezone);
-    checkWindow(when.at, new Date(), this.deps.config.scheduleMinSeconds, this.deps.config.scheduleMaxDays);
+    const when = this.scheduleTime(opts.key, body);
     const tier = parseTier(body.priority);
     return this.commit(opts.key, 'schedule', opts.body, opts.idempotencyKey, () => this.prepare(opts.key, tier, normalizeSendBody(body), when));
+  }
+
+  /** The plan allows scheduling and the time is readable and inside the window. */
+  private scheduleTime(key: AuthenticatedKey, body: Record<string, unknown>): ScheduleTime {
+    this.deps.plans.requireScheduling(key.plan);
+    const when = parseScheduleTime(scheduleTimeOf(body), body.timezone);
+    checkWindow(when.at, new Date(), this.deps.config.scheduleMinSeconds, this.deps.config.scheduleMaxDays);
+    return when;
   }
 
   private async commit(
@@ -236,6 +245,14 @@ function buildQueuedEmail(o: {
     },
   };
 }
+
+const scheduleTimeOf = (body: Record<string, unknown>): unknown => body.scheduled_at ?? body.scheduled_for ?? body.scheduledAt ?? body.scheduledFor;
+
+/** null and "" are what SDKs send for "not set"; anything else is a time to honour or refuse. */
+const scheduleTimeGiven = (body: Record<string, unknown>): boolean => {
+  const value = scheduleTimeOf(body);
+  return value !== undefined && value !== null && value !== '';
+};
 
 function requireRegularKey(key: AuthenticatedKey): void {
   if (key.kind !== 'regular') throw new ApiError('FORBIDDEN', 'Sending requires a regular API key (kms_….live_…); admin keys cannot send email');

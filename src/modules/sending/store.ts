@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { addressWithinDomain } from '../../platform/db/address-domain.js';
 import { inTransaction, type Db, type Tx } from '../../platform/db/database.js';
 import { countWithinParamBudget } from '../../platform/db/param-budget.js';
@@ -98,6 +99,9 @@ export interface ScheduledRow {
   created_at: Date;
 }
 
+/** A rendered template's subject has no request limit: list items clip it so a page stays small. */
+const LIST_SUBJECT_CHARS = 1_000;
+
 /** Whose emails a query may touch: the workspace's, or only those sent from one domain (a domain-tied key). */
 export interface SenderScope {
   workspaceId: string;
@@ -107,7 +111,7 @@ export interface SenderScope {
 export function listScheduled(db: Db, scope: SenderScope, limit: number, after?: { createdAt: Date; id: string }): Promise<ScheduledRow[]> {
   let q = db
     .selectFrom('messages')
-    .select(['id', 'tier', 'from_email', 'subject', 'scheduled_at', 'timezone', 'recipients_count', 'created_at'])
+    .select(['id', 'tier', 'from_email', sql<string>`left(subject, ${sql.lit(LIST_SUBJECT_CHARS)})`.as('subject'), 'scheduled_at', 'timezone', 'recipients_count', 'created_at'])
     .where('workspace_id', '=', scope.workspaceId)
     .where('status', '=', 'scheduled');
   if (scope.senderDomain !== null) q = q.where(addressWithinDomain('from_email', scope.senderDomain));
