@@ -2,7 +2,7 @@ import type { MailAddress, MailAttachment } from '../../platform/mail/types.js';
 import { ApiError } from '../../platform/http/errors.js';
 import { readBase64Content } from './attachment-content.js';
 import { isReservedHeader, listHeaderProblem } from './header-policy.js';
-import { checkSendLimits } from './limits.js';
+import { checkSendLimits, SEND_LIMITS } from './limits.js';
 
 /** One send request after every client variant of spec §3.1 has been folded into one shape. */
 export interface NormalizedEmail {
@@ -38,9 +38,10 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 /** RFC 5321 §4.5.3.1.3: a path is at most 256 octets, angle brackets included. */
 const MAX_EMAIL_LENGTH = 254;
-export const MAX_DISPLAY_NAME_LENGTH = 256;
+/** The request limits (limits.ts), applied again here to entries the request-level check does not see (nested, comma-split). */
+export const MAX_DISPLAY_NAME_LENGTH = SEND_LIMITS.nameChars;
 /** `"Display Name" <address>`: room for the name, the address, quotes, brackets and spaces around them. */
-export const MAX_ADDRESS_STRING_LENGTH = MAX_DISPLAY_NAME_LENGTH + MAX_EMAIL_LENGTH + 8;
+export const MAX_ADDRESS_STRING_LENGTH = SEND_LIMITS.addressEntryChars;
 
 export function isValidEmail(email: string): boolean {
   return email.length <= MAX_EMAIL_LENGTH && ADDRESS_PATTERN.test(email) && !LINE_BREAK.test(email);
@@ -60,7 +61,7 @@ function checkDisplayNameLength(name: string, field: string): void {
 
 /** "Jane <jane@x.io>" or a bare address; its length is checked before any pattern reads it. */
 function parseAddressString(raw: string, field: string): MailAddress {
-  if (raw.length > MAX_ADDRESS_STRING_LENGTH) fail(`Field '${field}' is too long: an address with its display name has at most ${MAX_ADDRESS_STRING_LENGTH} characters`);
+  if (raw.length > MAX_ADDRESS_STRING_LENGTH) fail(`Field '${field}' is longer than ${MAX_ADDRESS_STRING_LENGTH} characters`);
   if (LINE_BREAK.test(raw)) fail(`Field '${field}' must not contain line breaks`);
   const value = raw.trim();
   const angle = /^(.*)<([^<>]+)>$/.exec(value);
