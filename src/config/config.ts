@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { parseDnsServers } from '../platform/dns/resolver.js';
+import { loadContentConfig, type ContentConfig } from './content-config.js';
 import { loadDomainsConfig, type DomainsConfig } from './domains-config.js';
 
 export const TIERS = ['instant', 'high', 'async', 'bulk'] as const;
@@ -30,6 +31,8 @@ export interface Config {
   heloName: string;
   /** custom sending domains: DKIM, MAIL FROM, DMARC, the server key, per-region delivery */
   domains: DomainsConfig;
+  /** templates, MJML and HTML-to-text: their limits and worker threads */
+  content: ContentConfig;
   publicUrl: string;
   /** false when PUBLIC_URL was derived from HOST and PORT; the server then corrects it once it knows its port */
   publicUrlExplicit: boolean;
@@ -154,6 +157,7 @@ export function loadConfig(env: Env = process.env): Config {
     mxPort: read('MX_PORT', portSchema, 25),
     heloName,
     domains: loadDomainsConfig({ read, problems, deliveryMode, smtpUrl, heloName }),
+    content: loadContentConfig(read),
     publicUrl,
     publicUrlExplicit: Boolean(env.PUBLIC_URL),
     plans,

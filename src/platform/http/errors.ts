@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   PAYLOAD_TOO_LARGE: { status: 413, message: 'Request body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Content-Type must be application/json' },
   TEMPLATE_PARAMETER_MISSING: { status: 422, message: 'Template parameter missing' },
+  TEMPLATE_LIMIT_EXCEEDED: { status: 422, message: 'The template exceeded a size or time limit' },
   RATE_LIMITED: { status: 429, message: 'Rate limit exceeded' },
   INTERNAL_ERROR: { status: 500, message: 'Internal error; retry with exponential backoff' },
   SERVICE_UNAVAILABLE: { status: 503, message: 'Service temporarily unavailable' },
