@@ -74,23 +74,30 @@ describe('loop budget while rendering', () => {
   const exact = '<1><2><3>'.repeat(3).length;
 
   it('counts each iteration once, nested loops included', () => {
-    expect(renderField(nested, 'html', data, { maxBytes: exact, maxIterations: 12 })).toHaveLength(exact);
-    expect(() => renderField(nested, 'html', data, { maxBytes: exact - 1, maxIterations: 12 })).toThrow(BudgetExceededError);
-    expect(() => renderField(nested, 'html', data, { maxBytes: exact, maxIterations: 11 })).toThrow(/iteration/);
+    expect(renderField(nested, 'html', data, { maxBytes: exact, maxSteps: 12 })).toHaveLength(exact);
+    expect(() => renderField(nested, 'html', data, { maxBytes: exact - 1, maxSteps: 12 })).toThrow(BudgetExceededError);
+    expect(() => renderField(nested, 'html', data, { maxBytes: exact, maxSteps: 11 })).toThrow(/steps budget/);
+  });
+
+  it('charges formatDate, which costs as much as dozens of iterations', () => {
+    const dates = compile('{{#each a}}{{formatDate @root.w}}{{/each}}', 'text');
+    const twenty = { a: Array.from({ length: 20 }, () => 0), w: '2026-06-01T09:00:00Z' };
+    expect(() => renderField(dates, 'text', twenty, { maxBytes: 10_000, maxSteps: 500 })).toThrow(/steps budget/);
+    expect(renderField(dates, 'text', twenty, { maxBytes: 10_000, maxSteps: 5000 })).toBe('2026-06-01'.repeat(20));
   });
 
   it('stops the nested-each blow-up early instead of building it', () => {
     const blowUp = compile('{{#each a}}{{#each ../a}}{{#each ../../a}}<p>{{this}}</p>{{/each}}{{/each}}{{/each}}', 'html');
     const a = Array.from({ length: 250 }, (_, i) => i);
     const started = performance.now();
-    expect(() => renderField(blowUp, 'html', { a }, { maxBytes: 512 * 1024, maxIterations: Infinity })).toThrow(BudgetExceededError);
+    expect(() => renderField(blowUp, 'html', { a }, { maxBytes: 512 * 1024, maxSteps: Infinity })).toThrow(BudgetExceededError);
     expect(performance.now() - started).toBeLessThan(2000);
   });
 
   it('limits the whole field in UTF-8 bytes, and leaves no budget behind for the next render', () => {
     const plain = compile('{{x}}', 'text');
-    expect(() => renderField(plain, 'text', { x: 'é'.repeat(6) }, { maxBytes: 11, maxIterations: 0 })).toThrow(BudgetExceededError);
-    expect(renderField(plain, 'text', { x: 'é'.repeat(6) }, { maxBytes: 12, maxIterations: 0 })).toBe('é'.repeat(6));
+    expect(() => renderField(plain, 'text', { x: 'é'.repeat(6) }, { maxBytes: 11, maxSteps: 0 })).toThrow(BudgetExceededError);
+    expect(renderField(plain, 'text', { x: 'é'.repeat(6) }, { maxBytes: 12, maxSteps: 0 })).toBe('é'.repeat(6));
     expect(nested(data)).toHaveLength(exact);
   });
 });

@@ -109,8 +109,8 @@ function renderTask(key: string, sources: TemplateSources, context: Record<strin
     if (err instanceof TemplateSourceError) return { ok: false, failure: { kind: 'source', field: err.field, message: err.message } };
     throw err;
   }
-  // no iteration limit here: the task's time limit bounds the work, the output limit the size
-  const limits = { maxBytes, maxIterations: Infinity };
+  // no step limit here: the task's time limit bounds the work, the output limit the size
+  const limits = { maxBytes, maxSteps: Infinity };
   const one = (field: TemplateField, template: CompiledTemplate): string => renderField(template, field, context, limits);
   let field: TemplateField = 'subject';
   try {
