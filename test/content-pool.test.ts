@@ -5,7 +5,9 @@ import type { MailContent } from '../src/platform/mail/types.js';
 import { compiledScript } from '../src/platform/workers/compiled-script.js';
 import { ContentPool, ContentPoolBusyError, ContentTaskMemoryError, ContentTaskTimeoutError } from '../src/platform/workers/content-pool.js';
 import { FALLBACK_TEXT, largeHtmlTextAlternative, THREAD_HTML_TO_TEXT_CHARS } from '../src/modules/delivery/text-alternative.js';
+import { TemplateRenderer } from '../src/modules/templates/renderer.js';
 import type { RenderAnswer, TemplateTask } from '../src/modules/templates/tasks.js';
+import { ApiError } from '../src/platform/http/errors.js';
 
 /**
  * Real threads: the pool runs the compiled content worker from dist/ (built by `npm test`), because a worker
@@ -72,6 +74,17 @@ describe('content pool (worker threads from the build)', () => {
     const texts = (await Promise.all(tasks)) as string[];
     expect(texts.map((t) => t.slice(0, 5))).toEqual(['n0\n\nn', 'n1\n\nn', 'n2\n\nn', 'n3\n\nn', 'n4\n\nn', 'n5\n\nn']);
     expect(p.tasksStarted).toBe(6);
+  });
+});
+
+describe('templates when no thread is available', () => {
+  it('answer 503 SERVICE_UNAVAILABLE with Retry-After, a retryable error', async () => {
+    const p = pool();
+    await p.close();
+    const renderer = new TemplateRenderer(p, { renderMaxBytes: 1024, renderTimeoutMs: 1000, compileTimeoutMs: 1000 });
+    const failure = await renderer.render('k', { subject: 's', html: 'x', text: null }, {}).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(ApiError);
+    expect(failure).toMatchObject({ code: 'SERVICE_UNAVAILABLE', status: 503, extra: { headers: { 'Retry-After': '1' } } });
   });
 });
 
