@@ -136,6 +136,16 @@ describe.each(BACKENDS)('limits on templates and content on %s', (backend) => {
     expect(res.body.message).toBe("Field 'html' is larger than 262144 bytes (TEMPLATE_MAX_BYTES)");
   });
 
+  it('refuses template data over TEMPLATE_DATA_MAX_BYTES before copying it anywhere', async () => {
+    const id = await saved({ html: '<p>{{x}}</p>' });
+    const many = { rows: Array.from({ length: 40_000 }, () => ({})) };
+    for (const res of [await preview(id, many), await send({ to: 'a@example.test', template_id: id, params: many })]) {
+      expect(res.status).toBe(422);
+      expect(res.body).toMatchObject({ error: 'TEMPLATE_LIMIT_EXCEEDED', limit: 'TEMPLATE_DATA_MAX_BYTES' });
+      expect(res.body.message).toBe("The template data ('params') is larger than 524288 bytes (TEMPLATE_DATA_MAX_BYTES)");
+    }
+  });
+
   it('stops the adversarial MJML at TEMPLATE_COMPILE_TIMEOUT_MS while /health answers within 1 s', async () => {
     const { result, slowestHealthMs, probes } = await healthWhile(t.url, save({ name: 'Adversarial', subject: 's', mjml: ADVERSARIAL_MJML }));
     expect(result.status).toBe(422);

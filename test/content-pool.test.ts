@@ -81,7 +81,7 @@ describe('templates when no thread is available', () => {
   it('answer 503 SERVICE_UNAVAILABLE with Retry-After, a retryable error', async () => {
     const p = pool();
     await p.close();
-    const renderer = new TemplateRenderer(p, { renderMaxBytes: 1024, renderTimeoutMs: 1000, compileTimeoutMs: 1000 });
+    const renderer = new TemplateRenderer(p, { templateDataMaxBytes: 1024, renderMaxBytes: 1024, renderTimeoutMs: 1000, compileTimeoutMs: 1000 });
     const failure = await renderer.render('k', { subject: 's', html: 'x', text: null }, {}).catch((err: unknown) => err);
     expect(failure).toBeInstanceOf(ApiError);
     expect(failure).toMatchObject({ code: 'SERVICE_UNAVAILABLE', status: 503, extra: { headers: { 'Retry-After': '1' } } });

@@ -41,7 +41,7 @@ export async function createServices(config: Config, database: Database): Promis
   const plans = new PlanService(db, config.plans);
   // threads start on first use, so commands that never render start none
   const content = new ContentPool({ script: compiledScript('./content-worker.js', import.meta.url), threads: config.content.threads, memoryMb: config.content.threadMemoryMb });
-  const templates = new TemplateService(db, new TemplateRenderer(content, config.content), config.content.templateMaxBytes);
+  const templates = new TemplateService(db, new TemplateRenderer(content, config.content), config.content);
   const domains = new DomainService({ db, signal, config, keys, resolver: createResolver(config.dnsServers), secrets: serverSecrets(config) });
   return {
     config,

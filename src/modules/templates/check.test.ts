@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { analyseTemplate, dataSize } from './check.js';
+import { analyseTemplate, measureData } from './check.js';
 import { BudgetExceededError, compile, parse, renderField, TemplateSourceError, type TemplateField } from './engine.js';
 
 const strict = (source: string, field: TemplateField = 'html') => analyseTemplate(parse(source, field), field, true);
@@ -48,23 +48,34 @@ describe('save-time template checks', () => {
     expect(() => parse('a\n{{#if x}}', 'text')).toThrow(/Template text has a syntax error/);
   });
 
-  it('bounds what one pass outputs by fixed + perValue × the size of the data', () => {
-    const source = '<p>{{formatDate when "FFFF" tz="America/New_York"}} {{urlEncode q}} {{name}} {{uppercase name}} {{#if a}}{{{raw}}}{{/if}}</p>';
+  it('bounds what one pass outputs by fixed + perValue × the longest text one value prints as', () => {
+    const source = '<p>{{formatDate when "FFFF" tz="America/New_York"}} {{urlEncode q}} {{name}} {{uppercase name}} {{#if a}}{{{raw}}}{{/if}} {{list}} {{urlEncode list}} {{n}} {{o}} {{lookup o "k"}} {{default missing list}}</p>';
     const cost = strict(source);
     const template = compile(source, 'html');
     const text = fc.string({ unit: 'binary', maxLength: 40 });
+    const value = fc.oneof(text, fc.double(), fc.integer(), fc.boolean(), fc.constant(null));
+    const data = fc.record({
+      when: fc.constantFrom('2026-06-01T09:00:00Z', 'x'),
+      q: text,
+      name: text,
+      a: fc.boolean(),
+      raw: text,
+      list: fc.array(fc.oneof(value, fc.array(value, { maxLength: 5 }), fc.dictionary(text, value, { maxKeys: 3, noNullPrototype: true })), { maxLength: 20 }),
+      n: fc.double(),
+      o: fc.dictionary(text, value, { maxKeys: 4, noNullPrototype: true }),
+    });
     fc.assert(
-      fc.property(fc.record({ when: fc.constantFrom('2026-06-01T09:00:00Z', 'x'), q: text, name: text, a: fc.boolean(), raw: text }), (data) => {
-        const out = template(data);
-        expect(out.length).toBeLessThanOrEqual(cost.fixed + cost.perValue * dataSize(data, Infinity));
+      fc.property(data, (d) => {
+        expect(template(d).length).toBeLessThanOrEqual(cost.fixed + cost.perValue * measureData(d, Infinity).largest);
       }),
     );
   });
 
   it('measures data up to a cap only', () => {
-    expect(dataSize({ a: 'xy', b: [1, 2] }, 1000)).toBe(16 + 1 + 4 + 1 + 16 + 1 + 24 + 1 + 24);
-    expect(dataSize({ big: 'x'.repeat(1000) }, 100)).toBe(Infinity);
-    expect(dataSize(Array.from({ length: 1_000_000 }, () => 0), 100)).toBe(Infinity);
+    expect(measureData({ a: 'xy', b: [1, 2] }, 1000)).toEqual({ total: 16 + 1 + 10 + 1 + 16 + 1 + 24 + 1 + 24, largest: 50 });
+    expect(measureData({ rows: [{ a: 'x'.repeat(30) }, { a: 'y' }] }, 1000).largest).toBe(32); // two "[object Object]" and a comma each
+    expect(measureData({ big: 'x'.repeat(1000) }, 100).total).toBe(Infinity);
+    expect(measureData(Array.from({ length: 1_000_000 }, () => 0), 100).total).toBe(Infinity);
   });
 });
 

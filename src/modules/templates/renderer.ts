@@ -2,7 +2,7 @@ import type { ContentConfig } from '../../config/content-config.js';
 import { ApiError } from '../../platform/http/errors.js';
 import { ContentPoolBusyError, ContentTaskMemoryError, ContentTaskTimeoutError, type ContentPool } from '../../platform/workers/content-pool.js';
 import { BoundedCache } from './cache.js';
-import { dataSize } from './check.js';
+import { measureData } from './check.js';
 import { BudgetExceededError, renderField, templateFromSpec, type CompiledTemplate, type TemplateField } from './engine.js';
 import type { CompileAnswer, CompiledField, CompiledSources, MjmlAnswer, RenderAnswer, RenderedFields, TemplateFailure, TemplateSources, TemplateTask } from './tasks.js';
 
@@ -41,7 +41,7 @@ export class TemplateRenderer {
 
   constructor(
     private readonly pool: ContentPool,
-    private readonly limits: Pick<ContentConfig, 'renderMaxBytes' | 'renderTimeoutMs' | 'compileTimeoutMs'>,
+    private readonly limits: Pick<ContentConfig, 'templateDataMaxBytes' | 'renderMaxBytes' | 'renderTimeoutMs' | 'compileTimeoutMs'>,
   ) {}
 
   /** At save: refuses what cannot be rendered (syntax, partials, unknown helpers, `{{log}}`, …) with INVALID_TEMPLATE. */
@@ -52,8 +52,14 @@ export class TemplateRenderer {
 
   /** Renders a stored version (`key` names it: a version never changes) with the given data. */
   async render(key: string, sources: TemplateSources, context: Record<string, unknown>): Promise<RenderedFields> {
+    // measured before anything copies the data or walks it again
+    const maxData = this.limits.templateDataMaxBytes;
+    const data = measureData(context, maxData);
+    if (data.total > maxData) {
+      throw new ApiError('TEMPLATE_LIMIT_EXCEEDED', `The template data ('params') is larger than ${maxData} bytes (TEMPLATE_DATA_MAX_BYTES)`, { details: { limit: 'TEMPLATE_DATA_MAX_BYTES' } });
+    }
     const entry = await this.entry(key, sources);
-    if (entry.specs && this.estimate(entry.cost, context) <= INLINE_OUTPUT) {
+    if (entry.specs && this.estimate(entry.cost, data.largest) <= INLINE_OUTPUT) {
       const rendered = this.renderInline(entry, entry.specs, context);
       if (rendered) return rendered;
     }
@@ -91,11 +97,9 @@ export class TemplateRenderer {
     return compiling;
   }
 
-  /** The most one render can output, from the template's bound and the size of the data (check.ts). */
-  private estimate(cost: Entry['cost'], context: Record<string, unknown>): number {
-    if (cost.fixed > INLINE_OUTPUT) return Infinity;
-    if (cost.perValue === 0) return cost.fixed;
-    return cost.fixed + cost.perValue * dataSize(context, Math.ceil(INLINE_OUTPUT / cost.perValue));
+  /** The most one pass over the template can output (check.ts), given the longest text one value prints as. */
+  private estimate(cost: Entry['cost'], largestValue: number): number {
+    return cost.perValue === 0 ? cost.fixed : cost.fixed + cost.perValue * largestValue;
   }
 
   /** null when the loops went over the inline budget: the caller renders on a thread instead. */

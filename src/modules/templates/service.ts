@@ -2,6 +2,7 @@ import type { Db } from '../../platform/db/database.js';
 import type { TemplateRow, TemplateVersionRow } from '../../platform/db/schema.js';
 import { ApiError } from '../../platform/http/errors.js';
 import { isUuid, uuidv7 } from '../../platform/ids.js';
+import type { ContentConfig } from '../../config/content-config.js';
 import { parseBlocks, renderBlocks } from './blocks.js';
 import { missingVariables, oneLine } from './engine.js';
 import type { TemplateRenderer } from './renderer.js';
@@ -69,15 +70,15 @@ export class TemplateService {
   constructor(
     private readonly db: Db,
     private readonly renderer: TemplateRenderer,
-    /** TEMPLATE_MAX_BYTES: each source field as saved */
-    private readonly maxSourceBytes: number,
+    private readonly limits: Pick<ContentConfig, 'templateMaxBytes'>,
   ) {}
 
   /** Sources are bounded before anything parses them: compilation time grows with their size. */
   private checkSize(field: string, value: string | undefined): void {
     if (value === undefined) return;
-    if (value.length > this.maxSourceBytes || Buffer.byteLength(value) > this.maxSourceBytes) {
-      throw new ApiError('TEMPLATE_LIMIT_EXCEEDED', `Field '${field}' is larger than ${this.maxSourceBytes} bytes (TEMPLATE_MAX_BYTES)`, { details: { limit: 'TEMPLATE_MAX_BYTES' } });
+    const max = this.limits.templateMaxBytes;
+    if (value.length > max || Buffer.byteLength(value) > max) {
+      throw new ApiError('TEMPLATE_LIMIT_EXCEEDED', `Field '${field}' is larger than ${max} bytes (TEMPLATE_MAX_BYTES)`, { details: { limit: 'TEMPLATE_MAX_BYTES' } });
     }
   }
 
