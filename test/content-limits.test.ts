@@ -5,6 +5,8 @@ import mjml2html from 'mjml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startTestApp, waitFor, type TestApp } from './support/app.js';
 import { BACKENDS } from './support/databases.js';
+import { uuidv7 } from '../src/platform/ids.js';
+import * as templateStore from '../src/modules/templates/store.js';
 import { decodedPart, healthWhile } from './support/mime.js';
 
 /** A template using every helper and construct, and its output as rendered before templates moved to the pool. */
@@ -127,6 +129,19 @@ describe.each(BACKENDS)('limits on templates and content on %s', (backend) => {
     const update = await call(`${t.url}/api/v1/templates/${id}`, { method: 'PUT', key: ws.key, body: { html: '{{> nope}}' } });
     expect(update.status).toBe(400);
     expect(update.body.error).toBe('INVALID_TEMPLATE');
+  });
+
+  it('answers 400 INVALID_TEMPLATE, not 500, for a stored template saved before the checks that fails when rendered', async () => {
+    const old = await templateStore.createTemplate(
+      t.app.services.database.db,
+      { id: uuidv7(), workspaceId: ws.id, name: 'Old', description: null, category: null },
+      { subject: 's', html: '<p>{{> nope}}</p>', textBody: '{{log "old"}}', sourceFormat: 'html', source: null, requiredVariables: [] },
+    );
+    for (const res of [await preview(old.id, {}), await send({ to: 'a@example.test', template_id: old.id })]) {
+      expect(res.status).toBe(400);
+      expect(res.body.error).toBe('INVALID_TEMPLATE');
+      expect(res.body.message).toBe("The template's html cannot be rendered: The partial nope could not be found");
+    }
   });
 
   it('refuses a source field over TEMPLATE_MAX_BYTES before compiling it', async () => {
