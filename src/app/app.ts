@@ -20,6 +20,7 @@ import { DkimSignerPool } from '../platform/mail/dkim/signer-pool.js';
 import { registerTemplateRoutes } from '../modules/templates/routes.js';
 import { registerHostedRoutes } from '../modules/hosted/routes.js';
 import { releaseOrphanedLeases } from '../modules/delivery/store.js';
+import { largeHtmlTextAlternative } from '../modules/delivery/text-alternative.js';
 import { DeliveryWorker } from '../workers/delivery-worker.js';
 import { enqueueJob, JobWorker } from '../workers/job-worker.js';
 import { createJobHandlers, RECURRING_JOBS } from './job-handlers.js';
@@ -107,6 +108,7 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
   try {
     await migrate(database.db);
     const services = await createServices(config, database);
+    closers.push(() => services.content.close());
     await services.signal.start();
     closers.push(() => services.signal.stop());
 
@@ -133,6 +135,7 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
         lateAfterMs: config.scheduleLateAfterSeconds * 1000,
         pollMs: config.deliveryPollMs,
         prepareOutgoing: createOutgoingPreparer({ domains: services.domains, keys: services.keys, signer, captureOnly: config.deliveryMode === 'capture' }),
+        completeContent: largeHtmlTextAlternative(services.content, log),
         lanes: [
           {
             name: 'instant',

@@ -3,12 +3,15 @@ import type { Database } from '../platform/db/database.js';
 import { createResolver } from '../platform/dns/resolver.js';
 import { QueueSignal } from '../platform/queue/signal.js';
 import { loadSharedSecret, TokenSigner } from '../platform/tokens.js';
+import { compiledScript } from '../platform/workers/compiled-script.js';
+import { ContentPool } from '../platform/workers/content-pool.js';
 import { DomainSenderPolicy } from '../modules/domains/sender-policy.js';
 import { DomainService } from '../modules/domains/service.js';
 import { EmailService } from '../modules/emails/service.js';
 import { KeyService } from '../modules/keys/service.js';
 import { PlanService } from '../modules/plans/service.js';
 import { SendingService } from '../modules/sending/service.js';
+import { TemplateRenderer } from '../modules/templates/renderer.js';
 import { TemplateService } from '../modules/templates/service.js';
 import { WorkspaceService } from '../modules/workspaces/service.js';
 import { serverSecrets } from './server-secret.js';
@@ -17,6 +20,8 @@ export interface Services {
   config: Config;
   database: Database;
   signal: QueueSignal;
+  /** worker threads for templates, MJML and large HTML (close it on shutdown) */
+  content: ContentPool;
   tokens: TokenSigner;
   keys: KeyService;
   workspaces: WorkspaceService;
@@ -34,12 +39,15 @@ export async function createServices(config: Config, database: Database): Promis
   const keys = new KeyService(db, config.maxSendingKeysPerWorkspace);
   const tokens = new TokenSigner(await loadSharedSecret(db, 'url-signing-secret'));
   const plans = new PlanService(db, config.plans);
-  const templates = new TemplateService(db);
+  // threads start on first use, so commands that never render start none
+  const content = new ContentPool({ script: compiledScript('./content-worker.js', import.meta.url), threads: config.content.threads, memoryMb: config.content.threadMemoryMb });
+  const templates = new TemplateService(db, new TemplateRenderer(content, config.content), config.content);
   const domains = new DomainService({ db, signal, config, keys, resolver: createResolver(config.dnsServers), secrets: serverSecrets(config) });
   return {
     config,
     database,
     signal,
+    content,
     tokens,
     keys,
     workspaces: new WorkspaceService(db, keys),

@@ -5,6 +5,7 @@ import { parseDnsServers } from '../platform/dns/resolver.js';
 import { parseTrustProxy, type TrustProxy } from '../platform/http/trust-proxy.js';
 import { displaySetting } from './redact.js';
 import { DEFAULT_HTTP_LIMITS as HTTP, type HttpServerLimits } from '../platform/http/server.js';
+import { loadContentConfig, type ContentConfig } from './content-config.js';
 import { loadDomainsConfig, type DomainsConfig } from './domains-config.js';
 
 export const TIERS = ['instant', 'high', 'async', 'bulk'] as const;
@@ -38,6 +39,8 @@ export interface Config {
   heloName: string;
   /** custom sending domains: DKIM, MAIL FROM, DMARC, the server key, per-region delivery */
   domains: DomainsConfig;
+  /** templates, MJML and HTML-to-text: their limits and worker threads */
+  content: ContentConfig;
   publicUrl: string;
   /** false when PUBLIC_URL was derived from HOST and PORT; the server then corrects it once it knows its port */
   publicUrlExplicit: boolean;
@@ -179,6 +182,7 @@ export function loadConfig(env: Env = process.env): Config {
     smtpAllowInsecureAuth: read('SMTP_ALLOW_INSECURE_AUTH', booleanSetting, false),
     heloName,
     domains: loadDomainsConfig({ read, problems, deliveryMode, smtpUrl, heloName }),
+    content: loadContentConfig(read),
     publicUrl,
     publicUrlExplicit: Boolean(env.PUBLIC_URL),
     plans,

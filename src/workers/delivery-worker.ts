@@ -3,7 +3,7 @@ import type { Db } from '../platform/db/database.js';
 import { randomHex } from '../platform/crypto.js';
 import type { Logger } from '../platform/logger.js';
 import { composeMessage } from '../platform/mail/compose.js';
-import type { RecipientOutcome, Transport } from '../platform/mail/types.js';
+import type { MailContent, RecipientOutcome, Transport } from '../platform/mail/types.js';
 import { ClaimLoop } from '../platform/queue/claim-loop.js';
 import { GroupCommitter } from '../platform/queue/group-commit.js';
 import { LeaseKeeper } from '../platform/queue/lease-keeper.js';
@@ -47,6 +47,8 @@ export interface DeliveryWorkerOptions {
   pollMs?: number;
   /** custom domains (DKIM signing, return path, region); without it mail goes out as composed */
   prepareOutgoing?: PrepareOutgoing;
+  /** work composing would do on this thread but is too heavy for it: the text part of large HTML-only mail */
+  completeContent?: (content: MailContent) => Promise<MailContent>;
 }
 
 /**
@@ -147,7 +149,8 @@ export class DeliveryWorker {
       outcomes = pending.map((r) => ({ position: r.position, recipient: r.email, status: 'deferred', code: null, response: 'delivery interrupted repeatedly', host: null }));
     } else {
       try {
-        const composed = await composeMessage(toMailContent(message, recipients));
+        const content = toMailContent(message, recipients);
+        const composed = await composeMessage(this.opts.completeContent ? await this.opts.completeContent(content) : content);
         const out = this.opts.prepareOutgoing ? await this.opts.prepareOutgoing(message, composed) : { raw: composed, envelopeFrom: message.from_email, region: null, events: [] };
         transport = (out.region !== null ? lane.regionTransports?.get(out.region) : undefined) ?? lane.transport;
         notes.push(...out.events);

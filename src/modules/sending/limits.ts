@@ -19,7 +19,6 @@ export const SEND_LIMITS = {
   attachments: 50,
   filenameChars: 255,
   contentIdChars: 255,
-  templateParamsBytes: 256 * 1024,
 } as const;
 
 const fail = (message: string): never => {
@@ -75,12 +74,7 @@ export function checkSendLimits(body: Record<string, unknown>): void {
 
   checkHeaderLimits(body);
   checkAttachmentFields(body.attachments);
-
-  const params = pick(body, ['params', 'template_data', 'templateData']);
-  if (params && isRecord(params.value)) {
-    const bytes = jsonBytes(params.value);
-    if (bytes > L.templateParamsBytes) fail(`Field '${params.name}' is too large: at most ${L.templateParamsBytes} bytes as JSON (it has ${bytes})`);
-  }
+  // template params are bounded where they are used, by TEMPLATE_DATA_MAX_BYTES (templates/renderer.ts)
 }
 
 /** Display names and "Name <address>" strings; the addresses themselves are checked where they are parsed. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compile, missingVariables, TemplateSyntaxError } from './engine.js';
+import { compile, missingVariables, TemplateSourceError } from './engine.js';
 
 describe('template engine', () => {
   it('HTML-escapes variables in html, keeps triple braces raw, and does not escape subject or text', () => {
@@ -27,7 +27,7 @@ describe('template engine', () => {
   });
 
   it('reports syntax errors with the field', () => {
-    expect(() => compile('Hello {{#if}}', 'html')).toThrow(TemplateSyntaxError);
+    expect(() => compile('Hello {{#if}}', 'html')).toThrow(TemplateSourceError);
     expect(() => compile('{{#each items}}x', 'subject')).toThrow(/subject/);
   });
 });

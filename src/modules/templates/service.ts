@@ -2,8 +2,10 @@ import type { Db } from '../../platform/db/database.js';
 import type { TemplateRow, TemplateVersionRow } from '../../platform/db/schema.js';
 import { ApiError } from '../../platform/http/errors.js';
 import { isUuid, uuidv7 } from '../../platform/ids.js';
+import type { ContentConfig } from '../../config/content-config.js';
 import { parseBlocks, renderBlocks } from './blocks.js';
-import { compile, compiledVersion, missingVariables, oneLine, TemplateSyntaxError } from './engine.js';
+import { missingVariables, oneLine } from './engine.js';
+import type { TemplateRenderer } from './renderer.js';
 import * as store from './store.js';
 
 type Body = Record<string, unknown>;
@@ -65,25 +67,43 @@ export function templateView(t: TemplateRow, v: TemplateVersionRow) {
  * an email renders the version that is current when it is accepted.
  */
 export class TemplateService {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly renderer: TemplateRenderer,
+    private readonly limits: Pick<ContentConfig, 'templateMaxBytes'>,
+  ) {}
+
+  /** Sources are bounded before anything parses them: compilation time grows with their size. */
+  private checkSize(field: string, value: string | undefined): void {
+    if (value === undefined) return;
+    const max = this.limits.templateMaxBytes;
+    if (value.length > max || Buffer.byteLength(value) > max) {
+      throw new ApiError('TEMPLATE_LIMIT_EXCEEDED', `Field '${field}' is larger than ${max} bytes (TEMPLATE_MAX_BYTES)`, { details: { limit: 'TEMPLATE_MAX_BYTES' } });
+    }
+  }
 
   /** Turns the body's content (html, MJML or blocks) into a version; `previous` fills what the body omits. */
   private async content(body: Body, previous?: TemplateVersionRow): Promise<store.VersionContent> {
     const mjmlSource = optionalText(body, 'mjml');
     let html = optionalText(body, 'html', 'body', 'content');
+    this.checkSize('mjml', mjmlSource);
+    this.checkSize('html', html);
     let sourceFormat: store.VersionContent['sourceFormat'] = 'html';
     let source: string | null = null;
     if (body.blocks !== undefined) {
       html = renderBlocks(parseBlocks(body.blocks));
+      this.checkSize('blocks', html);
       sourceFormat = 'blocks';
       source = JSON.stringify(body.blocks);
     } else if (mjmlSource !== undefined || html?.trimStart().startsWith('<mjml')) {
       source = (mjmlSource ?? html)!;
-      html = await compileMjml(source);
+      html = await this.renderer.compileMjml(source);
       sourceFormat = 'mjml';
     }
     const subject = optionalText(body, 'subject') ?? previous?.subject ?? '';
     const textBody = optionalText(body, 'text') ?? previous?.text_body ?? null;
+    this.checkSize('subject', subject);
+    if (textBody !== null) this.checkSize('text', textBody);
     const finalHtml = html ?? previous?.html;
     if (finalHtml === undefined || finalHtml.trim() === '') throw new ApiError('VALIDATION_ERROR', "Field 'html' is required (or 'mjml' or 'blocks')");
     const content: store.VersionContent = {
@@ -94,14 +114,7 @@ export class TemplateService {
       source: html === undefined && previous ? previous.source : source,
       requiredVariables: requiredVariables(body) ?? previous?.required_variables ?? [],
     };
-    try {
-      compile(content.subject, 'subject');
-      compile(content.html, 'html');
-      if (content.textBody) compile(content.textBody, 'text');
-    } catch (err) {
-      if (err instanceof TemplateSyntaxError) throw new ApiError('VALIDATION_ERROR', err.message);
-      throw err;
-    }
+    await this.renderer.check({ subject: content.subject, html: content.html, text: content.textBody });
     return content;
   }
 
@@ -160,7 +173,7 @@ export class TemplateService {
     const { template, version: current } = await this.current(workspaceId, id);
     const chosen = version === undefined || version === current.version ? current : await store.findVersion(this.db, template.id, version);
     if (!chosen) throw new ApiError('NOT_FOUND', `Template ${id} has no version ${version}`);
-    return render(chosen, params, { unsubscribeUrl: '#unsubscribe-preview', viewInBrowserUrl: '#view-in-browser-preview' });
+    return this.render(chosen, params, { unsubscribeUrl: '#unsubscribe-preview', viewInBrowserUrl: '#view-in-browser-preview' });
   }
 
   /** For sending: an unknown template (or another workspace's) is INVALID_TEMPLATE, a missing required variable 422. */
@@ -168,34 +181,17 @@ export class TemplateService {
     const found = isUuid(id) ? await store.findTemplate(this.db, workspaceId, id) : undefined;
     const version = found ? await store.findVersion(this.db, found.id, found.current_version) : undefined;
     if (!found || !version) throw new ApiError('INVALID_TEMPLATE', `Template ${id} not found in this workspace`);
-    return render(version, params, system);
+    return this.render(version, params, system);
   }
-}
 
-function render(v: TemplateVersionRow, params: Record<string, unknown>, system: SystemVariables): RenderedTemplate {
-  const missing = missingVariables(v.required_variables, params);
-  if (missing.length > 0) {
-    throw new ApiError('TEMPLATE_PARAMETER_MISSING', `Template parameter missing: ${missing.join(', ')}`, { details: { missing_variables: missing } });
-  }
-  const compiled = compiledVersion(`${v.template_id}:${v.version}`, { subject: v.subject, html: v.html, text: v.text_body });
-  // system variables win: a caller must not be able to point the unsubscribe link elsewhere
-  const context = { ...params, ...system };
-  return {
-    templateId: v.template_id,
-    version: v.version,
-    subject: oneLine(compiled.subject(context)),
-    html: compiled.html(context),
-    text: compiled.text ? compiled.text(context) : null,
-  };
-}
-
-async function compileMjml(source: string): Promise<string> {
-  // loaded on first use: MJML is large and most processes (workers, most API calls) never need it
-  const { default: mjml2html } = await import('mjml');
-  try {
-    const result = await mjml2html(source, { validationLevel: 'soft', keepComments: false });
-    return result.html;
-  } catch (err) {
-    throw new ApiError('VALIDATION_ERROR', `Field 'mjml' could not be compiled: ${(err as Error).message}`);
+  private async render(v: TemplateVersionRow, params: Record<string, unknown>, system: SystemVariables): Promise<RenderedTemplate> {
+    const missing = missingVariables(v.required_variables, params);
+    if (missing.length > 0) {
+      throw new ApiError('TEMPLATE_PARAMETER_MISSING', `Template parameter missing: ${missing.join(', ')}`, { details: { missing_variables: missing } });
+    }
+    // system variables win: a caller must not be able to point the unsubscribe link elsewhere
+    const context = { ...params, ...system };
+    const rendered = await this.renderer.render(`${v.template_id}:${v.version}`, { subject: v.subject, html: v.html, text: v.text_body }, context);
+    return { templateId: v.template_id, version: v.version, subject: oneLine(rendered.subject), html: rendered.html, text: rendered.text };
   }
 }

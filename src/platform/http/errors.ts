@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   PAYLOAD_TOO_LARGE: { status: 413, message: 'Request body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Content-Type must be application/json' },
   TEMPLATE_PARAMETER_MISSING: { status: 422, message: 'Template parameter missing' },
+  TEMPLATE_LIMIT_EXCEEDED: { status: 422, message: 'The template exceeded a size or time limit' },
   RATE_LIMITED: { status: 429, message: 'Rate limit exceeded' },
   HEADERS_TOO_LARGE: { status: 431, message: 'Request headers are too large' },
   INTERNAL_ERROR: { status: 500, message: 'Internal error; retry with exponential backoff' },
