@@ -93,6 +93,9 @@ describe('PostgreSQL outage between the app and its database', () => {
     // known to be down: the next request fails at once instead of waiting out a timeout
     expect((await send(api, key, `during ${mode} again`)).status).toBe(503);
 
+    // the worker's own probe sees the outage too (it runs on its own timer)
+    await waitFor(async () => worker.services.database.health?.().state === 'down', { what: 'the worker noticing the outage' });
+
     proxy.restore();
     await waitFor(async () => (await call(`${api.url}/ready`)).status === 200, { what: '/ready back to 200' });
     await waitFor(async () => worker.services.database.health?.().state === 'up', { what: 'the worker reconnected' });
