@@ -1,4 +1,5 @@
 import { DEFAULT_REGION, REGIONS, type DomainsConfig, type Region } from '../../config/domains-config.js';
+import { lockWorkspace } from '../../platform/db/workspace-lock.js';
 import { inTransaction, type Db } from '../../platform/db/database.js';
 import type { DomainDkimKeyRow, DomainRow, DomainStatus } from '../../platform/db/schema.js';
 import { domainOfAddress, normalizeDomainName } from '../../platform/dns/domain-name.js';
@@ -82,7 +83,7 @@ export class DomainService {
     let row: DomainRow;
     try {
       row = await inTransaction(this.deps.db, async (trx) => {
-        if (!(await store.lockWorkspace(trx, workspaceId))) throw new ApiError('NOT_FOUND', `Workspace ${workspaceId} not found`);
+        if (!(await lockWorkspace(trx, workspaceId))) throw new ApiError('NOT_FOUND', `Workspace ${workspaceId} not found`);
         if ((await store.countLiveDomains(trx, workspaceId)) >= max) throw new TooManyDomainsError(max);
         const inserted = await store.insertDomain(trx, { id, workspaceId, name: name.ascii, region, mailFromDomain: `${this.deps.config.domains.mailFromSubdomain}.${name.ascii}`, now });
         await store.insertDkimKey(trx, { id: keyId, domainId: id, selector: this.deps.config.domains.dkimSelector, publicKey: pair.publicKey, privateKeySealed: box.seal(pair.privateKeyPem, sealContext(keyId)), status: 'active', now });

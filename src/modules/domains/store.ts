@@ -43,11 +43,6 @@ export async function insertDomain(db: Tx, d: NewDomain): Promise<DomainRow> {
     .executeTakeFirstOrThrow();
 }
 
-/** Locks the workspace row: concurrent adds to one workspace then count its domains one after the other. */
-export async function lockWorkspace(db: Tx, workspaceId: string): Promise<boolean> {
-  return (await db.selectFrom('workspaces').select('id').where('id', '=', workspaceId).forUpdate().executeTakeFirst()) !== undefined;
-}
-
 /** Domains of a workspace that are not deleted. */
 export async function countLiveDomains(db: Db | Tx, workspaceId: string): Promise<number> {
   const row = await db

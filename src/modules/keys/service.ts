@@ -1,6 +1,7 @@
 import type { Plan } from '../../config/config.js';
 import { constantTimeEqual, sha256Hex } from '../../platform/crypto.js';
-import { inTransaction, type Db } from '../../platform/db/database.js';
+import { inTransaction, type Db, type Tx } from '../../platform/db/database.js';
+import { lockWorkspace } from '../../platform/db/workspace-lock.js';
 import type { ApiKeyRow } from '../../platform/db/schema.js';
 import { ApiError } from '../../platform/http/errors.js';
 import { uuidv7 } from '../../platform/ids.js';
@@ -108,28 +109,12 @@ export class KeyService {
   }
 
   async createRegularKey(opts: { workspaceId: string; name?: string; domainId?: string | null; expiresAt?: Date | null }): Promise<CreatedKey> {
-    const minted = mintKey(opts.workspaceId, 'regular');
     const max = this.maxRegularKeys;
-    const row = await inTransaction(this.db, async (trx) => {
-      // the workspace row lock serialises concurrent creations so the limit cannot be overshot
-      const ws = await trx.selectFrom('workspaces').select('id').where('id', '=', opts.workspaceId).forUpdate().executeTakeFirst();
-      if (!ws) throw new ApiError('NOT_FOUND', `Workspace ${opts.workspaceId} not found`);
-      if ((await store.countLiveRegularKeys(trx, opts.workspaceId, new Date())) >= max) {
-        throw new ApiError('CONFLICT', `A workspace may have at most ${max} sending API key${max === 1 ? '' : 's'}; revoke one first`);
-      }
-      return store.insertKey(trx, {
-        id: uuidv7(),
-        workspaceId: opts.workspaceId,
-        kind: 'regular',
-        name: opts.name ?? 'Sending key',
-        keyId: minted.keyId,
-        secretHash: sha256Hex(minted.secretKey),
-        scopes: [],
-        domainId: opts.domainId ?? null,
-        expiresAt: opts.expiresAt ?? null,
-      });
-    });
-    return { key: toPublicKey(row), secretKey: minted.secretKey };
+    return this.insertWithinCap(
+      { workspaceId: opts.workspaceId, kind: 'regular', name: opts.name ?? 'Sending key', scopes: [], domainId: opts.domainId ?? null, expiresAt: opts.expiresAt ?? null },
+      async (trx) => (await store.countLiveRegularKeys(trx, opts.workspaceId, new Date())) >= max,
+      () => new ApiError('CONFLICT', `A workspace may have at most ${max} sending API key${max === 1 ? '' : 's'}; revoke one first`),
+    );
   }
 
   async createAdminKey(opts: { workspaceId: string; name?: string; scopes?: string[]; expiresAt?: Date | null }): Promise<CreatedKey> {
@@ -138,23 +123,24 @@ export class KeyService {
     if (unknown.length > 0) {
       throw new ApiError('VALIDATION_ERROR', `Unknown scope(s): ${unknown.join(', ')}. Valid scopes: ${ADMIN_SCOPES.join(', ')}`);
     }
-    const minted = mintKey(opts.workspaceId, 'admin');
+    return this.insertWithinCap(
+      { workspaceId: opts.workspaceId, kind: 'admin', name: opts.name ?? 'Admin key', scopes: [...new Set(scopes)], domainId: null, expiresAt: opts.expiresAt ?? null },
+      async (trx) => (await store.countActiveAdminKeys(trx, opts.workspaceId)) >= MAX_ADMIN_KEYS_PER_WORKSPACE,
+      () => new TooManyAdminKeysError(),
+    );
+  }
+
+  /** Mints and stores a key unless the workspace is at its cap; the workspace row lock makes the count exact under races. */
+  private async insertWithinCap(
+    record: Omit<store.NewKeyRecord, 'id' | 'keyId' | 'secretHash'>,
+    atCap: (trx: Tx) => Promise<boolean>,
+    tooMany: () => ApiError,
+  ): Promise<CreatedKey> {
+    const minted = mintKey(record.workspaceId, record.kind);
     const row = await inTransaction(this.db, async (trx) => {
-      // the workspace row lock serialises concurrent creations so the limit cannot be overshot
-      const ws = await trx.selectFrom('workspaces').select('id').where('id', '=', opts.workspaceId).forUpdate().executeTakeFirst();
-      if (!ws) throw new ApiError('NOT_FOUND', `Workspace ${opts.workspaceId} not found`);
-      if ((await store.countActiveAdminKeys(trx, opts.workspaceId)) >= MAX_ADMIN_KEYS_PER_WORKSPACE) throw new TooManyAdminKeysError();
-      return store.insertKey(trx, {
-        id: uuidv7(),
-        workspaceId: opts.workspaceId,
-        kind: 'admin',
-        name: opts.name ?? 'Admin key',
-        keyId: minted.keyId,
-        secretHash: sha256Hex(minted.secretKey),
-        scopes: [...new Set(scopes)],
-        domainId: null,
-        expiresAt: opts.expiresAt ?? null,
-      });
+      if (!(await lockWorkspace(trx, record.workspaceId))) throw new ApiError('NOT_FOUND', `Workspace ${record.workspaceId} not found`);
+      if (await atCap(trx)) throw tooMany();
+      return store.insertKey(trx, { ...record, id: uuidv7(), keyId: minted.keyId, secretHash: sha256Hex(minted.secretKey) });
     });
     return { key: toPublicKey(row), secretKey: minted.secretKey };
   }
