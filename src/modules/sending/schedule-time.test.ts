@@ -42,6 +42,24 @@ describe('parseScheduleTime', () => {
     }
   });
 
+  it('refuses a huge time or zone without echoing it back whole', () => {
+    const huge = `2026-06-01T09:00:00${'0'.repeat(5_000_000)}`;
+    const refusal = (fn: () => unknown): ApiError => {
+      try {
+        fn();
+      } catch (e) {
+        return e as ApiError;
+      }
+      throw new Error('not refused');
+    };
+    const time = refusal(() => parseScheduleTime(huge, undefined));
+    expect(time.code).toBe('INVALID_SCHEDULE_TIME');
+    expect(time.message.length).toBeLessThan(300);
+    const zone = refusal(() => parseScheduleTime('2026-06-01T09:00:00', `Europe/${'x'.repeat(5_000_000)}`));
+    expect(zone.code).toBe('VALIDATION_ERROR');
+    expect(zone.message.length).toBeLessThan(300);
+  });
+
   it('enforces the window', () => {
     const now = new Date('2027-01-01T00:00:00Z');
     expect(() => checkWindow(new Date('2027-01-01T00:00:30Z'), now, 60, 365)).toThrow(/at least 60 seconds/);

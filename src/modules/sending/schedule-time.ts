@@ -11,6 +11,10 @@ export interface ScheduleTime {
 
 const invalid = (message: string) => new ApiError('INVALID_SCHEDULE_TIME', message);
 
+/** Longer than any time or zone name a client sends: refused before a pattern or Luxon reads it, and never echoed whole. */
+const MAX_TEXT = 64;
+const shown = (text: string): string => JSON.stringify(text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}…` : text);
+
 /**
  * Reads a schedule time as the clients send it:
  * - zoned ISO 8601 (`2026-06-01T09:00:00Z`, `…+02:00`): the offset wins over `timezone`;
@@ -23,19 +27,21 @@ export function parseScheduleTime(value: unknown, timezone: unknown): ScheduleTi
   if (typeof value !== 'string') throw invalid("Field 'scheduled_at' must be a string such as 2026-06-01T09:00:00Z or 2026-06-01_09:00:00");
   let zone = 'UTC';
   if (timezone !== undefined && timezone !== null && timezone !== '') {
-    if (typeof timezone !== 'string' || !IANAZone.isValidZone(timezone)) {
-      throw new ApiError('VALIDATION_ERROR', `Field 'timezone' must be an IANA time zone such as "Europe/Berlin"; got ${JSON.stringify(timezone)}`);
+    if (typeof timezone !== 'string' || timezone.length > MAX_TEXT || !IANAZone.isValidZone(timezone)) {
+      throw new ApiError('VALIDATION_ERROR', `Field 'timezone' must be an IANA time zone such as "Europe/Berlin"; got ${typeof timezone === 'string' ? shown(timezone) : typeof timezone}`);
     }
     zone = timezone;
   }
   const text = value.trim();
+  const format = "Field 'scheduled_at' must look like 2026-06-01T09:00:00 (in 'timezone'), 2026-06-01_09:00:00 or 2026-06-01T09:00:00Z";
+  if (text.length > MAX_TEXT) throw invalid(`${format}; got ${shown(text)}`);
   if (ZONED_FORMAT.test(text)) {
     const dt = DateTime.fromISO(text.replace(' ', 'T'), { setZone: true });
     if (!dt.isValid) throw invalid(`Field 'scheduled_at' is not a valid time: ${dt.invalidExplanation ?? text}`);
     return { at: dt.toJSDate(), timezone: zone };
   }
   const local = LOCAL_FORMAT.exec(text);
-  if (!local) throw invalid(`Field 'scheduled_at' must look like 2026-06-01T09:00:00 (in 'timezone'), 2026-06-01_09:00:00 or 2026-06-01T09:00:00Z; got ${JSON.stringify(text)}`);
+  if (!local) throw invalid(`${format}; got ${shown(text)}`);
   const dt = DateTime.fromISO(`${local[1]}T${local[2]}`, { zone });
   if (!dt.isValid) throw invalid(`Field 'scheduled_at' is not a valid time: ${dt.invalidExplanation ?? text}`);
   return { at: resolveOverlap(dt).toJSDate(), timezone: zone };
