@@ -37,4 +37,16 @@ describe('LruMap', () => {
     expect(m.size).toBe(0);
     expect(() => new LruMap(0)).toThrow(RangeError);
   });
+
+  it('keeps the total weight within its limit, forgetting the oldest first but never the entry just set', () => {
+    const m = new LruMap<string, string>(100, 10);
+    m.set('a', 'x', 4).set('b', 'x', 4);
+    m.set('c', 'x', 4); // 12 > 10: a goes
+    expect([m.get('a'), m.get('b'), m.get('c')]).toEqual([undefined, 'x', 'x']);
+    m.set('huge', 'x', 50); // alone over the limit: everything else goes, it stays
+    expect([m.size, m.get('huge')]).toEqual([1, 'x']);
+    m.set('huge', 'y', 1); // replacing gives its weight back
+    m.set('d', 'x', 9);
+    expect([m.size, m.get('huge'), m.get('d')]).toEqual([2, 'y', 'x']);
+  });
 });

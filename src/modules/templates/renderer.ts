@@ -1,7 +1,7 @@
 import type { ContentConfig } from '../../config/content-config.js';
 import { ApiError } from '../../platform/http/errors.js';
 import { ContentPoolBusyError, ContentTaskMemoryError, ContentTaskTimeoutError, type ContentPool } from '../../platform/workers/content-pool.js';
-import { BoundedCache } from './cache.js';
+import { LruMap } from '../../platform/lru-map.js';
 import { measureData } from './check.js';
 import { BudgetExceededError, renderField, templateFromSpec, type CompiledTemplate, type TemplateField } from './engine.js';
 import type { CompileAnswer, CompiledField, CompiledSources, MjmlAnswer, RenderAnswer, RenderedFields, TemplateFailure, TemplateSources, TemplateTask } from './tasks.js';
@@ -37,7 +37,7 @@ const SERVICE_BUSY = () => new ApiError('SERVICE_UNAVAILABLE', 'The server is bu
  */
 export class TemplateRenderer {
   /** weighed by the precompiled code they keep: at most 32 M characters of it */
-  private readonly entries = new BoundedCache<Promise<Entry>>(1000, 32 * 1024 * 1024);
+  private readonly entries = new LruMap<string, Promise<Entry>>(1000, 32 * 1024 * 1024);
 
   constructor(
     private readonly pool: ContentPool,

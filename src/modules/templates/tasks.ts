@@ -1,4 +1,4 @@
-import { BoundedCache } from './cache.js';
+import { LruMap } from '../../platform/lru-map.js';
 import { analyseTemplate, type TemplateCost } from './check.js';
 import { BudgetExceededError, compile, parse, precompile, renderField, templateFromSpec, TemplateSourceError, type CompiledTemplate, type TemplateField } from './engine.js';
 
@@ -73,7 +73,7 @@ interface Compiled {
 }
 
 /** What this thread compiled, kept within a total source size so large templates cannot exhaust its heap. */
-const compiledHere = new BoundedCache<Compiled>(500, 16 * 1024 * 1024);
+const compiledHere = new LruMap<string, Compiled>(500, 16 * 1024 * 1024);
 const sourceWeight = (s: TemplateSources) => s.subject.length + s.html.length + (s.text?.length ?? 0);
 
 function compileTask(key: string | null, sources: TemplateSources, strict: boolean): CompileAnswer {
