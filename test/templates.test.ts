@@ -25,6 +25,16 @@ describe.each(BACKENDS)('templates on %s', (backend) => {
     return (r.body.data as { raw: string }).raw;
   }
 
+  it('data that cannot be printed (an object whose toString is not a function) is a 400, on the event loop and on a thread', async () => {
+    const tpl = (await save({ name: 'Unprintable', subject: 'S {{o}}', html: '<p>{{o}}</p>' })).body.data as { id: string };
+    for (const params of [{ o: { toString: null } }, { o: { toString: null }, pad: 'x'.repeat(300_000) }]) {
+      const sent = await send({ to: 'a@example.test', template_id: tpl.id, params });
+      expect([sent.status, sent.body.error]).toEqual([400, 'INVALID_TEMPLATE']);
+      const preview = await call(`${t.url}/api/v1/templates/${tpl.id}/render`, { key: ws.key, body: { params } });
+      expect([preview.status, preview.body.error]).toEqual([400, 'INVALID_TEMPLATE']);
+    }
+  });
+
   it('saves, lists and gets a template; sending renders it with params, escaping HTML but not the subject', async () => {
     const saved = await save({ name: 'Welcome', subject: 'Welcome, {{name}}!', html: '<p>Hi {{name}}, your code is {{{code}}}. {{default city "somewhere"}}</p>', required_variables: ['name'] });
     expect(saved.status).toBe(200);

@@ -53,6 +53,9 @@ describe('save-time template checks', () => {
     const cost = strict(source);
     const template = compile(source, 'html');
     const text = fc.string({ unit: 'binary', maxLength: 40 });
+    // an object whose toString or valueOf is not a function cannot be printed at all: that render fails with a
+    // 400 (templates service), so it has no output to bound
+    const key = text.filter((k) => k !== 'toString' && k !== 'valueOf');
     const value = fc.oneof(text, fc.double(), fc.integer(), fc.boolean(), fc.constant(null));
     const data = fc.record({
       when: fc.constantFrom('2026-06-01T09:00:00Z', 'x'),
@@ -60,9 +63,9 @@ describe('save-time template checks', () => {
       name: text,
       a: fc.boolean(),
       raw: text,
-      list: fc.array(fc.oneof(value, fc.array(value, { maxLength: 5 }), fc.dictionary(text, value, { maxKeys: 3, noNullPrototype: true })), { maxLength: 20 }),
+      list: fc.array(fc.oneof(value, fc.array(value, { maxLength: 5 }), fc.dictionary(key, value, { maxKeys: 3, noNullPrototype: true })), { maxLength: 20 }),
       n: fc.double(),
-      o: fc.dictionary(text, value, { maxKeys: 4, noNullPrototype: true }),
+      o: fc.dictionary(key, value, { maxKeys: 4, noNullPrototype: true }),
     });
     fc.assert(
       fc.property(data, (d) => {
