@@ -14,6 +14,11 @@ export class UsageError extends Error {
   }
 }
 
+/** The one line a wrong command line gets. */
+export function usageLine(err: UsageError): string {
+  return `keplars-server${err.command ? ` ${err.command}` : ''}: ${err.message}. Try: ${err.hint}`;
+}
+
 /** What the command line asks for. */
 export type Invocation =
   | { kind: 'version' }
@@ -49,6 +54,9 @@ function distance(a: string, b: string): number {
 
 function closest(word: string, candidates: readonly string[]): string | undefined {
   if (word.length > 40) return undefined;
+  // a beginning or a last part (`secret` for secret_key, `id` for workspace.id) names a field well enough
+  const partial = candidates.filter((c) => c.startsWith(word) || c.endsWith(`.${word}`)).sort((a, b) => a.length - b.length)[0];
+  if (word.length >= 2 && partial) return partial;
   let best: string | undefined;
   let bestDistance = 3;
   for (const c of candidates) {

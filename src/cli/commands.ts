@@ -1,5 +1,5 @@
-import { PLANS } from '../config/config.js';
-import { REGIONS } from '../config/domains-config.js';
+import { PLANS } from '../config/plans.js';
+import { REGIONS } from '../config/regions.js';
 import { ADMIN_SCOPES } from '../modules/keys/key-format.js';
 
 /**

@@ -7,12 +7,12 @@ import { displaySetting } from './redact.js';
 import { DEFAULT_HTTP_LIMITS as HTTP, type HttpServerLimits } from '../platform/http/server.js';
 import { loadContentConfig, type ContentConfig } from './content-config.js';
 import { loadDomainsConfig, type DomainsConfig } from './domains-config.js';
+import { PLANS, type Plan } from './plans.js';
 
 export const TIERS = ['instant', 'high', 'async', 'bulk'] as const;
 export type Tier = (typeof TIERS)[number];
 
-export const PLANS = ['FREE', 'LAUNCH', 'CUSTOM', 'ENTERPRISE'] as const;
-export type Plan = (typeof PLANS)[number];
+export { PLANS, type Plan };
 
 export interface PlanLimits {
   /** emails per calendar month; null = no quota */
