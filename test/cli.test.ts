@@ -24,6 +24,11 @@ describe('operator CLI on the embedded database', () => {
   });
 
   it('creates and lists workspaces and keys without a running server, refusing a sixth admin key', async () => {
+    // an unknown --print field fails before anything is created
+    const unknownField = await runCli(['workspace', 'create', '--name', 'Never', '--print', 'nope'], env());
+    expect([unknownField.code, unknownField.stdout]).toEqual([2, '']);
+    expect(unknownField.stderr).toMatch(/^keplars-server workspace create: the result of workspace create has no field "nope"; .*\. Try: keplars-server help workspace create\n$/);
+
     const created = await runCli(['workspace', 'create', '--name', 'Acme', '--plan', 'LAUNCH', '--json'], env());
     expect(created.code, created.stderr).toBe(0);
     const ws = JSON.parse(created.stdout) as { workspace: { id: string; plan: string }; admin_key: string };
@@ -32,7 +37,7 @@ describe('operator CLI on the embedded database', () => {
     expect(ws.admin_key).toContain('.adm_');
 
     const list = await runCli(['workspace', 'list', '--json'], env());
-    expect((JSON.parse(list.stdout) as { workspaces: { id: string }[] }).workspaces.map((w) => w.id)).toContain(ws.workspace.id);
+    expect((JSON.parse(list.stdout) as { workspaces: { id: string }[] }).workspaces.map((w) => w.id)).toEqual([ws.workspace.id]);
 
     const regular = await runCli(['api-key', 'create', '--workspace', ws.workspace.id, '--name', 'app', '--json'], env());
     expect((JSON.parse(regular.stdout) as { secret_key: string }).secret_key).toMatch(/^kms_[a-f0-9]+\.live_[a-f0-9]+$/);
@@ -46,9 +51,9 @@ describe('operator CLI on the embedded database', () => {
     expect(sixth.stderr).toContain('at most 5 admin');
 
     const badScope = await runCli(['admin-key', 'create', '--workspace', ws.workspace.id, '--scopes', 'email:everything'], env());
-    expect(badScope.code).toBe(1);
-    expect(badScope.stderr).toContain('Unknown scope');
-  });
+    expect(badScope.code).toBe(2);
+    expect(badScope.stderr).toContain('--scopes must be a comma-separated list of contacts:read');
+  }, 180_000); // a dozen processes, each opening the embedded database, on a shared machine
 
   it('goes through the running server, which holds the data folder; a second server is refused', async () => {
     const server = await startServerProcess('start', env());
@@ -57,12 +62,21 @@ describe('operator CLI on the embedded database', () => {
     const stat = await fs.stat(path.join(dataDir, 'admin.sock'));
     expect(stat.mode & 0o777).toBe(0o600);
 
+    const unknownField = await runCli(['workspace', 'create', '--name', 'Never', '--print', 'nope'], env());
+    expect([unknownField.code, unknownField.stdout]).toEqual([2, '']);
+    expect(unknownField.stderr).toContain('has no field "nope"');
+    // a refusal inside the server is one line too (its code crosses the admin socket)
+    const unknownId = await runCli(['workspace', 'usage', '--workspace', '01a23033-2766-739f-91c8-818e952285f3'], env());
+    expect([unknownId.code, unknownId.stderr]).toEqual([1, 'keplars-server workspace usage: Workspace 01a23033-2766-739f-91c8-818e952285f3 not found. Try: keplars-server workspace list\n']);
+
     const created = await runCli(['workspace', 'create', '--name', 'Live', '--json'], env());
     expect(created.code, created.stderr).toBe(0);
     const ws = JSON.parse(created.stdout) as { workspace: { id: string } };
     const key = JSON.parse((await runCli(['api-key', 'create', '--workspace', ws.workspace.id, '--json'], env())).stdout) as { secret_key: string };
     const sent = await call(`${server.url}/api/v1/send-email/instant`, { key: key.secret_key, body: { to: 'dev@example.test', subject: 'first', body: 'hello' } });
     expect(sent.status).toBe(200);
+    const names = (JSON.parse((await runCli(['workspace', 'list', '--json'], env())).stdout) as { workspaces: { name: string }[] }).workspaces.map((w) => w.name);
+    expect(names.sort()).toEqual(['Acme', 'Live']);
 
     const second = await runCli(['start'], env(), 30_000);
     expect(second.code).toBe(1);
@@ -97,11 +111,18 @@ describe('operator CLI on the embedded database', () => {
     for (const id of ids) expect(got).toContain(id);
   });
 
-  it('stops with a clear message on a bad configuration value', async () => {
-    const res = await runCli(['start'], { ...env(), PORT: 'eighty' });
+  it('stops with a clear message on a bad configuration value; help and the version need no configuration', async () => {
+    const bad = { ...env(), PORT: 'eighty', DEFAULT_PLAN: 'GOLD' };
+    const res = await runCli(['start'], bad);
     expect(res.code).toBe(1);
-    expect(res.stderr).toContain('Invalid configuration');
-    expect(res.stderr).toContain('PORT="eighty"');
+    expect(res.stderr).toMatch(/^keplars-server start: Invalid configuration: PORT="eighty": .*; DEFAULT_PLAN="GOLD": must be one of FREE, LAUNCH, CUSTOM, ENTERPRISE\. Fix the environment/);
+    expect(res.stderr.trimEnd().split('\n')).toHaveLength(1);
+
+    const help = await runCli(['workspace', 'create', '--help'], bad);
+    expect(help.code, help.stderr).toBe(0);
+    expect(help.stdout).toContain('Usage: keplars-server workspace create --name NAME [--plan PLAN] [--json | --print FIELD] [--wait SECONDS]');
+    const version = await runCli(['--version'], bad);
+    expect(version.stdout).toMatch(/^keplars-server \d+\.\d+\.\d+/);
   });
 });
 
@@ -129,7 +150,15 @@ describe('operator CLI on PostgreSQL', () => {
     const usage = JSON.parse((await runCli(['workspace', 'usage', '--workspace', ws.workspace.id, '--json'], env)).stdout) as { usage: Record<string, unknown> };
     expect(usage.usage).toMatchObject({ plan: 'FREE', monthly_quota: 3000, used: 0, remaining: 3000 });
     const badPlan = await runCli(['workspace', 'set-plan', '--workspace', ws.workspace.id, '--plan', 'GOLD'], env);
-    expect(badPlan.code).toBe(1);
-    expect(badPlan.stderr).toContain('Plan must be one of');
+    expect(badPlan.code).toBe(2);
+    expect(badPlan.stderr).toContain('--plan must be one of FREE, LAUNCH, CUSTOM, ENTERPRISE, not "GOLD"');
+
+    // without --plan a workspace gets DEFAULT_PLAN; an unknown --print field creates nothing
+    const unknownField = await runCli(['workspace', 'create', '--name', 'Never', '--print', 'nope'], { ...env, DEFAULT_PLAN: 'launch' });
+    expect(unknownField.code).toBe(2);
+    const launch = await runCli(['workspace', 'create', '--name', 'Default', '--print', 'workspace.plan'], { ...env, DEFAULT_PLAN: 'launch' });
+    expect([launch.code, launch.stdout]).toEqual([0, 'LAUNCH\n']);
+    const names = (JSON.parse((await runCli(['workspace', 'list', '--json'], env)).stdout) as { workspaces: { name: string }[] }).workspaces.map((w) => w.name);
+    expect(names.sort()).toEqual(['Default', 'PG']);
   });
 });

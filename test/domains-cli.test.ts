@@ -53,8 +53,8 @@ describe('domain commands and signed delivery from the built server', () => {
     expect(list.stdout).toContain('cli.test  verified');
 
     const missing = await runCli(['domain', 'add', '--workspace', ws.workspace.id], env());
-    expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain('--domain is required');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toBe('keplars-server domain add: --domain is required. Try: keplars-server domain add --workspace <id> --domain <domain>\n');
   });
 
   it('signs on worker threads in the built server, and the CLI works through the running server', async () => {

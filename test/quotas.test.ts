@@ -22,6 +22,8 @@ describe.each(BACKENDS)('monthly quotas on %s', (backend) => {
     const nextMonth = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth() + 1, 1));
     for (const r of refused) {
       expect(r.body.error).toBe('RATE_LIMITED');
+      // LAUNCH has a smaller quota here (5), so the next plan with more emails is CUSTOM
+      expect(r.body.message).toContain(`An operator moves the workspace to a larger plan with: keplars-server workspace set-plan --workspace ${ws.id} --plan CUSTOM`);
       const retryAfter = Number(r.headers.get('retry-after'));
       expect(retryAfter).toBeGreaterThan(0);
       expect(Math.abs(Date.now() + retryAfter * 1000 - nextMonth.getTime())).toBeLessThan(5000);
@@ -36,6 +38,8 @@ describe.each(BACKENDS)('monthly quotas on %s', (backend) => {
     expect(three.status).toBe(200);
     const tooMany = await call(`${t.url}/api/v1/send-email/async`, { key: ws.key, body: { to: ['a@example.test', 'b@example.test', 'c@example.test'], subject: 's', body: 'x' } });
     expect(tooMany.status).toBe(429);
+    // LAUNCH (5 here) → the next plan with more emails: CUSTOM has no quota
+    expect(tooMany.body.message).toContain(`keplars-server workspace set-plan --workspace ${ws.id} --plan CUSTOM`);
     const scheduled = await call(`${t.url}/api/v1/send-email/schedule`, { key: ws.key, body: { to: ['a@example.test', 'b@example.test'], subject: 's', body: 'x', scheduled_at: new Date(Date.now() + 3600_000).toISOString() } });
     expect(scheduled.status).toBe(200);
     expect((await t.app.services.plans.usage(ws.id, 'LAUNCH')).used).toBe(5);

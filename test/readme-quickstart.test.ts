@@ -34,6 +34,10 @@ describe('README quick start', () => {
     const commands = await quickstartCommands();
     expect(commands.length).toBeLessThanOrEqual(3);
     const [createKey, send, look] = commands.map((c) => c.replaceAll('http://localhost:8080', server.url!));
+    // npx (npm exec) in the package's own folder installs that folder into npm's npx cache and runs its
+    // `prepare` (a full build) first: 10–55 s of silence. The first command runs the built bin itself.
+    expect(createKey).toContain('$(node bin/keplars-server.js workspace create ');
+    expect(commands.join('\n')).not.toMatch(/\bnpx\b|npm exec/);
     // one terminal session; delivery is asynchronous, so the last command is repeated briefly as a person would
     const script = `${createKey}\n${send}\necho\nfor i in $(seq 1 50); do out=$(${look}); case "$out" in *email_id*) break;; esac; sleep 0.2; done\necho "$out"`;
     const { stdout } = await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', script], {

@@ -40,6 +40,8 @@ describe.each(BACKENDS)('scheduled sending on %s', (backend) => {
     const res = await schedule({ to: 'a@example.test', subject: 's', body: 'b', scheduled_at: inSeconds(3600) }, free.key);
     expect(res.status).toBe(403);
     expect(res.body.error).toBe('PLAN_REQUIRED');
+    // the message names the command that changes the plan, with this workspace's id
+    expect(res.body.message).toContain(`keplars-server workspace set-plan --workspace ${free.id} --plan LAUNCH`);
   });
 
   it('accepts the nested, flat scheduled_at and flat scheduled_for shapes, answering with a scheduled_email', async () => {

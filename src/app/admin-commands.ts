@@ -1,4 +1,5 @@
 import { ApiError } from '../platform/http/errors.js';
+import { isUuid } from '../platform/ids.js';
 import type { Services } from './services.js';
 
 type Args = Record<string, unknown>;
@@ -10,6 +11,27 @@ const str = (args: Args, name: string, required = true): string | undefined => {
   return undefined;
 };
 
+/** The workspace named by --workspace; an unknown id says how to find the right one. */
+async function workspaceOf(s: Services, args: Args) {
+  const id = str(args, 'workspace')!;
+  try {
+    return await s.workspaces.get(id);
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'NOT_FOUND') throw new ApiError('NOT_FOUND', `${err.message}. Try: keplars-server workspace list`);
+    throw err;
+  }
+}
+
+/** An unknown key or domain id in a known workspace: the listing command that shows the right ones. */
+async function orListing<T>(work: Promise<T>, listing: string): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'NOT_FOUND') throw new ApiError('NOT_FOUND', `${err.message}. Try: ${listing}`);
+    throw err;
+  }
+}
+
 /**
  * Operator commands, run in-process by the CLI or, when an embedded server owns the data folder, inside
  * that server through its admin socket. Same code either way.
@@ -17,7 +39,9 @@ const str = (args: Args, name: string, required = true): string | undefined => {
 export async function runAdminCommand(s: Services, command: string, args: Args): Promise<unknown> {
   switch (command) {
     case 'workspace.create': {
-      const created = await s.workspaces.create({ name: str(args, 'name')!, plan: str(args, 'plan', false) ?? 'FREE' });
+      // without --plan, the workspace gets DEFAULT_PLAN
+      const plan = str(args, 'plan', false);
+      const created = await s.workspaces.create({ name: str(args, 'name')!, ...(plan ? { plan } : {}) });
       // a first sending key too, so a new user can send right away (both are shown only here)
       const sending = await s.keys.createRegularKey({ workspaceId: created.workspace.id, name: 'Default sending key' });
       return { workspace: created.workspace, admin_key: created.adminKey, admin_key_info: created.adminKeyInfo, secret_key: sending.secretKey, api_key: sending.key };
@@ -25,13 +49,13 @@ export async function runAdminCommand(s: Services, command: string, args: Args):
     case 'workspace.list':
       return { workspaces: await s.workspaces.list() };
     case 'workspace.usage': {
-      const ws = await s.workspaces.get(str(args, 'workspace')!);
+      const ws = await workspaceOf(s, args);
       return { workspace: ws, usage: await s.plans.usage(ws.id, ws.plan) };
     }
     case 'workspace.set-plan':
-      return { workspace: await s.workspaces.setPlan(str(args, 'workspace')!, str(args, 'plan')!) };
+      return { workspace: await s.workspaces.setPlan((await workspaceOf(s, args)).id, str(args, 'plan')!) };
     case 'admin-key.create': {
-      const workspaceId = (await s.workspaces.get(str(args, 'workspace')!)).id;
+      const workspaceId = (await workspaceOf(s, args)).id;
       const scopesArg = str(args, 'scopes', false);
       const scopes = scopesArg ? scopesArg.split(',').map((x) => x.trim()).filter(Boolean) : undefined;
       const name = str(args, 'name', false);
@@ -39,32 +63,34 @@ export async function runAdminCommand(s: Services, command: string, args: Args):
       return { api_key: created.key, secret_key: created.secretKey };
     }
     case 'api-key.create': {
-      const workspaceId = (await s.workspaces.get(str(args, 'workspace')!)).id;
+      const workspaceId = (await workspaceOf(s, args)).id;
       const name = str(args, 'name', false);
       const created = await s.keys.createRegularKey({ workspaceId, ...(name ? { name } : {}) });
       return { api_key: created.key, secret_key: created.secretKey };
     }
     case 'key.list': {
-      const workspaceId = (await s.workspaces.get(str(args, 'workspace')!)).id;
+      const workspaceId = (await workspaceOf(s, args)).id;
       return { keys: await s.keys.list(workspaceId) };
     }
     case 'key.revoke': {
-      const workspaceId = (await s.workspaces.get(str(args, 'workspace')!)).id;
+      const workspaceId = (await workspaceOf(s, args)).id;
       const id = str(args, 'key')!;
-      if (!(await s.keys.revoke(workspaceId, id))) throw new ApiError('NOT_FOUND', `Active key ${id} not found in this workspace`);
+      if (!isUuid(id) || !(await s.keys.revoke(workspaceId, id))) {
+        throw new ApiError('NOT_FOUND', `Active key ${id} not found in this workspace. Try: keplars-server key list --workspace ${workspaceId}`);
+      }
       return { revoked: id };
     }
     case 'domain.add': {
-      const workspaceId = (await s.workspaces.get(str(args, 'workspace')!)).id;
+      const workspaceId = (await workspaceOf(s, args)).id;
       return { domain: await s.domains.add(workspaceId, { domain: str(args, 'domain')!, region: str(args, 'region', false) }) };
     }
     case 'domain.list': {
-      const workspaceId = (await s.workspaces.get(str(args, 'workspace')!)).id;
+      const workspaceId = (await workspaceOf(s, args)).id;
       return { domains: await s.domains.list(workspaceId) };
     }
     case 'domain.verify': {
-      const workspaceId = (await s.workspaces.get(str(args, 'workspace')!)).id;
-      return { domain: await s.domains.verify(workspaceId, str(args, 'domain')!) };
+      const workspaceId = (await workspaceOf(s, args)).id;
+      return { domain: await orListing(s.domains.verify(workspaceId, str(args, 'domain')!), `keplars-server domain list --workspace ${workspaceId}`) };
     }
     default:
       throw new ApiError('NOT_FOUND', `Unknown command ${command}`);

@@ -50,7 +50,7 @@ export async function createServices(config: Config, database: Database): Promis
     content,
     tokens,
     keys,
-    workspaces: new WorkspaceService(db, keys),
+    workspaces: new WorkspaceService(db, keys, config.defaultPlan),
     plans,
     templates,
     sending: new SendingService({

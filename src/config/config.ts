@@ -7,12 +7,12 @@ import { displaySetting } from './redact.js';
 import { DEFAULT_HTTP_LIMITS as HTTP, type HttpServerLimits } from '../platform/http/server.js';
 import { loadContentConfig, type ContentConfig } from './content-config.js';
 import { loadDomainsConfig, type DomainsConfig } from './domains-config.js';
+import { PLANS, type Plan } from './plans.js';
 
 export const TIERS = ['instant', 'high', 'async', 'bulk'] as const;
 export type Tier = (typeof TIERS)[number];
 
-export const PLANS = ['FREE', 'LAUNCH', 'CUSTOM', 'ENTERPRISE'] as const;
-export type Plan = (typeof PLANS)[number];
+export { PLANS, type Plan };
 
 export interface PlanLimits {
   /** emails per calendar month; null = no quota */
@@ -45,6 +45,8 @@ export interface Config {
   /** false when PUBLIC_URL was derived from HOST and PORT; the server then corrects it once it knows its port */
   publicUrlExplicit: boolean;
   plans: Record<Plan, PlanLimits>;
+  /** the plan a workspace gets when it is created without one */
+  defaultPlan: Plan;
   unauthenticatedRequestsPerSecond: number;
   /** peers whose X-Forwarded-For names the client (request.ip, which the unauthenticated rate limit counts by) */
   trustProxy: TrustProxy;
@@ -76,6 +78,11 @@ export interface Config {
 const portSchema = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
 const booleanSetting = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
+const planSchema = z
+  .string()
+  .trim()
+  .transform((v) => v.toUpperCase())
+  .pipe(z.enum(PLANS, { error: `must be one of ${PLANS.join(', ')}` }));
 const limitSchema = z
   .string()
   .trim()
@@ -186,6 +193,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl,
     publicUrlExplicit: Boolean(env.PUBLIC_URL),
     plans,
+    defaultPlan: read('DEFAULT_PLAN', planSchema, 'FREE'),
     unauthenticatedRequestsPerSecond: read('UNAUTHENTICATED_REQUESTS_PER_SECOND', positiveInt, 50),
     trustProxy: read('TRUST_PROXY', z.string().transform((v, ctx) => {
       try {

@@ -4,10 +4,9 @@ import { z } from 'zod';
 import { parseSmtpUrl } from '../platform/mail/smtp-relay-transport.js';
 import { parseSecretKey } from '../platform/secret-box.js';
 import type { DeliveryMode } from './config.js';
+import { REGIONS, type Region } from './regions.js';
 
-/** Where a custom domain's mail is sent from; fixed when the domain is added. */
-export const REGIONS = ['us-east-1', 'ap-southeast-1', 'af-south-1'] as const;
-export type Region = (typeof REGIONS)[number];
+export { REGIONS, type Region };
 export const DEFAULT_REGION: Region = 'us-east-1';
 
 export interface RegionDelivery {

@@ -25,7 +25,7 @@ describe('the API-key cache under a flood of made-up keys', () => {
       transformResult: async (args) => args.result,
     };
     const keys = new KeyService(db.withPlugin(counting), 100);
-    const ws = await new WorkspaceService(db, new KeyService(db, 100)).create({ name: 'Cache', plan: 'FREE' });
+    const ws = await new WorkspaceService(db, new KeyService(db, 100), 'FREE').create({ name: 'Cache', plan: 'FREE' });
     const legit = (await keys.createRegularKey({ workspaceId: ws.workspace.id })).secretKey;
     const madeUp = () => `kms_${ws.workspace.id.replace(/-/g, '')}.live_${randomHex(32)}`;
 

@@ -1,4 +1,4 @@
-import type { Config, Plan } from '../../config/config.js';
+import { PLANS, type Config, type Plan } from '../../config/config.js';
 import type { Db } from '../../platform/db/database.js';
 import { ApiError } from '../../platform/http/errors.js';
 import * as store from './store.js';
@@ -9,6 +9,9 @@ export function periodOf(now: Date): { period: string; start: Date; end: Date } 
   const end = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
   return { period: start.toISOString().slice(0, 7), start, end };
 }
+
+/** What an operator types to move a workspace to another plan (README, Rate limits and plans). */
+export const setPlanCommand = (workspaceId: string, plan: Plan): string => `keplars-server workspace set-plan --workspace ${workspaceId} --plan ${plan}`;
 
 export interface Reservation {
   /** Gives the emails back, e.g. when the write that follows fails or a scheduled email is cancelled. */
@@ -24,8 +27,19 @@ export class PlanService {
   ) {}
 
   /** Scheduling is the one feature gated by default (decisions §7). */
-  requireScheduling(plan: Plan): void {
-    if (plan === 'FREE') throw new ApiError('PLAN_REQUIRED', 'Scheduled sending requires the LAUNCH plan or higher');
+  requireScheduling(key: { workspaceId: string; plan: Plan }): void {
+    if (key.plan === 'FREE') {
+      throw new ApiError(
+        'PLAN_REQUIRED',
+        `Scheduled sending requires the LAUNCH plan or higher; this workspace is on FREE. An operator changes its plan with: ${setPlanCommand(key.workspaceId, 'LAUNCH')}`,
+      );
+    }
+  }
+
+  /** The next plan with a larger quota, or the setting that raises this one. */
+  private moreEmails(workspaceId: string, plan: Plan, quota: number): string {
+    const bigger = PLANS.slice(PLANS.indexOf(plan) + 1).find((p) => (this.plans[p].monthlyEmails ?? Infinity) > quota);
+    return bigger ? `An operator moves the workspace to a larger plan with: ${setPlanCommand(workspaceId, bigger)}` : `An operator raises it with the PLAN_${plan}_MONTHLY_EMAILS setting`;
   }
 
   async reserve(workspaceId: string, plan: Plan, recipients: number, now = new Date()): Promise<Reservation> {
@@ -34,7 +48,7 @@ export class PlanService {
     const { period, end } = periodOf(now);
     if (!(await store.tryConsume(this.db, workspaceId, period, recipients, quota))) {
       const retryAfter = Math.max(1, Math.ceil((end.getTime() - now.getTime()) / 1000));
-      throw new ApiError('RATE_LIMITED', `Monthly email quota of ${quota} for the ${plan} plan reached; it resets at ${end.toISOString()}`, {
+      throw new ApiError('RATE_LIMITED', `Monthly email quota of ${quota} for the ${plan} plan reached; it resets at ${end.toISOString()}. ${this.moreEmails(workspaceId, plan, quota)}`, {
         headers: { 'Retry-After': String(retryAfter) },
       });
     }

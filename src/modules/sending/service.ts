@@ -79,7 +79,7 @@ export class SendingService {
   /** POST /send-email/schedule: nested `email{}` or flat bodies, `scheduled_at` or `scheduled_for`. */
   async schedule(opts: { key: AuthenticatedKey; body: unknown; idempotencyKey?: string }): Promise<Record<string, unknown>> {
     requireRegularKey(opts.key);
-    this.deps.plans.requireScheduling(opts.key.plan);
+    this.deps.plans.requireScheduling(opts.key);
     if (!isRecord(opts.body)) throw new ApiError('VALIDATION_ERROR', 'Request body must be a JSON object');
     const body = isRecord(opts.body.email) ? { ...opts.body, ...opts.body.email } : opts.body;
     const when = this.scheduleTime(opts.key, body);
@@ -89,7 +89,7 @@ export class SendingService {
 
   /** The plan allows scheduling and the time is readable and inside the window. */
   private scheduleTime(key: AuthenticatedKey, body: Record<string, unknown>): ScheduleTime {
-    this.deps.plans.requireScheduling(key.plan);
+    this.deps.plans.requireScheduling(key);
     const when = parseScheduleTime(scheduleTimeOf(body), body.timezone);
     checkWindow(when.at, new Date(), this.deps.config.scheduleMinSeconds, this.deps.config.scheduleMaxDays);
     return when;

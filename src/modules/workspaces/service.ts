@@ -29,13 +29,16 @@ export class WorkspaceService {
   constructor(
     private readonly db: Db,
     private readonly keys: KeyService,
+    /** the plan of a workspace created without one (DEFAULT_PLAN) */
+    private readonly defaultPlan: Plan,
   ) {}
 
   /** A new workspace comes with one admin key holding every scope, shown only in this answer. */
-  async create(opts: { name: string; plan: string }): Promise<{ workspace: PublicWorkspace; adminKey: string; adminKeyInfo: PublicKey }> {
+  async create(opts: { name: string; plan?: string }): Promise<{ workspace: PublicWorkspace; adminKey: string; adminKeyInfo: PublicKey }> {
     const name = opts.name.trim();
     if (!name) throw new ApiError('VALIDATION_ERROR', 'Workspace name is required');
-    const row = await store.insertWorkspace(this.db, { id: uuidv7(), name, plan: parsePlan(opts.plan) });
+    const plan = opts.plan === undefined ? this.defaultPlan : parsePlan(opts.plan);
+    const row = await store.insertWorkspace(this.db, { id: uuidv7(), name, plan });
     const created = await this.keys.createAdminKey({ workspaceId: row.id, name: 'Initial admin key' });
     return { workspace: toPublicWorkspace(row), adminKey: created.secretKey, adminKeyInfo: created.key };
   }

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
+import { ApiError, ERROR_CODES, type ErrorCode } from '../http/errors.js';
 
 export const ADMIN_SOCKET_NAME = 'admin.sock';
 
@@ -32,7 +33,8 @@ export async function startAdminSocket(dataDir: string, handler: AdminHandler): 
           }
         } catch (err) {
           status = 400;
-          body = { ok: false, error: (err as Error).message };
+          // the code lets the CLI tell a refusal (an unknown id, a limit) from a bug, as it does in-process
+          body = { ok: false, error: (err as Error).message, ...(err instanceof ApiError ? { code: err.code } : {}) };
         }
         res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       })();
@@ -90,7 +92,10 @@ export async function pingAdminSocket(dataDir: string, timeoutMs = 2000): Promis
 
 export async function callAdminSocket(dataDir: string, command: string, args: Record<string, unknown>): Promise<unknown> {
   const res = await request(adminSocketPath(dataDir), '/command', { command, args }, 120_000);
-  const body = res.body as { ok: boolean; result?: unknown; error?: string };
-  if (!body.ok) throw new Error(body.error ?? 'admin command failed');
+  const body = res.body as { ok: boolean; result?: unknown; error?: string; code?: string };
+  if (!body.ok) {
+    const message = body.error ?? 'admin command failed';
+    throw body.code !== undefined && body.code in ERROR_CODES ? new ApiError(body.code as ErrorCode, message) : new Error(`the server that holds ${dataDir} failed: ${message}`);
+  }
   return body.result;
 }

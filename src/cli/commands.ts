@@ -1,0 +1,215 @@
+import { PLANS } from '../config/plans.js';
+import { REGIONS } from '../config/regions.js';
+import { ADMIN_SCOPES } from '../modules/keys/key-format.js';
+
+/**
+ * Every command the CLI knows, declared once: parsing, validation, `--help` and `--print` all read this
+ * table, so they cannot disagree (test/cli-table.test.ts checks it against the real commands).
+ */
+
+export interface OptionSpec {
+  name: string;
+  /** the value's placeholder in help (`--name NAME`); absent for a flag that takes no value */
+  value?: string;
+  description: string;
+  required?: boolean;
+  /** the allowed values (compared without regard to case); with `list`, each item of a comma-separated list */
+  choices?: readonly string[];
+  list?: boolean;
+  /** a whole number of seconds */
+  seconds?: boolean;
+}
+
+/** start/api/worker run a server; migrate migrates; the rest run an operator command (src/app/admin-commands.ts). */
+export type CommandKind = 'server' | 'migrate' | 'admin';
+
+export interface CommandSpec {
+  /** one or two words: `start`, `workspace create` */
+  name: string;
+  kind: CommandKind;
+  summary: string;
+  /** more than the summary, shown by `--help` */
+  details?: string;
+  options: readonly OptionSpec[];
+  /** the dotted paths `--print` accepts: fields every result of the command has */
+  output: readonly string[];
+  example?: string;
+}
+
+const WORKSPACE = ['id', 'name', 'plan', 'created_at'];
+const KEY = ['id', 'key_id', 'name', 'kind', 'scopes', 'domain_id', 'is_active', 'expires_at', 'last_used_at', 'created_at'];
+const DOMAIN = [
+  'id',
+  'domain',
+  'verification_status',
+  'mail_from_status',
+  'mail_from_domain',
+  'region',
+  'verified_at',
+  'mail_from_verified_at',
+  'last_checked_at',
+  'created_at',
+  'dkim',
+  'dkim.selector',
+  'dkim.pending_selector',
+  'dkim.algorithm',
+  'dkim.key_bits',
+  'dns_records',
+];
+const USAGE = ['plan', 'period', 'resets_at', 'monthly_quota', 'used', 'remaining', 'emails_accepted', 'requests_per_second'];
+
+/** `field` itself and each of its sub-fields. */
+const nested = (field: string, subfields: readonly string[]): string[] => [field, ...subfields.map((s) => `${field}.${s}`)];
+
+const workspaceOption = (description = 'the workspace (its id, from `workspace list`)'): OptionSpec => ({ name: 'workspace', value: 'ID', description, required: true });
+
+export const JSON_OPTION: OptionSpec = { name: 'json', description: 'print the whole result as JSON' };
+export const PRINT_OPTION: OptionSpec = { name: 'print', value: 'FIELD', description: 'print one field of the result (listed below), for shell substitution' };
+export const WAIT_OPTION: OptionSpec = {
+  name: 'wait',
+  value: 'SECONDS',
+  seconds: true,
+  description: 'on the embedded database, how long to wait for a busy server that holds DATA_DIR (default CLI_WAIT_SECONDS, 60)',
+};
+export const HELP_OPTION: OptionSpec = { name: 'help', description: 'show this help' };
+export const DEBUG_OPTION: OptionSpec = { name: 'debug', description: 'on an unexpected error, print its stack trace too (or DEBUG=1)' };
+
+/** Every command takes --help and --debug; commands with a result take --json, --print and --wait. */
+export const COMMON_OPTIONS = [HELP_OPTION, DEBUG_OPTION] as const;
+const RESULT_OPTIONS = [JSON_OPTION, PRINT_OPTION, WAIT_OPTION] as const;
+
+export const COMMANDS: readonly CommandSpec[] = [
+  {
+    name: 'start',
+    kind: 'server',
+    summary: 'run every role in one process (API, delivery workers), on the embedded database or PostgreSQL',
+    options: [],
+    output: [],
+    example: 'PORT=8080 keplars-server start',
+  },
+  { name: 'api', kind: 'server', summary: 'run the HTTP API only (PostgreSQL: DATABASE_URL)', options: [], output: [] },
+  { name: 'worker', kind: 'server', summary: 'run the delivery workers only (PostgreSQL: DATABASE_URL)', options: [], output: [] },
+  {
+    name: 'migrate',
+    kind: 'migrate',
+    summary: 'apply database migrations (a running embedded server has already applied them)',
+    options: RESULT_OPTIONS,
+    output: ['applied'],
+  },
+  {
+    name: 'workspace create',
+    kind: 'admin',
+    summary: 'create a workspace; prints its id, an admin key with every scope and a sending key',
+    details: 'Both keys are shown only once and stored only as hashes.',
+    options: [
+      { name: 'name', value: 'NAME', description: "the workspace's name", required: true },
+      { name: 'plan', value: 'PLAN', choices: PLANS, description: `${PLANS.join(', ')} (default: the DEFAULT_PLAN setting, FREE unless set)` },
+      ...RESULT_OPTIONS,
+    ],
+    output: [...nested('workspace', WORKSPACE), 'admin_key', ...nested('admin_key_info', KEY), 'secret_key', ...nested('api_key', KEY)],
+    example: 'keplars-server workspace create --name "My team" --print secret_key',
+  },
+  {
+    name: 'workspace list',
+    kind: 'admin',
+    summary: 'list the workspaces',
+    options: RESULT_OPTIONS,
+    output: ['workspaces'],
+  },
+  {
+    name: 'workspace set-plan',
+    kind: 'admin',
+    summary: "change a workspace's plan (its monthly quota, request rate and scheduled sending)",
+    options: [workspaceOption(), { name: 'plan', value: 'PLAN', choices: PLANS, required: true, description: PLANS.join(', ') }, ...RESULT_OPTIONS],
+    output: nested('workspace', WORKSPACE),
+    example: 'keplars-server workspace set-plan --workspace <id> --plan LAUNCH',
+  },
+  {
+    name: 'workspace usage',
+    kind: 'admin',
+    summary: "this month's emails against the plan's quota",
+    options: [workspaceOption(), ...RESULT_OPTIONS],
+    output: [...nested('workspace', WORKSPACE), ...nested('usage', USAGE)],
+  },
+  {
+    name: 'admin-key create',
+    kind: 'admin',
+    summary: 'create an admin key (kms_….adm_…; at most 5 active per workspace)',
+    options: [
+      workspaceOption(),
+      { name: 'scopes', value: 'S1,S2', choices: ADMIN_SCOPES, list: true, description: `comma-separated, from ${ADMIN_SCOPES.join(', ')} (default: every scope)` },
+      { name: 'name', value: 'NAME', description: "the key's name" },
+      ...RESULT_OPTIONS,
+    ],
+    output: [...nested('api_key', KEY), 'secret_key'],
+  },
+  {
+    name: 'api-key create',
+    kind: 'admin',
+    summary: 'create a sending key (kms_….live_…)',
+    options: [workspaceOption(), { name: 'name', value: 'NAME', description: "the key's name" }, ...RESULT_OPTIONS],
+    output: [...nested('api_key', KEY), 'secret_key'],
+  },
+  {
+    name: 'key list',
+    kind: 'admin',
+    summary: "list a workspace's keys (never their secrets)",
+    options: [workspaceOption(), ...RESULT_OPTIONS],
+    output: ['keys'],
+  },
+  {
+    name: 'key revoke',
+    kind: 'admin',
+    summary: 'revoke a key at once',
+    options: [workspaceOption(), { name: 'key', value: 'ID', required: true, description: "the key's id, from `key list`" }, ...RESULT_OPTIONS],
+    output: ['revoked'],
+  },
+  {
+    name: 'domain add',
+    kind: 'admin',
+    summary: 'add a custom sending domain; prints the DNS records to publish',
+    options: [
+      workspaceOption(),
+      { name: 'domain', value: 'DOMAIN', required: true, description: 'the domain, e.g. mail.example.com' },
+      { name: 'region', value: 'REGION', choices: REGIONS, description: `${REGIONS.join(', ')} (default us-east-1)` },
+      ...RESULT_OPTIONS,
+    ],
+    output: nested('domain', DOMAIN),
+  },
+  {
+    name: 'domain list',
+    kind: 'admin',
+    summary: "list a workspace's domains",
+    options: [workspaceOption(), ...RESULT_OPTIONS],
+    output: ['domains'],
+  },
+  {
+    name: 'domain verify',
+    kind: 'admin',
+    summary: "check a domain's records in DNS now",
+    options: [workspaceOption(), { name: 'domain', value: 'ID_OR_NAME', required: true, description: "the domain's id or name" }, ...RESULT_OPTIONS],
+    output: nested('domain', DOMAIN),
+  },
+];
+
+/** The first words of two-word commands, in the table's order. */
+export const GROUPS: readonly string[] = [...new Set(COMMANDS.filter((c) => c.name.includes(' ')).map((c) => c.name.split(' ')[0]!))];
+
+export function findCommand(name: string): CommandSpec | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}
+
+export function subcommandsOf(group: string): CommandSpec[] {
+  return COMMANDS.filter((c) => c.name.startsWith(`${group} `));
+}
+
+/** The command's own options and the common ones, as parsing and help see them. */
+export function optionsOf(spec: CommandSpec): OptionSpec[] {
+  return [...spec.options, ...COMMON_OPTIONS];
+}
+
+/** The command line with its required options, e.g. `keplars-server workspace usage --workspace <id>`. */
+export function synopsis(spec: CommandSpec, values: Record<string, string> = {}): string {
+  const required = spec.options.filter((o) => o.required).map((o) => `--${o.name} ${values[o.name] ?? `<${o.value!.toLowerCase()}>`}`);
+  return ['keplars-server', spec.name, ...required].join(' ');
+}
