@@ -8,9 +8,6 @@ import { DEFAULT_HTTP_LIMITS as HTTP, type HttpServerLimits } from '../platform/
 import { loadContentConfig, type ContentConfig } from './content-config.js';
 import { loadDomainsConfig, type DomainsConfig } from './domains-config.js';
 
-export const TIERS = ['instant', 'high', 'async', 'bulk'] as const;
-export type Tier = (typeof TIERS)[number];
-
 export const PLANS = ['FREE', 'LAUNCH', 'CUSTOM', 'ENTERPRISE'] as const;
 export type Plan = (typeof PLANS)[number];
 
