@@ -6,6 +6,7 @@ import tseslint from 'typescript-eslint';
  *   platform/  infrastructure without business rules (and the lifecycle's words): imports nothing else of ours
  *   config/    environment → typed settings: may import platform/
  *   modules/   one folder per capability: platform/, config/, and another module only through its index.ts
+ *              (or its thread.ts: what a content thread runs, without the module's database and HTTP code)
  *   workers/   long-running loops: platform/, config/, modules' index.ts
  *   app/       wires everything together: anything above, modules through their index.ts
  *   cli/       the command line: the only importer of app/
@@ -21,7 +22,7 @@ const named = (folders) => `(${folders.join('|')})(/|$)`;
 const rule = (regex, message) => ({ regex: `^${regex}`, message, caseSensitive: true });
 
 const deepModule = rule(
-  `(\\.\\./)+modules/[^/]+/(?!index\\.js$)`,
+  `(\\.\\./)+modules/[^/]+/(?!(index|thread)\\.js$)`,
   "Import a module through its public face, src/modules/<module>/index.ts, not its internals.",
 );
 const onlyCliImportsApp = (depth) => rule(`${up(depth + 1)}app(/|$)`, 'Only cli/ imports app/ (and tests).');
@@ -41,7 +42,7 @@ const LAYERS = {
 const modulePatterns = (depth) => [
   rule(`${up(depth + 2)}${named(['app', 'workers', 'cli'])}`, 'A module imports platform/, config/ and other modules’ index.ts only: not workers/, app/ or cli/.'),
   rule(
-    `${up(depth + 1)}[^./][^/]*/(?!index\\.js$)`,
+    `${up(depth + 1)}[^./][^/]*/(?!(index|thread)\\.js$)`,
     "Import another module through its public face, '../<module>/index.js', not its internals.",
   ),
 ];

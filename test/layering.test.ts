@@ -64,6 +64,7 @@ describe('layering rules', () => {
     ['src/modules/sending/probe.ts', '../../config/config.js'],
     ['src/workers/probe.ts', '../modules/delivery/index.js'],
     ['src/app/probe.ts', '../workers/delivery-worker.js'],
+    ['src/app/probe.ts', '../modules/templates/thread.js'], // a module's face for content threads
     ['src/cli/probe.ts', '../app/app.js'],
     ['src/platform/probe.test.ts', '../modules/emails/index.js'], // tests may reach anywhere
   ])('%s may import %s', async (file, source) => {

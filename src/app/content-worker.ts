@@ -1,4 +1,4 @@
-import { isTemplateTask, runTemplateTask, type TemplateTask } from '../modules/templates/index.js';
+import { isTemplateTask, runTemplateTask, type TemplateTask } from '../modules/templates/thread.js';
 import type { HtmlToTextTask } from '../modules/delivery/index.js';
 import { htmlToText } from '../platform/mail/html-to-text.js';
 
