@@ -25,3 +25,7 @@ ALTER TABLE message_recipients ADD CONSTRAINT message_recipients_status_check
 
 ALTER TABLE messages ADD CONSTRAINT messages_status_check
   CHECK (status IN ('queued', 'scheduled', 'sending', 'sent', 'delivered', 'deferred', 'bounced', 'failed', 'cancelled', 'suppressed'));
+
+-- GET /api/v1/emails?status=bounced (or failed, deferred) also finds an email by its recipients: this small index
+-- holds only the recipients that did not get through, so that lookup never reads the accepted majority.
+CREATE INDEX message_recipients_unsent_idx ON message_recipients (status, message_id) WHERE status IN ('deferred', 'bounced', 'failed');
