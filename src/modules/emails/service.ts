@@ -95,7 +95,7 @@ export class EmailService {
     return { ...emailView(row, recipients), events: events.map(eventView) };
   }
 
-  /** `statuses` matches an email's own status or any of its recipients' (see store.listEmails); unknown words match nothing. */
+  /** `statuses` matches an email's own status or any of its recipients' (store.listEmails); the route refuses words outside the vocabulary. */
   async list(filter: Omit<store.EmailFilter, 'limit' | 'before' | 'statuses'> & { statuses?: readonly string[]; limit: number; cursor?: Cursor }) {
     const { statuses, ...rest } = filter;
     const known = statuses?.filter(isEmailStatus);
