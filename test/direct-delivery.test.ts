@@ -89,7 +89,7 @@ describe('direct delivery without MX_ALLOW_PRIVATE_ADDRESSES', () => {
         return r.body.status === 'bounced' ? r : null;
       }, { what: `${to} bounced` });
       const recipients = (email.body.data as { recipients: { status: string; smtp_response: string }[] }).recipients;
-      expect(recipients[0]!.status).toBe('failed');
+      expect(recipients[0]!.status).toBe('bounced');
       expect(recipients[0]!.smtp_response).toContain(reason);
     }
     expect(sink.connections).toBe(0);

@@ -173,8 +173,8 @@ describe.each(BACKENDS)('sending through a real SMTP relay on %s', (backend) => 
     const data = email.body.data as { attempts: number; recipients: { email: string; status: string; smtp_code: number }[] };
     expect(data.attempts).toBe(1);
     expect(data.recipients).toEqual([
-      expect.objectContaining({ email: 'gone@example.test', status: 'failed', smtp_code: 550 }),
-      expect.objectContaining({ email: 'here@example.test', status: 'delivered', smtp_code: 250 }),
+      expect.objectContaining({ email: 'gone@example.test', status: 'bounced', smtp_code: 550 }),
+      expect.objectContaining({ email: 'here@example.test', status: 'sent', smtp_code: 250 }),
     ]);
     const onlyBad = await send({ to: 'gone2@example.test', subject: 'bounce', body: 'x' });
     const bounced = await waitFor(async () => {

@@ -10,19 +10,18 @@ import { createHttpServer } from '../platform/http/server.js';
 import { DATABASE_RETRY_AFTER_SECONDS } from '../platform/http/service-unavailable.js';
 import { settleWithin } from '../platform/settle-within.js';
 import { createLogger, type Logger } from '../platform/logger.js';
-import { registerCaptureRoutes } from '../modules/capture/routes.js';
-import { registerEmailRoutes } from '../modules/emails/routes.js';
-import { registerAuth, requireKey } from '../modules/keys/auth-hook.js';
-import { registerSendingRoutes } from '../modules/sending/routes.js';
-import { registerDomainRoutes } from '../modules/domains/routes.js';
-import { createOutgoingPreparer } from '../modules/domains/outgoing.js';
+import { registerCaptureRoutes } from '../modules/capture/index.js';
+import { registerEmailRoutes } from '../modules/emails/index.js';
+import { registerAuth, requireKey } from '../modules/keys/index.js';
+import { registerSendingRoutes } from '../modules/sending/index.js';
+import { registerDomainRoutes, createOutgoingPreparer } from '../modules/domains/index.js';
 import { DkimSignerPool } from '../platform/mail/dkim/signer-pool.js';
-import { registerTemplateRoutes } from '../modules/templates/routes.js';
-import { registerHostedRoutes } from '../modules/hosted/routes.js';
-import { releaseOrphanedLeases } from '../modules/delivery/store.js';
-import { largeHtmlTextAlternative } from '../modules/delivery/text-alternative.js';
+import { registerTemplateRoutes } from '../modules/templates/index.js';
+import { registerHostedRoutes } from '../modules/hosted/index.js';
+import { releaseOrphanedLeases, largeHtmlTextAlternative } from '../modules/delivery/index.js';
 import { DeliveryWorker } from '../workers/delivery-worker.js';
-import { enqueueJob, JobWorker } from '../workers/job-worker.js';
+import { enqueueJob } from '../platform/queue/jobs-store.js';
+import { JobWorker } from '../workers/job-worker.js';
 import { createJobHandlers, RECURRING_JOBS } from './job-handlers.js';
 import { runAdminCommand } from './admin-commands.js';
 import { createServices, type Services } from './services.js';
@@ -93,7 +92,7 @@ export function buildHttp(services: Services, log: Logger): FastifyInstance {
   registerCaptureRoutes(app, services.database.db);
   registerDomainRoutes(app, services.domains);
   registerTemplateRoutes(app, services.templates);
-  registerHostedRoutes(app, services);
+  registerHostedRoutes(app, services.hosted);
   return app;
 }
 

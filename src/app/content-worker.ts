@@ -1,5 +1,5 @@
-import { isTemplateTask, runTemplateTask, type TemplateTask } from '../modules/templates/tasks.js';
-import type { HtmlToTextTask } from '../modules/delivery/text-alternative.js';
+import { isTemplateTask, runTemplateTask, type TemplateTask } from '../modules/templates/thread.js';
+import type { HtmlToTextTask } from '../modules/delivery/index.js';
 import { htmlToText } from '../platform/mail/html-to-text.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { Services } from './services.js';
 import type { JobHandler } from '../workers/job-worker.js';
-import { VERIFY_QUEUE } from '../modules/domains/service.js';
+import { VERIFY_QUEUE } from '../modules/domains/index.js';
 
 const HOUR = 3600_000;
 

@@ -5,15 +5,14 @@ import { QueueSignal } from '../platform/queue/signal.js';
 import { loadSharedSecret, TokenSigner } from '../platform/tokens.js';
 import { compiledScript } from '../platform/workers/compiled-script.js';
 import { ContentPool } from '../platform/workers/content-pool.js';
-import { DomainSenderPolicy } from '../modules/domains/sender-policy.js';
-import { DomainService } from '../modules/domains/service.js';
-import { EmailService } from '../modules/emails/service.js';
-import { KeyService } from '../modules/keys/service.js';
-import { PlanService } from '../modules/plans/service.js';
-import { SendingService } from '../modules/sending/service.js';
-import { TemplateRenderer } from '../modules/templates/renderer.js';
-import { TemplateService } from '../modules/templates/service.js';
-import { WorkspaceService } from '../modules/workspaces/service.js';
+import { DomainSenderPolicy, DomainService } from '../modules/domains/index.js';
+import { EmailService } from '../modules/emails/index.js';
+import { HostedPageService } from '../modules/hosted/index.js';
+import { KeyService } from '../modules/keys/index.js';
+import { PlanService } from '../modules/plans/index.js';
+import { SendingService } from '../modules/sending/index.js';
+import { TemplateRenderer, TemplateService } from '../modules/templates/index.js';
+import { WorkspaceService } from '../modules/workspaces/index.js';
 import { serverSecrets } from './server-secret.js';
 
 export interface Services {
@@ -30,6 +29,7 @@ export interface Services {
   sending: SendingService;
   emails: EmailService;
   domains: DomainService;
+  hosted: HostedPageService;
 }
 
 /** Call after migrations: the URL-signing secret lives in the database. */
@@ -42,6 +42,7 @@ export async function createServices(config: Config, database: Database): Promis
   // threads start on first use, so commands that never render start none
   const content = new ContentPool({ script: compiledScript('./content-worker.js', import.meta.url), threads: config.content.threads, memoryMb: config.content.threadMemoryMb });
   const templates = new TemplateService(db, new TemplateRenderer(content, config.content), config.content);
+  const emails = new EmailService(db);
   const domains = new DomainService({ db, signal, config, keys, resolver: createResolver(config.dnsServers), secrets: serverSecrets(config) });
   return {
     config,
@@ -65,7 +66,8 @@ export async function createServices(config: Config, database: Database): Promis
       // PGlite has one connection, so more than one commit in flight would only queue
       maxConcurrentCommits: database.kind === 'pglite' ? 1 : 4,
     }),
-    emails: new EmailService(db),
+    emails,
     domains,
+    hosted: new HostedPageService({ tokens, emails }),
   };
 }

@@ -5,7 +5,7 @@ import type { Logger } from '../platform/logger.js';
 import { createMxTransport } from '../platform/mail/mx-transport.js';
 import { createSmtpRelayTransport } from '../platform/mail/smtp-relay-transport.js';
 import type { Transport } from '../platform/mail/types.js';
-import { createCaptureTransport } from '../modules/capture/transport.js';
+import { createCaptureTransport } from '../modules/capture/index.js';
 
 /** Relays a logger was already told about: every lane has transports of its own, the operator needs one line. */
 const toldAbout = new WeakMap<Logger, Set<string>>();

@@ -1,6 +1,6 @@
 import { PLANS } from '../config/plans.js';
 import { REGIONS } from '../config/regions.js';
-import { ADMIN_SCOPES } from '../modules/keys/key-format.js';
+import { ADMIN_SCOPES } from '../modules/keys/words.js';
 
 /**
  * Every command the CLI knows, declared once: parsing, validation, `--help` and `--print` all read this

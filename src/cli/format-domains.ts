@@ -1,4 +1,4 @@
-import type { DomainView } from '../modules/domains/views.js';
+import type { DomainView } from '../modules/domains/index.js';
 
 // Plain-text rendering of the domain commands for people; --json gives the machine-readable form.
 

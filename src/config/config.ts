@@ -9,9 +9,6 @@ import { loadContentConfig, type ContentConfig } from './content-config.js';
 import { loadDomainsConfig, type DomainsConfig } from './domains-config.js';
 import { PLANS, type Plan } from './plans.js';
 
-export const TIERS = ['instant', 'high', 'async', 'bulk'] as const;
-export type Tier = (typeof TIERS)[number];
-
 export { PLANS, type Plan };
 
 export interface PlanLimits {

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import type { Db } from '../platform/db/database.js';
+import type { EmailEventType } from '../platform/lifecycle.js';
 import { randomHex } from '../platform/crypto.js';
 import type { Logger } from '../platform/logger.js';
 import { composeMessage } from '../platform/mail/compose.js';
@@ -9,9 +10,7 @@ import { GroupCommitter } from '../platform/queue/group-commit.js';
 import { LeaseKeeper } from '../platform/queue/lease-keeper.js';
 import { settleWithin } from '../platform/settle-within.js';
 import type { QueueSignal } from '../platform/queue/signal.js';
-import { toMailContent } from '../modules/delivery/compose-row.js';
-import { decideCompletion } from '../modules/delivery/outcome.js';
-import { claimMessages, completeAttempts, completionsThatFit, renewMessageLeases, type AttemptCompletion, type ClaimedMessage } from '../modules/delivery/store.js';
+import { toMailContent, decideCompletion, claimMessages, completeAttempts, completionsThatFit, renewMessageLeases, type AttemptCompletion, type ClaimedMessage } from '../modules/delivery/index.js';
 
 export interface LaneOptions {
   name: string;
@@ -31,7 +30,7 @@ export interface OutgoingMessage {
   /** the region whose transport sends it; null = the lane's own */
   region: string | null;
   /** timeline entries recorded with the attempt */
-  events: { type: string; detail: Record<string, unknown> }[];
+  events: { type: EmailEventType; detail: Record<string, unknown> }[];
 }
 export type PrepareOutgoing = (message: ClaimedMessage, raw: Buffer) => Promise<OutgoingMessage>;
 
@@ -166,7 +165,7 @@ export class DeliveryWorker {
       workerId: this.workerId,
       transport: transport.kind,
       outcomes,
-      previouslyDelivered: recipients.filter((r) => r.status === 'delivered').length,
+      previouslyDelivered: recipients.filter((r) => r.status === 'delivered' || r.status === 'sent').length,
       retryBaseMs: this.opts.retryBaseMs,
     });
     completion.events.push(...notes);

@@ -5,7 +5,8 @@ import { migrate } from '../platform/db/migrate.js';
 import { createLogger } from '../platform/logger.js';
 import { claimJobs } from '../platform/queue/jobs-store.js';
 import { QueueSignal } from '../platform/queue/signal.js';
-import { enqueueJob, JobWorker, type JobHandler } from './job-worker.js';
+import { enqueueJob } from '../platform/queue/jobs-store.js';
+import { JobWorker, type JobHandler } from './job-worker.js';
 
 const log = createLogger('silent');
 

@@ -3,12 +3,10 @@ import { randomHex } from '../platform/crypto.js';
 import type { Db } from '../platform/db/database.js';
 import type { Logger } from '../platform/logger.js';
 import { ClaimLoop } from '../platform/queue/claim-loop.js';
-import { claimJobs, finishJob, insertJob, renewJobLeases, type ClaimedJob, type JobSpec } from '../platform/queue/jobs-store.js';
+import { claimJobs, finishJob, JOBS_TOPIC, renewJobLeases, type ClaimedJob } from '../platform/queue/jobs-store.js';
 import { LeaseKeeper } from '../platform/queue/lease-keeper.js';
 import { ANY_TOPIC, type QueueSignal } from '../platform/queue/signal.js';
 import { settleWithin } from '../platform/settle-within.js';
-
-export const JOBS_TOPIC = 'jobs';
 
 export interface JobContext {
   jobId: string;
@@ -17,16 +15,6 @@ export interface JobContext {
 
 /** Throw to retry with backoff (until max attempts); return `{ retryAt }` to come back later on purpose. */
 export type JobHandler = (payload: Record<string, unknown>, ctx: JobContext) => Promise<void | { retryAt: Date }>;
-
-/** Enqueues side work; call with a transaction handle to make it part of that transaction. */
-export async function enqueueJob(db: Parameters<typeof insertJob>[0], signal: QueueSignal, spec: JobSpec): Promise<string | null> {
-  const id = await insertJob(db, spec);
-  if (id) {
-    await signal.notifyInTransaction(db, JOBS_TOPIC);
-    signal.wakeLocal(JOBS_TOPIC);
-  }
-  return id;
-}
 
 /**
  * Runs side work (webhook calls, DNS re-checks, timers) from the generic jobs table with the same claim,

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { decodeCursor, encodeCursor, parseLimit } from '../../platform/http/cursor.js';
 import { ApiError } from '../../platform/http/errors.js';
-import { emailVisibility, requireKey, type RouteAuth } from '../keys/auth-hook.js';
+import { emailVisibility, requireKey, type RouteAuth } from '../keys/index.js';
 import { getCaptured, listCaptured, type CapturedSummary } from './store.js';
 import type { Db } from '../../platform/db/database.js';
 

@@ -18,7 +18,7 @@ export function createCaptureTransport(db: Db): Transport {
         subject: context.subject,
         raw,
       });
-      return envelope.to.map((recipient) => ({ recipient, status: 'delivered', code: 250, response: '250 captured (not sent: capture mode)', host: 'capture' }));
+      return envelope.to.map((recipient) => ({ recipient, status: 'accepted', code: 250, response: '250 captured (not sent: capture mode)', host: 'capture' }));
     },
     async close() {},
   };

@@ -1,17 +1,23 @@
-import type { Tier } from '../../config/config.js';
+import type { AttemptOutcome, EmailStatus } from '../../platform/lifecycle.js';
 import type { RecipientOutcome } from '../../platform/mail/types.js';
-import { retryDelayMs } from '../sending/tiers.js';
+import { retryDelayMs } from '../sending/index.js';
 import type { AttemptCompletion, ClaimedMessage, RecipientResult } from './store.js';
 
 /**
- * Turns one attempt's per-recipient outcomes into the message's next state: final when every recipient
- * is settled, deferred with backoff while a temporary failure has retries left, failed when they ran out.
+ * Turns one attempt's per-recipient outcomes into the message's next state. Each recipient ends `sent` (taken by
+ * the relay) or `delivered` (taken by its own mail server, or stored by capture), `bounced` (refused for good) or
+ * `failed` (temporary failures outlasted the retries), or stays `deferred` while retries remain.
+ *
+ * The email's status when its recipients ended differently (the README's "Email status and logs"): `deferred`
+ * while any recipient waits for a retry; else `sent`/`delivered` when any recipient was accepted; else `failed`
+ * when any recipient's retries ran out; else `bounced`. The recipients and their counts say the rest.
  */
 export function decideCompletion(opts: {
   message: ClaimedMessage;
   workerId: string;
   transport: string;
   outcomes: (RecipientOutcome & { position: number })[];
+  /** recipients accepted (`sent` or `delivered`) by earlier attempts */
   previouslyDelivered: number;
   retryBaseMs: number;
   now?: Date;
@@ -19,35 +25,34 @@ export function decideCompletion(opts: {
   const { message } = opts;
   const now = opts.now ?? new Date();
   const retriesLeft = message.attempts < message.max_attempts;
+  const acceptedStatus = opts.transport === 'smtp' ? 'sent' : 'delivered';
   const events: AttemptCompletion['events'] = [];
   const recipients: RecipientResult[] = opts.outcomes.map((o) => {
     const exhausted = o.status === 'deferred' && !retriesLeft;
     return {
       position: o.position,
       email: o.recipient,
-      status: exhausted ? 'failed' : o.status,
+      status: recipientStatusOf(o.status, exhausted, acceptedStatus),
       code: o.code,
       response: exhausted ? `${o.response} (gave up after ${message.attempts} attempts)` : o.response,
       host: o.host,
     };
   });
-  const delivered = opts.previouslyDelivered + recipients.filter((r) => r.status === 'delivered').length;
+  const accepted = opts.previouslyDelivered + recipients.filter((r) => r.status === acceptedStatus).length;
   const deferred = recipients.filter((r) => r.status === 'deferred');
-  const failed = recipients.filter((r) => r.status === 'failed');
-  const successStatus = opts.transport === 'smtp' ? 'sent' : 'delivered';
-  const lastError = [...deferred, ...failed][0]?.response ?? null;
+  const unsent = recipients.filter((r) => r.status === 'bounced' || r.status === 'failed');
+  const lastError = [...deferred, ...unsent][0]?.response ?? null;
 
-  let status: string;
+  let status: EmailStatus;
   let nextAttemptAt: Date | null = null;
   if (deferred.length > 0) {
     status = 'deferred';
-    nextAttemptAt = new Date(now.getTime() + retryDelayMs(message.tier as Tier, message.attempts, opts.retryBaseMs));
-  } else if (delivered > 0) {
-    status = successStatus;
+    nextAttemptAt = new Date(now.getTime() + retryDelayMs(message.tier, message.attempts, opts.retryBaseMs));
+  } else if (accepted > 0) {
+    status = acceptedStatus;
   } else {
-    const gaveUp = opts.outcomes.some((o) => o.status === 'deferred');
-    status = gaveUp ? 'failed' : 'bounced';
-    events.push({ type: gaveUp ? 'failed' : 'bounced', detail: { reason: lastError, attempts: message.attempts } });
+    status = recipients.some((r) => r.status === 'failed') ? 'failed' : 'bounced';
+    events.push({ type: status, detail: { reason: lastError, attempts: message.attempts } });
   }
   return {
     messageId: message.id,
@@ -57,10 +62,16 @@ export function decideCompletion(opts: {
     nextAttemptAt,
     transport: opts.transport,
     lastError,
-    sentAt: delivered > 0 ? now : null,
-    deliveredAt: delivered > 0 && successStatus === 'delivered' && deferred.length === 0 ? now : null,
+    sentAt: accepted > 0 ? now : null,
+    deliveredAt: accepted > 0 && acceptedStatus === 'delivered' && deferred.length === 0 ? now : null,
     failedAt: status === 'failed' || status === 'bounced' ? now : null,
     recipients,
     events,
   };
+}
+
+function recipientStatusOf(outcome: AttemptOutcome, exhausted: boolean, acceptedStatus: 'sent' | 'delivered'): RecipientResult['status'] {
+  if (outcome === 'accepted') return acceptedStatus;
+  if (outcome === 'bounced') return 'bounced';
+  return exhausted ? 'failed' : 'deferred';
 }

@@ -4,15 +4,15 @@ import { openMigratedDatabase } from '../../../test/support/databases.js';
 import type { Database } from '../../platform/db/database.js';
 import { claimMessages, completeAttempts, completionsThatFit, renewMessageLeases, type AttemptCompletion } from './store.js';
 
-/** A delivered attempt for these recipients, with a note on its timeline unless other events are given. */
-function completion(messageId: string, workerId: string, attempt: number, emails: string[], events = [{ type: 'note', detail: { about: messageId } }]): AttemptCompletion {
+/** A delivered attempt (direct to MX) for these recipients, with a note on its timeline unless other events are given. */
+function completion(messageId: string, workerId: string, attempt: number, emails: string[], events: AttemptCompletion['events'] = [{ type: 'late', detail: { about: messageId } }]): AttemptCompletion {
   return {
     messageId,
     workerId,
     attempt,
     status: 'delivered',
     nextAttemptAt: null,
-    transport: 'smtp',
+    transport: 'mx',
     lastError: null,
     sentAt: new Date(),
     deliveredAt: new Date(),
@@ -93,15 +93,15 @@ describe.each(['pglite', 'postgres'] as const)('recording delivery attempts on %
       completion('m-stale', 'w-old', 1, ['d@example.test']),
     ]);
 
-    expect(await messageState('m-own-1')).toMatchObject({ status: 'delivered', locked_by: null, next_attempt_at: null, transport: 'smtp' });
+    expect(await messageState('m-own-1')).toMatchObject({ status: 'delivered', locked_by: null, next_attempt_at: null, transport: 'mx' });
     expect(await recipientStates('m-own-1')).toEqual([
       ['delivered', 250, '250 ok a@example.test'],
       ['delivered', 250, '250 ok b@example.test'],
     ]);
     expect(await eventTypes('m-own-1')).toEqual([
-      ['sent', 'a@example.test', { transport: 'smtp' }],
-      ['sent', 'b@example.test', { transport: 'smtp' }],
-      ['note', null, { about: 'm-own-1' }],
+      ['delivered', 'a@example.test', { transport: 'mx' }],
+      ['delivered', 'b@example.test', { transport: 'mx' }],
+      ['late', null, { about: 'm-own-1' }],
     ]);
     expect(await recipientStates('m-own-2')).toEqual([['delivered', 250, '250 ok c@example.test']]);
 

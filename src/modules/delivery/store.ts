@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
 import { countWithinParamBudget } from '../../platform/db/param-budget.js';
 import type { MessageRecipientRow, MessageRow } from '../../platform/db/schema.js';
+import type { EmailEventType, EmailStatus, RecipientStatus } from '../../platform/lifecycle.js';
 
 /** The recipients of the claimed message, in position order; only the fields delivery reads. */
 export type ClaimedRecipient = Pick<MessageRecipientRow, 'message_id' | 'position' | 'kind' | 'email' | 'name' | 'status'>;
@@ -47,7 +48,7 @@ export async function renewMessageLeases(db: Db, opts: { workerId: string; held:
 export interface RecipientResult {
   position: number;
   email: string;
-  status: 'delivered' | 'deferred' | 'failed';
+  status: Exclude<RecipientStatus, 'pending'>;
   code: number | null;
   response: string;
   host: string | null;
@@ -57,7 +58,7 @@ export interface AttemptCompletion {
   messageId: string;
   workerId: string;
   attempt: number;
-  status: string;
+  status: EmailStatus;
   nextAttemptAt: Date | null;
   transport: string;
   lastError: string | null;
@@ -66,7 +67,7 @@ export interface AttemptCompletion {
   failedAt: Date | null;
   recipients: RecipientResult[];
   /** timeline entries beyond the per-recipient ones, e.g. "failed: retries exhausted" */
-  events: { type: string; detail: Record<string, unknown> }[];
+  events: { type: EmailEventType; detail: Record<string, unknown> }[];
 }
 
 // bind parameters each row of a completion statement uses
@@ -93,10 +94,11 @@ export async function completeAttempts(db: Db, batch: AttemptCompletion[]): Prom
   const recipientRows = batch.flatMap((c) =>
     c.recipients.map((r) => sql`(${c.messageId}::text, ${r.position}::smallint, ${r.status}::text, ${r.code}::int, ${r.response}::text)`),
   );
+  // a recipient's timeline entry is named by the status it reached (platform/lifecycle.ts): one vocabulary
   const eventRows = batch.flatMap((c) => [
     ...c.recipients.map(
       (r) =>
-        sql`(${c.messageId}::text, ${recipientEventType(r.status, c.transport)}::text, ${r.email}::text, ${c.attempt}::int, ${r.host}::text,
+        sql`(${c.messageId}::text, ${r.status}::text, ${r.email}::text, ${c.attempt}::int, ${r.host}::text,
              ${r.code}::int, ${r.response}::text, ${JSON.stringify({ transport: c.transport })}::jsonb)`,
     ),
     ...c.events.map((e) => sql`(${c.messageId}::text, ${e.type}::text, NULL::text, ${c.attempt}::int, NULL::text, NULL::int, NULL::text, ${JSON.stringify(e.detail)}::jsonb)`),
@@ -129,12 +131,6 @@ export async function completeAttempts(db: Db, batch: AttemptCompletion[]): Prom
    RETURNING m.id)
     ${recipientsDone}
     ${final}`.execute(db);
-}
-
-function recipientEventType(status: RecipientResult['status'], transport: string): string {
-  if (status === 'delivered') return transport === 'smtp' ? 'sent' : 'delivered';
-  if (status === 'deferred') return 'deferred';
-  return 'bounced';
 }
 
 /**

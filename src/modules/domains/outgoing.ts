@@ -1,6 +1,7 @@
 import type { MessageRow } from '../../platform/db/schema.js';
+import type { EmailEventType } from '../../platform/lifecycle.js';
 import type { DkimSignerPool } from '../../platform/mail/dkim/signer-pool.js';
-import type { KeyService } from '../keys/service.js';
+import type { KeyService } from '../keys/index.js';
 import type { DomainService } from './service.js';
 
 export interface OutgoingMessage {
@@ -10,7 +11,7 @@ export interface OutgoingMessage {
   /** the custom domain's region, whose delivery settings apply; null = the global ones */
   region: string | null;
   /** timeline entries to record with the attempt */
-  events: { type: string; detail: Record<string, unknown> }[];
+  events: { type: EmailEventType; detail: Record<string, unknown> }[];
 }
 
 /** VERP-style return path: b+<message id>@bounces.example.com (message ids are [a-z0-9_-] only). */

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../platform/http/errors.js';
-import { requireKey } from '../keys/auth-hook.js';
+import { requireKey } from '../keys/index.js';
 import type { DomainService } from './service.js';
 
 const BASE = '/api/v1/public/domains';

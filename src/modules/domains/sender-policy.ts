@@ -1,6 +1,6 @@
 import { ApiError } from '../../platform/http/errors.js';
-import type { AuthenticatedKey } from '../keys/service.js';
-import type { SenderPolicy } from '../sending/service.js';
+import type { AuthenticatedKey } from '../keys/index.js';
+import type { SenderPolicy } from '../sending/index.js';
 import type { DomainService } from './service.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { decodeCursor, encodeCursor, parseLimit, parseTime } from '../../platform/http/cursor.js';
 import { ApiError } from '../../platform/http/errors.js';
-import { emailVisibility, requireKey, type RouteAuth } from '../keys/auth-hook.js';
+import { emailVisibility, requireKey, type RouteAuth } from '../keys/index.js';
 import { EMAIL_STATUSES, type EmailService } from './service.js';
 
 type Query = Record<string, string | undefined>;

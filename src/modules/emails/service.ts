@@ -2,9 +2,12 @@ import type { Db } from '../../platform/db/database.js';
 import type { MessageEventRow, MessageRecipientRow } from '../../platform/db/schema.js';
 import { ApiError } from '../../platform/http/errors.js';
 import type { Cursor } from '../../platform/http/cursor.js';
+import { EMAIL_STATUSES, type EmailStatus, type RecipientStatus } from '../../platform/lifecycle.js';
 import * as store from './store.js';
 
-export const EMAIL_STATUSES = ['queued', 'scheduled', 'sending', 'sent', 'delivered', 'deferred', 'bounced', 'failed', 'cancelled', 'suppressed'] as const;
+export { EMAIL_STATUSES } from '../../platform/lifecycle.js';
+
+const isEmailStatus = (s: string): s is EmailStatus => (EMAIL_STATUSES as readonly string[]).includes(s);
 
 const iso = (d: Date | null): string | null => d?.toISOString() ?? null;
 
@@ -38,8 +41,16 @@ export function emailSummaryView(e: store.EmailSummaryRow, recipients: MessageRe
     last_error: e.last_error,
     recipients_count: e.recipients_count,
     recipients: recipients.map((r) => ({ email: r.email, name: r.name, type: r.kind, status: r.status, smtp_code: r.smtp_code, smtp_response: r.smtp_response })),
+    recipient_counts: countByStatus(recipients),
     tags: e.tags,
   };
+}
+
+/** How many recipients are in each status, only the statuses present: `{ delivered: 2, bounced: 1 }`. */
+function countByStatus(recipients: Pick<MessageRecipientRow, 'status'>[]): Partial<Record<RecipientStatus, number>> {
+  const counts: Partial<Record<RecipientStatus, number>> = {};
+  for (const r of recipients) counts[r.status] = (counts[r.status] ?? 0) + 1;
+  return counts;
 }
 
 /** One email in full (get-email). */
@@ -62,8 +73,20 @@ function eventView(ev: MessageEventRow) {
 
 export type EmailView = ReturnType<typeof emailView>;
 
+export type PageContent = store.PageContent;
+
 export class EmailService {
   constructor(private readonly db: Db) {}
+
+  /** The email behind a signed hosted-page link (the link is the permission, so no workspace scope). */
+  pageContent(id: string): Promise<PageContent | undefined> {
+    return store.findPageContent(this.db, id);
+  }
+
+  /** Records a recipient's unsubscribe request on the email's timeline; false when the email is gone. */
+  recordUnsubscribe(id: string, via: string): Promise<boolean> {
+    return store.insertUnsubscribed(this.db, id, { via });
+  }
 
   async get(scope: store.EmailScope, id: string) {
     const row = await store.findEmail(this.db, scope, id);
@@ -72,8 +95,16 @@ export class EmailService {
     return { ...emailView(row, recipients), events: events.map(eventView) };
   }
 
-  async list(filter: Omit<store.EmailFilter, 'limit' | 'before'> & { limit: number; cursor?: Cursor }) {
-    const rows = await store.listEmails(this.db, { ...filter, limit: filter.limit + 1, ...(filter.cursor ? { before: filter.cursor } : {}) });
+  /** `statuses` matches an email's own status or any of its recipients' (store.listEmails); the route refuses words outside the vocabulary. */
+  async list(filter: Omit<store.EmailFilter, 'limit' | 'before' | 'statuses'> & { statuses?: readonly string[]; limit: number; cursor?: Cursor }) {
+    const { statuses, ...rest } = filter;
+    const known = statuses?.filter(isEmailStatus);
+    const rows = await store.listEmails(this.db, {
+      ...rest,
+      ...(known ? { statuses: known } : {}),
+      limit: filter.limit + 1,
+      ...(filter.cursor ? { before: filter.cursor } : {}),
+    });
     const page = rows.slice(0, filter.limit);
     const recipients = await store.recipientSummariesOf(this.db, page.map((r) => r.id));
     const emails = page.map((r) => emailSummaryView(r, recipients.filter((x) => x.message_id === r.id)));

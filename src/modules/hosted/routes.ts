@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { Services } from '../../app/services.js';
+import type { HostedPageService } from './service.js';
 import { stripRefreshMeta } from './strip-refresh.js';
 
 const page = (title: string, body: string) =>
@@ -39,37 +39,21 @@ function protect(reply: FastifyReply, policy: string): FastifyReply {
  * Pages behind `{{viewInBrowserUrl}}` and `{{unsubscribeUrl}}` (decisions §15). Tokens are signed per email
  * and purpose; an invalid one is a plain 404 page.
  */
-export function registerHostedRoutes(app: FastifyInstance, s: Services): void {
-  const emailOf = async (purpose: string, token: string) => {
-    const id = s.tokens.verify(purpose, token);
-    if (!id) return undefined;
-    return s.database.db.selectFrom('messages').select(['id', 'workspace_id', 'subject', 'html', 'text_body']).where('id', '=', id).executeTakeFirst();
-  };
+export function registerHostedRoutes(app: FastifyInstance, pages: HostedPageService): void {
   const notFound = page('Not found', '<h1>Link not valid</h1><p>This link is not valid or has expired.</p>');
 
   app.get('/v/:token', async (request, reply) => {
-    const email = await emailOf('view', (request.params as { token: string }).token);
+    const email = await pages.viewable((request.params as { token: string }).token);
     if (!email) return protect(reply, OWN_PAGE_POLICY).status(404).type('text/html; charset=utf-8').send(notFound);
     protect(reply, VIEW_POLICY);
     if (email.html) return reply.type('text/html; charset=utf-8').send(stripRefreshMeta(email.html));
     return reply.type('text/plain; charset=utf-8').send(email.text_body ?? '');
   });
 
-  const unsubscribe = async (token: string) => {
-    const email = await emailOf('unsubscribe', token);
-    if (!email) return null;
-    // recorded on the email's timeline; suppression lists build on this event
-    await s.database.db
-      .insertInto('message_events')
-      .values({ message_id: email.id, type: 'unsubscribed', recipient: null, attempt: null, smtp_host: null, smtp_code: null, smtp_response: null, detail: JSON.stringify({ via: 'hosted page' }) })
-      .execute();
-    return email;
-  };
-
   app.get('/u/:token', async (request, reply) => {
     const token = (request.params as { token: string }).token;
     protect(reply, OWN_PAGE_POLICY);
-    if (!s.tokens.verify('unsubscribe', token)) return reply.status(404).type('text/html; charset=utf-8').send(notFound);
+    if (!pages.isUnsubscribeLink(token)) return reply.status(404).type('text/html; charset=utf-8').send(notFound);
     return reply
       .type('text/html; charset=utf-8')
       .send(page('Unsubscribe', `<h1>Unsubscribe</h1><p>Stop receiving these emails?</p><form method="post"><button type="submit">Unsubscribe</button></form>`));
@@ -80,9 +64,9 @@ export function registerHostedRoutes(app: FastifyInstance, s: Services): void {
   void app.register(async (scope) => {
     scope.addContentTypeParser(['application/x-www-form-urlencoded', 'multipart/form-data'], { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => done(null, body));
     scope.post('/u/:token', async (request, reply) => {
-      const email = await unsubscribe((request.params as { token: string }).token);
+      const recorded = await pages.unsubscribe((request.params as { token: string }).token);
       protect(reply, OWN_PAGE_POLICY);
-      if (!email) return reply.status(404).type('text/html; charset=utf-8').send(notFound);
+      if (!recorded) return reply.status(404).type('text/html; charset=utf-8').send(notFound);
       // There is no suppression list yet: the request is an event on the email's timeline for the sender to act on.
       return reply.type('text/html; charset=utf-8').send(page('Request received', UNSUBSCRIBE_RECEIVED));
     });

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Tier } from '../../config/config.js';
+import type { Tier } from '../../platform/lifecycle.js';
 import { decodeCursor, encodeCursor, parseLimit } from '../../platform/http/cursor.js';
-import { emailVisibility, requireKey, type RouteAuth } from '../keys/auth-hook.js';
+import { emailVisibility, requireKey, type RouteAuth } from '../keys/index.js';
 import type { SendingService } from './service.js';
 
 const TIER_PATHS: Record<string, Tier> = { instant: 'instant', high: 'high', async: 'async', bulk: 'bulk', queue: 'async' };

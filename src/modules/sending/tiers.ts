@@ -1,4 +1,4 @@
-import type { Tier } from '../../config/config.js';
+import type { Tier } from '../../platform/lifecycle.js';
 
 export interface TierPolicy {
   priority: number;

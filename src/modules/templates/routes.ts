@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../platform/http/errors.js';
-import { requireKey, type RouteAuth } from '../keys/auth-hook.js';
+import { requireKey, type RouteAuth } from '../keys/index.js';
 import type { TemplateService } from './service.js';
 
 type Body = Record<string, unknown>;

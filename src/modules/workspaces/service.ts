@@ -3,7 +3,7 @@ import type { Db } from '../../platform/db/database.js';
 import type { WorkspaceRow } from '../../platform/db/schema.js';
 import { ApiError } from '../../platform/http/errors.js';
 import { isUuid, uuidv7 } from '../../platform/ids.js';
-import type { KeyService, PublicKey } from '../keys/service.js';
+import type { KeyService, PublicKey } from '../keys/index.js';
 import * as store from './store.js';
 
 export interface PublicWorkspace {

@@ -1,4 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+import type { EmailEventType, EmailStatus, RecipientStatus, Tier } from '../lifecycle.js';
 
 /** Timestamps come back as Date from both drivers; inserts may pass Date or ISO text. */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -44,9 +45,9 @@ export interface MessagesTable {
   id: string;
   workspace_id: string;
   api_key_id: string | null;
-  tier: string;
+  tier: Tier;
   priority: number;
-  status: string;
+  status: EmailStatus;
   from_email: string;
   from_name: string | null;
   reply_to: Json<StoredAddress[]>;
@@ -82,7 +83,7 @@ export interface MessageRecipientsTable {
   kind: 'to' | 'cc' | 'bcc';
   email: string;
   name: string | null;
-  status: ColumnType<string, string | undefined, string>;
+  status: ColumnType<RecipientStatus, RecipientStatus | undefined, RecipientStatus>;
   smtp_code: number | null;
   smtp_response: string | null;
   updated_at: Timestamp;
@@ -91,7 +92,7 @@ export interface MessageRecipientsTable {
 export interface MessageEventsTable {
   id: Generated<string>;
   message_id: string;
-  type: string;
+  type: EmailEventType;
   recipient: string | null;
   attempt: number | null;
   smtp_host: string | null;

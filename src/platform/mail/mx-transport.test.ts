@@ -66,8 +66,8 @@ describe('MX transport', () => {
   it('delivers to the MX host found through the configured resolver, one transaction per domain', async () => {
     const outcomes = await transport().send({ from: 'bounce@sender.test', to: ['alice@example.test', 'bob@EXAMPLE.test'] }, raw);
     expect(outcomes).toEqual([
-      { recipient: 'alice@example.test', status: 'delivered', code: 250, response: expect.stringMatching(/^250 /), host: 'mx.example.test' },
-      { recipient: 'bob@EXAMPLE.test', status: 'delivered', code: 250, response: expect.stringMatching(/^250 /), host: 'mx.example.test' },
+      { recipient: 'alice@example.test', status: 'accepted', code: 250, response: expect.stringMatching(/^250 /), host: 'mx.example.test' },
+      { recipient: 'bob@EXAMPLE.test', status: 'accepted', code: 250, response: expect.stringMatching(/^250 /), host: 'mx.example.test' },
     ]);
     const [received] = await sink.waitFor(1);
     expect(received?.to).toEqual(['alice@example.test', 'bob@example.test']);
@@ -80,14 +80,14 @@ describe('MX transport', () => {
   it('splits recipients of different domains into separate deliveries and keeps the input order', async () => {
     const to = ['a@other.test', 'b@example.test', 'c@other.test', 'a@other.test'];
     const outcomes = await transport().send({ from: 'shop@sender.test', to }, raw);
-    expect(outcomes.map((o) => [o.recipient, o.status])).toEqual(to.map((r) => [r, 'delivered']));
+    expect(outcomes.map((o) => [o.recipient, o.status])).toEqual(to.map((r) => [r, 'accepted']));
     const received = await sink.waitFor(2);
     expect(received.map((m) => m.to).sort()).toEqual([['a@other.test', 'c@other.test'], ['b@example.test']]);
   });
 
   it('looks up and addresses internationalised domains in their ASCII form', async () => {
     const [outcome] = await transport().send({ from: 'shop@sender.test', to: ['leser@bücher.test'] }, raw);
-    expect(outcome).toMatchObject({ recipient: 'leser@bücher.test', status: 'delivered', host: 'mx.example.test' });
+    expect(outcome).toMatchObject({ recipient: 'leser@bücher.test', status: 'accepted', host: 'mx.example.test' });
     expect(dns.queries).toContainEqual({ name: 'xn--bcher-kva.test', type: 'MX', transport: 'udp' });
     // smtp-server turns the punycode domain of RCPT TO back into Unicode
     expect((await sink.waitFor(1))[0]?.to).toEqual(['leser@bücher.test']);
@@ -95,20 +95,20 @@ describe('MX transport', () => {
 
   it('falls back to the domain’s own address when it has no MX (RFC 5321 §5.1)', async () => {
     const [outcome] = await transport().send({ from: 'shop@sender.test', to: ['user@no-mx.test'] }, raw);
-    expect(outcome).toMatchObject({ status: 'delivered', code: 250, host: 'no-mx.test' });
+    expect(outcome).toMatchObject({ status: 'accepted', code: 250, host: 'no-mx.test' });
     expect((await sink.waitFor(1))[0]?.to).toEqual(['user@no-mx.test']);
   });
 
   it('delivers to an address literal without any DNS lookup', async () => {
     const queriesBefore = dns.queries.length;
     const [outcome] = await transport().send({ from: 'shop@sender.test', to: ['postmaster@[127.0.0.1]'] }, raw);
-    expect(outcome).toMatchObject({ status: 'delivered', host: '127.0.0.1' });
+    expect(outcome).toMatchObject({ status: 'accepted', host: '127.0.0.1' });
     expect(dns.queries).toHaveLength(queriesBefore);
   });
 
   it('tries MX hosts in preference order and moves on when one refuses the connection', async () => {
     const [outcome] = await transport().send({ from: 'shop@sender.test', to: ['user@backup.test'] }, raw);
-    expect(outcome).toMatchObject({ status: 'delivered', host: 'mx2.backup.test' });
+    expect(outcome).toMatchObject({ status: 'accepted', host: 'mx2.backup.test' });
     const mxQueries = dns.queries.filter((q) => q.name.endsWith('backup.test') && q.type === 'A').map((q) => q.name);
     expect(mxQueries.slice(0, 2)).toEqual(['mx1.backup.test', 'mx2.backup.test']);
   });
@@ -116,9 +116,9 @@ describe('MX transport', () => {
   it('fails permanently for a null MX, a missing domain and a domain without any address', async () => {
     const outcomes = await transport().send({ from: 'shop@sender.test', to: ['a@nullmx.test', 'b@nxdomain.test', 'c@nothing.test'] }, raw);
     expect(outcomes).toEqual([
-      { recipient: 'a@nullmx.test', status: 'failed', code: null, response: expect.stringContaining('null MX'), host: null },
-      { recipient: 'b@nxdomain.test', status: 'failed', code: null, response: expect.stringContaining('does not exist'), host: null },
-      { recipient: 'c@nothing.test', status: 'failed', code: null, response: expect.stringContaining('no MX record'), host: null },
+      { recipient: 'a@nullmx.test', status: 'bounced', code: null, response: expect.stringContaining('null MX'), host: null },
+      { recipient: 'b@nxdomain.test', status: 'bounced', code: null, response: expect.stringContaining('does not exist'), host: null },
+      { recipient: 'c@nothing.test', status: 'bounced', code: null, response: expect.stringContaining('no MX record'), host: null },
     ]);
     expect(sink.messages).toHaveLength(0);
   });
@@ -138,8 +138,8 @@ describe('MX transport', () => {
   it('rejects addresses without a domain without touching the network', async () => {
     const outcomes = await transport().send({ from: 'shop@sender.test', to: ['not-an-address', 'ok@example.test'] }, raw);
     expect(outcomes.map((o) => [o.recipient, o.status])).toEqual([
-      ['not-an-address', 'failed'],
-      ['ok@example.test', 'delivered'],
+      ['not-an-address', 'bounced'],
+      ['ok@example.test', 'accepted'],
     ]);
   });
 
@@ -147,9 +147,9 @@ describe('MX transport', () => {
     sink.setFailure((rcpt) => (rcpt.startsWith('gone') ? { code: 550, message: 'No such user' } : rcpt.startsWith('full') ? { code: 452, message: 'Mailbox full' } : null));
     const outcomes = await transport().send({ from: 'shop@sender.test', to: ['gone@example.test', 'full@example.test', 'ok@example.test'] }, raw);
     expect(outcomes.map((o) => [o.recipient, o.status, o.code, o.host])).toEqual([
-      ['gone@example.test', 'failed', 550, 'mx.example.test'],
+      ['gone@example.test', 'bounced', 550, 'mx.example.test'],
       ['full@example.test', 'deferred', 452, 'mx.example.test'],
-      ['ok@example.test', 'delivered', 250, 'mx.example.test'],
+      ['ok@example.test', 'accepted', 250, 'mx.example.test'],
     ]);
     expect((await sink.waitFor(1))[0]?.to).toEqual(['ok@example.test']);
 
@@ -160,7 +160,7 @@ describe('MX transport', () => {
 
     sink.setTransactionFailure(() => ({ code: 550, message: 'Sender blocked' }));
     const [blocked] = await transport().send({ from: 'shop@sender.test', to: ['ok@example.test'] }, raw);
-    expect(blocked).toMatchObject({ status: 'failed', code: 550, response: '550 Sender blocked' });
+    expect(blocked).toMatchObject({ status: 'bounced', code: 550, response: '550 Sender blocked' });
   });
 
   it('reuses the connection for the next message to the same domain', async () => {
@@ -168,7 +168,7 @@ describe('MX transport', () => {
     const before = sink.connections;
     for (let i = 0; i < 3; i++) {
       const [outcome] = await mx.send({ from: 'shop@sender.test', to: [`user${i}@example.test`] }, raw);
-      expect(outcome?.status).toBe('delivered');
+      expect(outcome?.status).toBe('accepted');
     }
     expect(sink.connections - before).toBe(1);
 
@@ -209,7 +209,7 @@ describe('MX transport against servers with particular behaviour', () => {
   it('upgrades to TLS with STARTTLS when offered, accepting a self-signed certificate', async () => {
     await withSink({ starttls: true }, async (sink, mx) => {
       const [outcome] = await mx.send({ from: 'shop@sender.test', to: ['alice@example.test'] }, raw);
-      expect(outcome?.status).toBe('delivered');
+      expect(outcome?.status).toBe('accepted');
       expect((await sink.waitFor(1))[0]?.secure).toBe(true);
     });
   });
@@ -217,7 +217,7 @@ describe('MX transport against servers with particular behaviour', () => {
   it('falls back to plain text when the TLS handshake fails', async () => {
     await withSink({ starttls: 'broken' }, async (sink, mx) => {
       const [outcome] = await mx.send({ from: 'shop@sender.test', to: ['alice@example.test'] }, raw);
-      expect(outcome?.status).toBe('delivered');
+      expect(outcome?.status).toBe('accepted');
       expect((await sink.waitFor(1))[0]?.secure).toBe(false);
     });
   });
@@ -227,7 +227,7 @@ describe('MX transport against servers with particular behaviour', () => {
       const [first] = await mx.send({ from: 'shop@sender.test', to: ['a@example.test'] }, raw);
       await new Promise((resolve) => setTimeout(resolve, 600));
       const [second] = await mx.send({ from: 'shop@sender.test', to: ['b@example.test'] }, raw);
-      expect([first?.status, second?.status]).toEqual(['delivered', 'delivered']);
+      expect([first?.status, second?.status]).toEqual(['accepted', 'accepted']);
       expect(sink.connections).toBe(2);
       expect(sink.messages.map((m) => m.to)).toEqual([['a@example.test'], ['b@example.test']]);
     });
@@ -270,7 +270,7 @@ describe('MX transport and non-public addresses (the default refuses them)', () 
   it('fails permanently, without connecting, when every address of the destination is not public', async () => {
     const to = ['a@example.test', 'postmaster@[127.0.0.1]', 'b@office.test', 'c@metadata.test', 'd@v6.test', 'e@[IPv6:::1]'];
     const outcomes = await mx.send({ from: 'shop@sender.test', to }, raw);
-    expect(outcomes.map((o) => [o.recipient, o.status])).toEqual(to.map((r) => [r, 'failed']));
+    expect(outcomes.map((o) => [o.recipient, o.status])).toEqual(to.map((r) => [r, 'bounced']));
     const [a, literal, office, metadata, v6, literal6] = outcomes.map((o) => o.response);
     expect(a).toBe('refused: mail host mx.example.test resolves to 127.0.0.1, a loopback address; direct delivery goes only to public addresses');
     expect(literal).toBe('refused: 127.0.0.1, a loopback address; direct delivery goes only to public addresses');

@@ -171,7 +171,7 @@ export function createMxTransport(opts: MxTransportOptions): Transport {
       const failure = classifySmtpError(err);
       // A server reply of 5xx (or per-recipient replies) is the destination's answer; anything
       // else (4xx, dropped connection, timeout) may go better on another MX host.
-      if (perRecipient || (failure.status === 'failed' && failure.code !== null)) {
+      if (perRecipient || (failure.status === 'bounced' && failure.code !== null)) {
         return { kind: 'final', outcomes: outcomesFromSendError(recipients, err, session.hostname, envelope.to) };
       }
       return { kind: 'next-host', failure, host: session.hostname };
@@ -213,7 +213,7 @@ export function createMxTransport(opts: MxTransportOptions): Transport {
 
     const route = await resolveMailRoute(resolver, domain);
     if (route.kind === 'undeliverable') {
-      return outcomesForFailure(recipients, { status: 'failed', code: null, response: route.reason }, null);
+      return outcomesForFailure(recipients, { status: 'bounced', code: null, response: route.reason }, null);
     }
     if (route.kind === 'dns-failure') {
       return outcomesForFailure(recipients, { status: 'deferred', code: null, response: route.reason }, null);
@@ -225,7 +225,7 @@ export function createMxTransport(opts: MxTransportOptions): Transport {
       const resolved = await resolveHostAddresses(resolver, hostname);
       if (resolved.kind === 'no-address' && route.implicit) {
         const response = `domain ${domain} has no MX record and no address to deliver to`;
-        return outcomesForFailure(recipients, { status: 'failed', code: null, response }, null);
+        return outcomesForFailure(recipients, { status: 'bounced', code: null, response }, null);
       }
       if (resolved.kind !== 'addresses') {
         // An MX host without an address is a fixable misconfiguration on their side: retry later.
@@ -236,7 +236,7 @@ export function createMxTransport(opts: MxTransportOptions): Transport {
         const refused = allowPrivateAddresses ? null : refusal(hostname, address);
         if (refused !== null) {
           // permanent: where a domain's mail goes is its own choice, and it chose somewhere we never connect to
-          failures.push({ failure: { status: 'failed', code: null, response: refused }, host: hostname });
+          failures.push({ failure: { status: 'bounced', code: null, response: refused }, host: hostname });
           continue;
         }
         if (attempts++ >= MAX_ATTEMPTS_PER_DOMAIN) break;
@@ -248,7 +248,7 @@ export function createMxTransport(opts: MxTransportOptions): Transport {
 
     const last = failures.at(-1) ?? { failure: { status: 'deferred', code: null, response: `no mail host reachable for ${domain}` }, host: null };
     // Permanent only if every host refused permanently; one temporary failure means it may work later.
-    const status = failures.length > 0 && failures.every((f) => f.failure.status === 'failed') ? 'failed' : 'deferred';
+    const status = failures.length > 0 && failures.every((f) => f.failure.status === 'bounced') ? 'bounced' : 'deferred';
     return outcomesForFailure(recipients, { ...last.failure, status }, last.host);
   }
 
@@ -259,7 +259,7 @@ export function createMxTransport(opts: MxTransportOptions): Transport {
       const { byDomain, invalid } = groupByDomain(envelope.to);
       const outcomes = new Map<string, RecipientOutcome>();
       for (const recipient of invalid) {
-        outcomes.set(recipient, { recipient, status: 'failed', code: null, response: 'invalid recipient address', host: null });
+        outcomes.set(recipient, { recipient, status: 'bounced', code: null, response: 'invalid recipient address', host: null });
       }
       await Promise.all(
         [...byDomain].map(async ([domain, recipients]) => {

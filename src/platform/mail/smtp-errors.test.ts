@@ -7,11 +7,11 @@ function smtpError(fields: Record<string, unknown>): Error {
 
 describe('statusForReplyCode', () => {
   it('maps reply classes to outcomes', () => {
-    expect(statusForReplyCode(250)).toBe('delivered');
+    expect(statusForReplyCode(250)).toBe('accepted');
     expect(statusForReplyCode(421)).toBe('deferred');
     expect(statusForReplyCode(451)).toBe('deferred');
-    expect(statusForReplyCode(550)).toBe('failed');
-    expect(statusForReplyCode(554)).toBe('failed');
+    expect(statusForReplyCode(550)).toBe('bounced');
+    expect(statusForReplyCode(554)).toBe('bounced');
   });
 });
 
@@ -27,7 +27,7 @@ describe('replyCodeOf', () => {
 describe('classifySmtpError', () => {
   it('treats 5xx replies as permanent and keeps the server text', () => {
     const err = smtpError({ code: 'EENVELOPE', responseCode: 550, response: '550 5.1.1 No such user', message: 'Recipient command failed: 550 5.1.1 No such user' });
-    expect(classifySmtpError(err)).toEqual({ status: 'failed', code: 550, response: '550 5.1.1 No such user' });
+    expect(classifySmtpError(err)).toEqual({ status: 'bounced', code: 550, response: '550 5.1.1 No such user' });
   });
 
   it('treats 4xx replies as temporary', () => {
@@ -51,7 +51,7 @@ describe('classifySmtpError', () => {
   });
 
   it('treats a message the server can never take as permanent without a reply', () => {
-    expect(classifySmtpError(smtpError({ code: 'EMESSAGE', message: 'Message size larger than allowed 1000' })).status).toBe('failed');
+    expect(classifySmtpError(smtpError({ code: 'EMESSAGE', message: 'Message size larger than allowed 1000' })).status).toBe('bounced');
   });
 
   it('defaults to temporary for anything unrecognised', () => {

@@ -1,6 +1,6 @@
 import type { RecipientOutcome, RecipientOutcomeStatus } from './types.js';
 
-export type FailureStatus = Exclude<RecipientOutcomeStatus, 'delivered'>;
+export type FailureStatus = Exclude<RecipientOutcomeStatus, 'accepted'>;
 
 export interface FailureClassification {
   status: FailureStatus;
@@ -23,10 +23,10 @@ const PERMANENT_WITHOUT_REPLY = new Set(['EENVELOPE', 'EMESSAGE']);
  */
 const ALWAYS_TEMPORARY = new Set(['EAUTH']);
 
-/** 2xx → delivered, 5xx → failed (permanent), everything else → deferred (temporary). */
+/** 2xx → accepted, 5xx → bounced (permanent), everything else → deferred (temporary). */
 export function statusForReplyCode(code: number): RecipientOutcomeStatus {
-  if (code >= 200 && code < 300) return 'delivered';
-  if (code >= 500 && code < 600) return 'failed';
+  if (code >= 200 && code < 300) return 'accepted';
+  if (code >= 500 && code < 600) return 'bounced';
   return 'deferred';
 }
 
@@ -83,8 +83,8 @@ export function classifySmtpError(err: unknown): FailureClassification {
   const errorCode = errorCodeOf(err);
   const code = replyCodeOfError(err);
   if (errorCode !== undefined && ALWAYS_TEMPORARY.has(errorCode)) return { status: 'deferred', code, response };
-  if (code !== null) return { status: code >= 500 ? 'failed' : 'deferred', code, response };
-  if (errorCode !== undefined && PERMANENT_WITHOUT_REPLY.has(errorCode)) return { status: 'failed', code, response };
+  if (code !== null) return { status: code >= 500 ? 'bounced' : 'deferred', code, response };
+  if (errorCode !== undefined && PERMANENT_WITHOUT_REPLY.has(errorCode)) return { status: 'bounced', code, response };
   return { status: 'deferred', code, response };
 }
 

@@ -59,7 +59,7 @@ export function outcomesFromSendResult(
     const key = keys[index] ?? addressKey(recipient);
     const rejection = rejected.get(key);
     if (rejection !== undefined) return rejectedOutcome(recipient, rejection, host);
-    if (accepted.has(key)) return { recipient, status: 'delivered', code, response, host };
+    if (accepted.has(key)) return { recipient, status: 'accepted', code, response, host };
     return { recipient, status: 'deferred', code: null, response: 'no result reported for this recipient', host };
   });
 }

@@ -69,8 +69,8 @@ describe('SMTP relay transport', () => {
     const raw = message('exact');
     const outcomes = await transport.send({ from: 'bounce@example.test', to: ['alice@example.test', 'bob@example.test'] }, raw);
     expect(outcomes).toEqual([
-      { recipient: 'alice@example.test', status: 'delivered', code: 250, response: expect.stringMatching(/^250 /), host: '127.0.0.1' },
-      { recipient: 'bob@example.test', status: 'delivered', code: 250, response: expect.stringMatching(/^250 /), host: '127.0.0.1' },
+      { recipient: 'alice@example.test', status: 'accepted', code: 250, response: expect.stringMatching(/^250 /), host: '127.0.0.1' },
+      { recipient: 'bob@example.test', status: 'accepted', code: 250, response: expect.stringMatching(/^250 /), host: '127.0.0.1' },
     ]);
     const [received] = await sink.waitFor(1);
     expect(received?.from).toBe('bounce@example.test');
@@ -81,7 +81,7 @@ describe('SMTP relay transport', () => {
 
   it('sends the null sender as MAIL FROM:<>', async () => {
     const [outcome] = await transport.send({ from: '', to: ['alice@example.test'] }, message('bounce'));
-    expect(outcome?.status).toBe('delivered');
+    expect(outcome?.status).toBe('accepted');
     expect((await sink.waitFor(1))[0]?.from).toBe('');
   });
 
@@ -89,8 +89,8 @@ describe('SMTP relay transport', () => {
     sink.setFailure((rcpt) => (rcpt.startsWith('gone') ? { code: 550, message: 'No such user' } : null));
     const outcomes = await transport.send({ from: 'shop@example.test', to: ['gone@example.test', 'here@example.test'] }, message('partial'));
     expect(outcomes).toEqual([
-      { recipient: 'gone@example.test', status: 'failed', code: 550, response: '550 No such user', host: '127.0.0.1' },
-      expect.objectContaining({ recipient: 'here@example.test', status: 'delivered', code: 250 }),
+      { recipient: 'gone@example.test', status: 'bounced', code: 550, response: '550 No such user', host: '127.0.0.1' },
+      expect.objectContaining({ recipient: 'here@example.test', status: 'accepted', code: 250 }),
     ]);
     expect((await sink.waitFor(1))[0]?.to).toEqual(['here@example.test']);
   });
@@ -100,7 +100,7 @@ describe('SMTP relay transport', () => {
     const outcomes = await transport.send({ from: 'shop@example.test', to: ['full@example.test', 'gone@example.test'] }, message('refused'));
     expect(outcomes.map((o) => [o.recipient, o.status, o.code])).toEqual([
       ['full@example.test', 'deferred', 452],
-      ['gone@example.test', 'failed', 550],
+      ['gone@example.test', 'bounced', 550],
     ]);
     expect(sink.messages).toHaveLength(0);
   });
@@ -120,15 +120,15 @@ describe('SMTP relay transport', () => {
     ]);
     sink.setTransactionFailure(null);
     const [after] = await transport.send({ from: 'shop@example.test', to: ['a@example.test'] }, message('after-busy'));
-    expect(after?.status).toBe('delivered');
+    expect(after?.status).toBe('accepted');
   });
 
   it('fails every recipient when the message itself is refused with 554', async () => {
     sink.setDataHandler(() => ({ code: 554, message: 'Message rejected as spam' }));
     const outcomes = await transport.send({ from: 'shop@example.test', to: ['a@example.test', 'b@example.test'] }, message('spam'));
     expect(outcomes).toEqual([
-      { recipient: 'a@example.test', status: 'failed', code: 554, response: '554 Message rejected as spam', host: '127.0.0.1' },
-      { recipient: 'b@example.test', status: 'failed', code: 554, response: '554 Message rejected as spam', host: '127.0.0.1' },
+      { recipient: 'a@example.test', status: 'bounced', code: 554, response: '554 Message rejected as spam', host: '127.0.0.1' },
+      { recipient: 'b@example.test', status: 'bounced', code: 554, response: '554 Message rejected as spam', host: '127.0.0.1' },
     ]);
   });
 
@@ -149,7 +149,7 @@ describe('SMTP relay transport', () => {
         sink.setTransactionFailure(null);
         sink.setDataHandler(null);
         const [next] = await single.send({ from: 'shop@example.test', to: ['here@example.test'] }, message('after-refusal'));
-        expect(next?.status).toBe('delivered');
+        expect(next?.status).toBe('accepted');
         expect((await sink.waitFor(1))[0]?.to).toEqual(['here@example.test']);
         return sink.connections - connectionsBefore;
       } finally {
@@ -162,7 +162,7 @@ describe('SMTP relay transport', () => {
       ['the sender', () => sink.setTransactionFailure(() => ({ code: 553, message: 'Sender not allowed' })), 553],
       ['the message', () => sink.setDataHandler(() => ({ code: 554, message: 'Rejected as spam' })), 554],
     ])('keeps the connection when the server refuses %s (RSET, then the next message on it)', async (_what, refuse, code) => {
-      expect(await refusedThenDelivered(refuse, { status: 'failed', code })).toBe(1);
+      expect(await refusedThenDelivered(refuse, { status: 'bounced', code })).toBe(1);
     });
 
     it('opens a new connection after a 421, with which the server closes the session', async () => {
@@ -176,7 +176,7 @@ describe('SMTP relay transport', () => {
     try {
       for (let i = 0; i < 7; i++) {
         const [outcome] = await recycling.send({ from: 'shop@example.test', to: [`user${i}@example.test`] }, message(`recycle${i}`));
-        expect(outcome?.status).toBe('delivered');
+        expect(outcome?.status).toBe('accepted');
       }
       expect(sink.connections - connectionsBefore).toBe(3);
     } finally {
@@ -192,7 +192,7 @@ describe('SMTP relay transport', () => {
       const started = Date.now();
       for (let i = 0; i < 200; i++) {
         const [outcome] = await single.send({ from: 'shop@example.test', to: [`user${i}@example.test`] }, raw);
-        expect(outcome?.status).toBe('delivered');
+        expect(outcome?.status).toBe('accepted');
       }
       const elapsed = Date.now() - started;
       expect(sink.messages).toHaveLength(200);
@@ -279,7 +279,7 @@ describe('SMTP relay credentials are sent only over TLS', () => {
     const r = await relay('none');
     const t = relayTransport(`smtp://relay-user:pw@127.0.0.1:${r.port}`, { allowInsecureAuth: true });
     const [outcome] = await t.send({ from: 'shop@example.test', to: ['alice@example.test'] }, message('opted-out'));
-    expect(outcome?.status).toBe('delivered');
+    expect(outcome?.status).toBe('accepted');
     expect(r.auths).toEqual([{ user: 'relay-user', secure: false }]);
   });
 
@@ -288,7 +288,7 @@ describe('SMTP relay credentials are sent only over TLS', () => {
     // the relay's certificate is self-signed; certificate checks are what the next test is about
     const t = relayTransport(`smtp://relay-user:pw@127.0.0.1:${r.port}`, { tls: { rejectUnauthorized: false } });
     const [outcome] = await t.send({ from: 'shop@example.test', to: ['alice@example.test'] }, message('starttls'));
-    expect(outcome?.status).toBe('delivered');
+    expect(outcome?.status).toBe('accepted');
     expect(r.auths).toEqual([{ user: 'relay-user', secure: true }]);
     expect(r.messages).toEqual([{ user: 'relay-user', secure: true, to: ['alice@example.test'] }]);
   });
@@ -306,14 +306,14 @@ describe('SMTP relay credentials are sent only over TLS', () => {
     const r = await relay('implicit');
     const t = relayTransport(`smtps://relay-user:pw@127.0.0.1:${r.port}`, { tls: { rejectUnauthorized: false } });
     const [outcome] = await t.send({ from: 'shop@example.test', to: ['alice@example.test'] }, message('smtps'));
-    expect(outcome?.status).toBe('delivered');
+    expect(outcome?.status).toBe('accepted');
     expect(r.auths).toEqual([{ user: 'relay-user', secure: true }]);
   });
 
   it('needs no TLS without credentials', async () => {
     const r = await relay('none');
     const [outcome] = await relayTransport(`smtp://127.0.0.1:${r.port}`).send({ from: 'shop@example.test', to: ['alice@example.test'] }, message('anonymous'));
-    expect(outcome?.status).toBe('delivered');
+    expect(outcome?.status).toBe('accepted');
     expect(r.messages).toEqual([{ user: null, secure: false, to: ['alice@example.test'] }]);
   });
 });

@@ -1,3 +1,5 @@
+import type { AttemptOutcome } from '../lifecycle.js';
+
 /** A mailbox as it appears in a header: the address plus an optional display name. */
 export interface MailAddress {
   email: string;
@@ -38,8 +40,8 @@ export interface Envelope {
   to: string[];
 }
 
-/** deferred = temporary (retry later), failed = permanent (do not retry). */
-export type RecipientOutcomeStatus = 'delivered' | 'deferred' | 'failed';
+/** accepted = the server took it, deferred = temporary (retry later), bounced = permanent (do not retry). */
+export type RecipientOutcomeStatus = AttemptOutcome;
 
 export interface RecipientOutcome {
   recipient: string;

@@ -1,6 +1,10 @@
 import { sql } from 'kysely';
 import type { Db, Tx } from '../db/database.js';
 import { uuidv7 } from '../ids.js';
+import type { QueueSignal } from './signal.js';
+
+/** The wake-up topic of the jobs worker (workers/job-worker.ts). */
+export const JOBS_TOPIC = 'jobs';
 
 export interface JobSpec {
   queue: string;
@@ -29,6 +33,19 @@ export async function insertJob(db: Db | Tx, spec: JobSpec): Promise<string | nu
     ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('pending', 'running') DO NOTHING
     RETURNING id`.execute(db);
   return res.rows[0]?.id ?? null;
+}
+
+/**
+ * Enqueues side work and wakes the jobs workers; call with a transaction handle to make it part of that
+ * transaction. Here rather than beside the worker so that modules can enqueue without importing workers/.
+ */
+export async function enqueueJob(db: Db | Tx, signal: QueueSignal, spec: JobSpec): Promise<string | null> {
+  const id = await insertJob(db, spec);
+  if (id) {
+    await signal.notifyInTransaction(db, JOBS_TOPIC);
+    signal.wakeLocal(JOBS_TOPIC);
+  }
+  return id;
 }
 
 /** Same claim as messages: due rows, SKIP LOCKED, and a lease that brings the job back if its worker dies. */

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import type { MessageRow } from '../../platform/db/schema.js';
+import type { AttemptOutcome } from '../../platform/lifecycle.js';
+import { decideCompletion } from './outcome.js';
+import type { ClaimedMessage } from './store.js';
+
+/** A claimed message on its `attempts`-th attempt of at most 4 (the high tier). */
+const message = (attempts: number): ClaimedMessage => ({ id: 'msg_1', tier: 'high', attempts, max_attempts: 4, recipients: [] }) as Partial<MessageRow> as ClaimedMessage;
+
+const outcome = (recipient: string, status: AttemptOutcome, code: number | null) => ({ recipient, status, code, response: `${code ?? 'no reply'}`, host: 'mx.example.test', position: 0 });
+
+const decide = (attempts: number, transport: string, outcomes: ReturnType<typeof outcome>[], previouslyDelivered = 0) =>
+  decideCompletion({ message: message(attempts), workerId: 'w', transport, outcomes, previouslyDelivered, retryBaseMs: 10, now: new Date(0) });
+
+describe('decideCompletion', () => {
+  it('calls a recipient the relay took sent, and one its own server (or capture) took delivered', () => {
+    expect(decide(1, 'smtp', [outcome('a@x.test', 'accepted', 250)])).toMatchObject({ status: 'sent', recipients: [{ status: 'sent' }] });
+    expect(decide(1, 'mx', [outcome('a@x.test', 'accepted', 250)])).toMatchObject({ status: 'delivered', recipients: [{ status: 'delivered' }] });
+    expect(decide(1, 'capture', [outcome('a@x.test', 'accepted', 250)])).toMatchObject({ status: 'delivered', recipients: [{ status: 'delivered' }] });
+  });
+
+  it('bounces a permanent refusal at once, with a bounced event for the email nobody received', () => {
+    const c = decide(1, 'mx', [outcome('a@x.test', 'bounced', 550)]);
+    expect(c).toMatchObject({ status: 'bounced', nextAttemptAt: null, recipients: [{ status: 'bounced' }] });
+    expect(c.events.map((e) => e.type)).toEqual(['bounced']);
+  });
+
+  it('defers a temporary failure while retries remain, and fails it when they ran out', () => {
+    expect(decide(3, 'mx', [outcome('a@x.test', 'deferred', 451)])).toMatchObject({ status: 'deferred', recipients: [{ status: 'deferred' }] });
+    const last = decide(4, 'mx', [outcome('a@x.test', 'deferred', 451)]);
+    expect(last).toMatchObject({ status: 'failed', recipients: [{ status: 'failed', response: '451 (gave up after 4 attempts)' }] });
+    expect(last.events.map((e) => e.type)).toEqual(['failed']);
+  });
+
+  it('settles mixed endings by the rule in the README: deferred, then accepted, then failed, then bounced', () => {
+    const all = [outcome('a@x.test', 'accepted', 250), outcome('b@x.test', 'bounced', 550), outcome('c@x.test', 'deferred', 451)];
+    expect(decide(1, 'smtp', all).status).toBe('deferred');
+    expect(decide(4, 'smtp', all)).toMatchObject({ status: 'sent', recipients: [{ status: 'sent' }, { status: 'bounced' }, { status: 'failed' }], events: [] });
+    // accepted by an earlier attempt: the last one's failure does not undo it
+    expect(decide(4, 'mx', [outcome('c@x.test', 'deferred', 451)], 1)).toMatchObject({ status: 'delivered', recipients: [{ status: 'failed' }] });
+    expect(decide(4, 'mx', [outcome('b@x.test', 'bounced', 550), outcome('c@x.test', 'deferred', 451)]).status).toBe('failed');
+    expect(decide(4, 'mx', [outcome('b@x.test', 'bounced', 550), outcome('d@x.test', 'bounced', 554)]).status).toBe('bounced');
+  });
+});

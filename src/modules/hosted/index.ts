@@ -1,0 +1,3 @@
+// The hosted pages module's public face: what app/ may use (eslint.config.js enforces it).
+export { registerHostedRoutes } from './routes.js';
+export { HostedPageService } from './service.js';

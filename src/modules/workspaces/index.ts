@@ -1,0 +1,2 @@
+// The workspaces module's public face: what app/ and other modules may use (eslint.config.js enforces it).
+export { WorkspaceService } from './service.js';
