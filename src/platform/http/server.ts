@@ -218,7 +218,7 @@ export function createHttpServer(opts: { logger: Logger; bodyLimit?: number; tru
 
   app.setErrorHandler((err: FastifyError | ApiError, request, reply) => {
     const apiError = serviceUnavailable(err) ?? toApiError(err);
-    if (apiError.status >= 500) request.log.error({ err, url: request.url }, 'request failed');
+    if (apiError.status >= 500) request.log.error({ err, route: request.routeOptions.url ?? null }, 'request failed'); // the route, not the URL: paths carry tokens
     return sendError(reply, apiError);
   });
 
