@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type { Db } from '../platform/db/database.js';
 import { randomHex } from '../platform/crypto.js';
-import type { Logger } from '../platform/logger.js';
+import { unredactedLogger, type Logger } from '../platform/logger.js';
 import type { DeliveryOutcome, Metrics } from '../platform/metrics.js';
 import { composeMessage } from '../platform/mail/compose.js';
 import type { MailContent, RecipientOutcome, Transport } from '../platform/mail/types.js';
@@ -77,8 +77,11 @@ export class DeliveryWorker {
   private readonly recording = new Set<Promise<void>>();
   /** every message from its claim until its result is recorded: a slow attempt keeps its lease (README: "Priority tiers and the queue") */
   private readonly leases: LeaseKeeper;
+  /** the attempt lines: fields chosen in report(), none secret */
+  private readonly attemptLog: Logger;
 
   constructor(private readonly opts: DeliveryWorkerOptions) {
+    this.attemptLog = unredactedLogger(opts.log);
     this.leases = new LeaseKeeper({
       leaseMs: opts.leaseMs,
       renew: (held) => renewMessageLeases(opts.db, { workerId: this.workerId, held, leaseMs: opts.leaseMs }),
@@ -131,7 +134,8 @@ export class DeliveryWorker {
    * the metrics: an outcome per recipient, and for an email now settled the time since it was accepted or due.
    */
   private report(message: ClaimedMessage, transport: Transport['kind'], outcomes: RecipientOutcome[], completion: AttemptCompletion, ms: number): void {
-    const { log, metrics } = this.opts;
+    const { metrics } = this.opts;
+    const log = this.attemptLog;
     const tier = message.tier;
     const durationMs = Math.round(ms);
     for (const [i, r] of completion.recipients.entries()) {
