@@ -3,6 +3,8 @@ import { PinoPretty } from 'pino-pretty';
 
 export type { Logger };
 
+const MAX_BUFFERED_LOG = 16 * 1024 * 1024;
+
 /** `json`: one JSON object per line (files, CI, log collectors); `pretty`: coloured, readable lines for a terminal. */
 export type LogFormat = 'json' | 'pretty';
 
@@ -44,8 +46,9 @@ export function createLogger(level: string, opts: { format?: LogFormat; destinat
     return pino(options, pretty);
   }
   // Asynchronous writes to stdout: lines logged while a write is in flight go out together in the next one, so
-  // a line per request costs no system call of its own under load; pino flushes what is left when the process exits.
-  return pino(options, opts.destination ?? pino.destination({ dest: 1, sync: false }));
+  // a line per request costs no system call of its own under load; pino flushes what is left when the process
+  // exits. A reader that stops reading costs at most MAX_BUFFERED_LOG bytes of memory (later lines are dropped).
+  return pino(options, opts.destination ?? pino.destination({ dest: 1, sync: false, maxLength: MAX_BUFFERED_LOG }));
 }
 
 /**
