@@ -10,15 +10,19 @@ import { createHttpServer } from '../platform/http/server.js';
 import { DATABASE_RETRY_AFTER_SECONDS } from '../platform/http/service-unavailable.js';
 import { settleWithin } from '../platform/settle-within.js';
 import { createLogger, type Logger } from '../platform/logger.js';
+import { Metrics } from '../platform/metrics.js';
+import { registerMetricsRoute } from '../platform/http/metrics-route.js';
+import { registerRequestLog } from '../platform/http/request-log.js';
+import { TIERS } from '../platform/lifecycle.js';
 import { registerCaptureRoutes } from '../modules/capture/index.js';
 import { registerEmailRoutes } from '../modules/emails/index.js';
 import { registerAuth, requireKey } from '../modules/keys/index.js';
-import { registerSendingRoutes } from '../modules/sending/index.js';
+import { registerSendingRoutes, SEND_PREFIXES, TIER_POLICIES } from '../modules/sending/index.js';
 import { registerDomainRoutes, createOutgoingPreparer } from '../modules/domains/index.js';
 import { DkimSignerPool } from '../platform/mail/dkim/signer-pool.js';
 import { registerTemplateRoutes } from '../modules/templates/index.js';
 import { registerHostedRoutes } from '../modules/hosted/index.js';
-import { releaseOrphanedLeases, largeHtmlTextAlternative } from '../modules/delivery/index.js';
+import { queueStats, releaseOrphanedLeases, largeHtmlTextAlternative } from '../modules/delivery/index.js';
 import { DeliveryWorker } from '../workers/delivery-worker.js';
 import { enqueueJob } from '../platform/queue/jobs-store.js';
 import { JobWorker } from '../workers/job-worker.js';
@@ -39,6 +43,8 @@ export interface RunningApp {
   http: FastifyInstance | null;
   worker: DeliveryWorker | null;
   log: Logger;
+  /** what GET /metrics exposes; counts this process only */
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -54,20 +60,46 @@ export interface StartOptions {
  * Opens the configured database: PostgreSQL for DATABASE_URL (with its timeouts and reachability probe), else the
  * embedded one under DATA_DIR (locked, owner-only; `warn` hears what had to be tightened).
  */
-export async function openDatabase(config: Config, opts: { warn?: Warn; log?: Logger } = {}): Promise<{ database: Database; lock: DataDirLock | null }> {
+export async function openDatabase(config: Config, opts: { warn?: Warn; note?: Warn; log?: Logger } = {}): Promise<{ database: Database; lock: DataDirLock | null }> {
   if (config.databaseUrl) return { database: await openPostgres(config.databaseUrl, { limits: config.postgres, ...(opts.log ? { log: opts.log } : {}) }), lock: null };
   const lock = await acquireDataDirLock(config.dataDir);
   try {
-    return { database: await openEmbedded(config.dataDir, opts.warn ? { warn: opts.warn } : {}), lock };
+    return { database: await openEmbedded(config.dataDir, { ...(opts.warn ? { warn: opts.warn } : {}), ...(opts.note ? { note: opts.note } : {}) }), lock };
   } catch (err) {
     await lock.release();
     throw err;
   }
 }
 
-export function buildHttp(services: Services, log: Logger): FastifyInstance {
+/** How long a scrape waits for the queue gauges; the rest of the metrics are in memory. */
+const QUEUE_STATS_WAIT_MS = 2000;
+
+/** The queue gauges' reader: bounded by QUEUE_STATS_WAIT_MS, and one query at a time however often it is scraped. */
+function queueGaugeReader(services: Services, metrics: Metrics): () => Promise<void> {
+  const tiers = TIERS.map((tier) => ({ tier, priority: TIER_POLICIES[tier].priority }));
+  let inFlight: Promise<Awaited<ReturnType<typeof queueStats>>> | null = null;
+  return async () => {
+    inFlight ??= queueStats(services.database.db, tiers).finally(() => {
+      inFlight = null;
+    });
+    const reading = inFlight;
+    let stats: Awaited<typeof reading> | null = null;
+    const settled = await settleWithin(reading.then((s) => (stats = s)), QUEUE_STATS_WAIT_MS);
+    metrics.setQueue(settled ? stats : null);
+  };
+}
+
+/** Send routes, whose durations are the accept latency histogram. */
+const SEND_ROUTES = new Set(SEND_PREFIXES.flatMap((prefix) => ['instant', 'high', 'async', 'bulk', 'queue', 'schedule'].map((segment) => `${prefix}/${segment}`)));
+
+export function buildHttp(services: Services, log: Logger, metrics: Metrics = new Metrics({ defaultMetrics: false })): FastifyInstance {
   const app = createHttpServer({ logger: log, trustProxy: services.config.trustProxy, limits: services.config.http });
+  registerRequestLog(app, {
+    workspaceOf: (request) => request.apiKey?.workspaceId ?? null,
+    timed: { routes: SEND_ROUTES, observe: (_route, seconds) => metrics.acceptDuration.observe(seconds) },
+  });
   registerAuth(app, { keys: services.keys, limiter: new RateLimiter(), config: services.config });
+  registerMetricsRoute(app, { metrics, token: services.config.metricsToken, refresh: queueGaugeReader(services, metrics) });
   // Liveness: 200 while the process serves, with the last known database state from the background probe
   // (never a query of its own, so it cannot hang). Readiness: 503 while the database is unreachable, so a
   // load balancer sends traffic elsewhere; the embedded database is in-process and always ready.
@@ -98,15 +130,20 @@ export function buildHttp(services: Services, log: Logger): FastifyInstance {
 
 export async function startApp(opts: StartOptions): Promise<RunningApp> {
   const { config } = opts;
-  const log = opts.logger ?? createLogger(config.logLevel);
+  const log = opts.logger ?? createLogger(config.logLevel, { format: config.logFormat });
   let lock: DataDirLock | null = null;
   let database = opts.database;
-  if (!database) ({ database, lock } = await openDatabase(config, { warn: (detail, message) => log.warn(detail, message), log }));
+  if (!database) {
+    ({ database, lock } = await openDatabase(config, { warn: (detail, message) => log.warn(detail, message), note: (detail, message) => log.info(detail, message), log }));
+  }
   // each gets the shutdown deadline (epoch ms); steps that can wait on the network must not wait past it
   const closers: ((deadline: number) => Promise<void>)[] = [];
   try {
-    await migrate(database.db);
-    const services = await createServices(config, database);
+    const applied = await migrate(database.db);
+    if (applied.length > 0) log.info({ applied: applied.length, last: applied.at(-1) }, `applied ${applied.length} database migration(s)`);
+    const db0 = database;
+    const metrics = new Metrics({ poolStats: () => db0.poolStats() });
+    const services = await createServices(config, database, metrics);
     closers.push(() => services.content.close());
     await services.signal.start();
     closers.push(() => services.signal.stop());
@@ -123,7 +160,7 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
 
     if (opts.roles.worker) {
       // custom domains: DKIM signing on worker threads, the domain's return path and region
-      const signer = new DkimSignerPool({ threads: config.domains.signingThreads });
+      const signer = new DkimSignerPool({ threads: config.domains.signingThreads, onSigned: (seconds) => metrics.dkimSignDuration.observe(seconds) });
       closers.push(() => signer.close());
       const w = new DeliveryWorker({
         db: database.db,
@@ -135,6 +172,7 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
         pollMs: config.deliveryPollMs,
         prepareOutgoing: createOutgoingPreparer({ domains: services.domains, keys: services.keys, signer, captureOnly: config.deliveryMode === 'capture' }),
         completeContent: largeHtmlTextAlternative(services.content, log),
+        metrics,
         lanes: [
           {
             name: 'instant',
@@ -164,7 +202,7 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
     let http: FastifyInstance | null = null;
     let url: string | null = null;
     if (opts.roles.api) {
-      const h = buildHttp(services, log);
+      const h = buildHttp(services, log, metrics);
       await h.listen({ port: config.port, host: config.host });
       const address = h.server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
@@ -181,6 +219,7 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
       http,
       worker,
       log,
+      metrics,
       async close() {
         // stop intake first, then let workers record what is in flight, then the database; all within
         // SHUTDOWN_GRACE_MS even when the database is gone (a step still waiting then is abandoned)

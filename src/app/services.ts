@@ -1,5 +1,6 @@
 import type { Config } from '../config/config.js';
 import type { Database } from '../platform/db/database.js';
+import type { Metrics } from '../platform/metrics.js';
 import { createResolver } from '../platform/dns/resolver.js';
 import { QueueSignal } from '../platform/queue/signal.js';
 import { loadSharedSecret, TokenSigner } from '../platform/tokens.js';
@@ -32,8 +33,8 @@ export interface Services {
   hosted: HostedPageService;
 }
 
-/** Call after migrations: the URL-signing secret lives in the database. */
-export async function createServices(config: Config, database: Database): Promise<Services> {
+/** Call after migrations: the URL-signing secret lives in the database. `metrics` counts what the services do (a server's, not a CLI command's). */
+export async function createServices(config: Config, database: Database, metrics?: Metrics): Promise<Services> {
   const db = database.db;
   const signal = new QueueSignal(database);
   const keys = new KeyService(db, config.maxSendingKeysPerWorkspace);
@@ -65,6 +66,7 @@ export async function createServices(config: Config, database: Database): Promis
       senderPolicy: new DomainSenderPolicy(domains, config.deliveryMode === 'capture'),
       // PGlite has one connection, so more than one commit in flight would only queue
       maxConcurrentCommits: database.kind === 'pglite' ? 1 : 4,
+      ...(metrics ? { onAccepted: (tier: string) => metrics.accepted.inc({ tier }) } : {}),
     }),
     emails,
     domains,

@@ -3,7 +3,8 @@ import type { Db } from '../platform/db/database.js';
 import { createResolver } from '../platform/dns/resolver.js';
 import type { Logger } from '../platform/logger.js';
 import { createMxTransport } from '../platform/mail/mx-transport.js';
-import { createSmtpRelayTransport } from '../platform/mail/smtp-relay-transport.js';
+import { createSmtpRelayTransport, type RelayReachability } from '../platform/mail/smtp-relay-transport.js';
+import { redactUrlPasswords } from '../config/redact.js';
 import type { Transport } from '../platform/mail/types.js';
 import { createCaptureTransport } from '../modules/capture/index.js';
 
@@ -25,6 +26,24 @@ function warnCredentialsWithheld(log: Logger | undefined, setting: string): (rel
   };
 }
 
+/** Relays a logger was told are down: every lane and region has transports of its own, and one outage is one warning. */
+const relaysDown = new WeakMap<Logger, Set<string>>();
+
+/** A warning when a relay stops answering and one line when it answers again, shared by every transport of this logger. */
+function reportReachability(log: Logger | undefined, setting: string): (change: RelayReachability) => void {
+  return (change) => {
+    if (!log) return;
+    const down = relaysDown.get(log) ?? new Set<string>();
+    relaysDown.set(log, down);
+    if (!change.reachable && !down.has(change.relay)) {
+      down.add(change.relay);
+      log.warn({ relay: change.relay, setting, err: redactUrlPasswords(change.error) }, `relay ${change.relay} (${setting}) cannot be reached; mail through it is deferred and retried until it answers`);
+    } else if (change.reachable && down.delete(change.relay)) {
+      log.info({ relay: change.relay, setting }, `relay ${change.relay} (${setting}) answers again`);
+    }
+  };
+}
+
 /** One transport per worker lane: lanes must not share SMTP connections (see DeliveryWorker). */
 export function createTransport(config: Config, db: Db, maxConnections: number, log?: Logger, smtpUrlSetting = 'SMTP_URL'): Transport {
   switch (config.deliveryMode) {
@@ -35,6 +54,7 @@ export function createTransport(config: Config, db: Db, maxConnections: number, 
         maxMessages: 10_000,
         allowInsecureAuth: config.smtpAllowInsecureAuth,
         onCredentialsWithheld: warnCredentialsWithheld(log, smtpUrlSetting),
+        onReachability: reportReachability(log, smtpUrlSetting),
       });
     case 'mx':
       return createMxTransport({ resolver: createResolver(config.dnsServers), port: config.mxPort, heloName: config.heloName, allowPrivateAddresses: config.mxAllowPrivateAddresses });

@@ -35,7 +35,7 @@ export async function reachDataDir(config: Config, opts: { waitSeconds: number; 
     const pid = await pingAdminSocket(config.dataDir);
     if (pid !== null) return { via: 'server', pid };
     try {
-      const { database, lock } = await openDatabase(config, { warn: opts.warn });
+      const { database, lock } = await openDatabase(config, { warn: opts.warn, note: (_detail, message) => opts.say(message) });
       if (lock) return { via: 'database', database, lock };
       await database.close();
       throw new Error('reachDataDir is for the embedded database; DATABASE_URL is set');

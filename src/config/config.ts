@@ -4,6 +4,7 @@ import { DEFAULT_POSTGRES_LIMITS as PG, type PostgresLimits } from '../platform/
 import { parseDnsServers } from '../platform/dns/resolver.js';
 import { parseTrustProxy, type TrustProxy } from '../platform/http/trust-proxy.js';
 import { displaySetting } from './redact.js';
+import { defaultLogFormat, LOG_FORMATS, type LogFormat } from '../platform/logger.js';
 import { DEFAULT_HTTP_LIMITS as HTTP, type HttpServerLimits } from '../platform/http/server.js';
 import { loadContentConfig, type ContentConfig } from './content-config.js';
 import { loadDomainsConfig, type DomainsConfig } from './domains-config.js';
@@ -55,6 +56,10 @@ export interface Config {
   instantWorkers: number;
   smtpMaxConnections: number;
   logLevel: string;
+  /** LOG_FORMAT: readable lines on a terminal, JSON elsewhere */
+  logFormat: LogFormat;
+  /** METRICS_TOKEN: GET /metrics wants it as a bearer token; null = loopback clients only */
+  metricsToken: string | null;
   messageIdDomain: string;
   defaultFrom: string;
   scheduleMinSeconds: number;
@@ -210,6 +215,8 @@ export function loadConfig(env: Env = process.env): Config {
     // inside the process and slow the event loop for everything else; direct delivery fans out to many servers
     workerConcurrency: read('WORKER_CONCURRENCY', positiveInt, deliveryMode === 'smtp' ? smtpMaxConnections * 4 : 32),
     logLevel: read('LOG_LEVEL', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
+    logFormat: read('LOG_FORMAT', z.enum(LOG_FORMATS), defaultLogFormat()),
+    metricsToken: read('METRICS_TOKEN', z.string().trim().min(16, 'must be at least 16 characters'), null as string | null),
     messageIdDomain: read('MESSAGE_ID_DOMAIN', z.string().min(1), new URL(publicUrl).hostname),
     defaultFrom: read('DEFAULT_FROM', z.email(), 'noreply@localhost.localdomain'),
     scheduleMinSeconds: read('SCHEDULE_MIN_SECONDS', z.coerce.number().int().min(0), 60),

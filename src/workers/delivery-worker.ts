@@ -2,7 +2,8 @@ import os from 'node:os';
 import type { Db } from '../platform/db/database.js';
 import type { EmailEventType } from '../platform/lifecycle.js';
 import { randomHex } from '../platform/crypto.js';
-import type { Logger } from '../platform/logger.js';
+import { unredactedLogger, type Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
 import { composeMessage } from '../platform/mail/compose.js';
 import type { MailContent, RecipientOutcome, Transport } from '../platform/mail/types.js';
 import { ClaimLoop } from '../platform/queue/claim-loop.js';
@@ -48,7 +49,12 @@ export interface DeliveryWorkerOptions {
   prepareOutgoing?: PrepareOutgoing;
   /** work composing would do on this thread but is too heavy for it: the text part of large HTML-only mail */
   completeContent?: (content: MailContent) => Promise<MailContent>;
+  /** outcome counters and the delivery latency histogram */
+  metrics?: Pick<Metrics, 'deliveries' | 'deliveryDuration'>;
 }
+
+/** What a recipient's attempt ended as, in the words of its status: a permanent refusal bounced, retries running out failed. */
+const domainOf = (address: string): string => address.slice(address.lastIndexOf('@') + 1);
 
 /**
  * Claims due messages in batches and delivers them. Lanes keep tiers' promises: a lane reserved for instant
@@ -64,8 +70,11 @@ export class DeliveryWorker {
   private readonly recording = new Set<Promise<void>>();
   /** every message from its claim until its result is recorded: a slow attempt keeps its lease (README: "Priority tiers and the queue") */
   private readonly leases: LeaseKeeper;
+  /** the attempt lines: fields chosen in report(), none secret */
+  private readonly attemptLog: Logger;
 
   constructor(private readonly opts: DeliveryWorkerOptions) {
+    this.attemptLog = unredactedLogger(opts.log);
     this.leases = new LeaseKeeper({
       leaseMs: opts.leaseMs,
       renew: (held) => renewMessageLeases(opts.db, { workerId: this.workerId, held, leaseMs: opts.leaseMs }),
@@ -113,6 +122,27 @@ export class DeliveryWorker {
     await settleWithin(Promise.all(transports.map((t) => t.close())), left());
   }
 
+  /**
+   * One log line per recipient of the attempt (the recipient's domain only: addresses are personal data) and
+   * the metrics: an outcome per recipient, and for an email now settled the time since it was accepted or due.
+   */
+  private report(message: ClaimedMessage, transport: Transport['kind'], outcomes: RecipientOutcome[], completion: AttemptCompletion, ms: number): void {
+    const { metrics } = this.opts;
+    const log = this.attemptLog;
+    const tier = message.tier;
+    const durationMs = Math.round(ms);
+    for (const r of completion.recipients) {
+      // the recorded status is already the outcome's word (platform/lifecycle.ts): sent, delivered, deferred, bounced, failed
+      const outcome = r.status;
+      metrics?.deliveries.inc({ tier, outcome });
+      log.info({ emailId: message.id, tier, attempt: message.attempts, recipientDomain: domainOf(r.email), outcome, smtpCode: r.code, host: r.host, transport, durationMs }, 'delivery attempt');
+    }
+    if (metrics && completion.status !== 'deferred') {
+      const since = (message.scheduled_at ?? message.created_at).getTime();
+      metrics.deliveryDuration.observe({ tier, outcome: completion.status }, Math.max(0, Date.now() - since) / 1000);
+    }
+  }
+
   private async recordingSettled(): Promise<void> {
     while (this.recording.size > 0) await Promise.all([...this.recording]);
   }
@@ -138,6 +168,7 @@ export class DeliveryWorker {
   }
 
   async deliverOne(lane: LaneOptions, message: ClaimedMessage): Promise<void> {
+    const started = performance.now();
     const recipients = message.recipients;
     const pending = recipients.filter((r) => r.status === 'pending' || r.status === 'deferred');
     let outcomes: (RecipientOutcome & { position: number })[];
@@ -169,6 +200,7 @@ export class DeliveryWorker {
       retryBaseMs: this.opts.retryBaseMs,
     });
     completion.events.push(...notes);
+    this.report(message, transport.kind, outcomes, completion, performance.now() - started);
     const lateBy = message.scheduled_at && message.attempts === 1 ? Date.now() - message.scheduled_at.getTime() : 0;
     if (lateBy > this.opts.lateAfterMs) {
       // fired after downtime: sent on recovery, and said so on the timeline

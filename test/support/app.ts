@@ -1,7 +1,7 @@
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { startApp, type Roles, type RunningApp } from '../../src/app/app.js';
 import { openEmbedded } from '../../src/platform/db/database.js';
-import { createLogger } from '../../src/platform/logger.js';
+import { createLogger, type Logger } from '../../src/platform/logger.js';
 import { createPostgresDatabase, type Backend, type TestPostgres } from './databases.js';
 
 export interface TestApp {
@@ -18,7 +18,7 @@ export interface TestApp {
  * Starts the real server on 127.0.0.1:0 against a fresh database: an in-memory PGlite or a new
  * PostgreSQL database that is dropped afterwards.
  */
-export async function startTestApp(opts: { backend: Backend; env?: Record<string, string>; roles?: Roles }): Promise<TestApp> {
+export async function startTestApp(opts: { backend: Backend; env?: Record<string, string>; roles?: Roles; logger?: Logger }): Promise<TestApp> {
   let pgdb: TestPostgres | null = null;
   const env: Record<string, string> = { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', RETRY_BASE_MS: '50', ...opts.env };
   if (opts.backend === 'postgres') {
@@ -27,7 +27,7 @@ export async function startTestApp(opts: { backend: Backend; env?: Record<string
   }
   const config = loadConfig(env);
   const database = opts.backend === 'pglite' ? await openEmbedded(undefined) : undefined;
-  const app = await startApp({ config, roles: opts.roles ?? { api: true, worker: true }, logger: createLogger('silent'), ...(database ? { database } : {}) });
+  const app = await startApp({ config, roles: opts.roles ?? { api: true, worker: true }, logger: opts.logger ?? createLogger('silent'), ...(database ? { database } : {}) });
   return {
     app,
     url: app.url ?? '',

@@ -5,6 +5,7 @@ export {
   claimMessages,
   completeAttempts,
   completionsThatFit,
+  queueStats,
   releaseOrphanedLeases,
   renewMessageLeases,
   type AttemptCompletion,

@@ -146,3 +146,24 @@ export async function releaseOrphanedLeases(db: Db): Promise<number> {
     .executeTakeFirst();
   return Number(res.numUpdatedRows);
 }
+
+/** How many due messages of a tier the queue gauges count at most: the count stays bounded however long the queue. */
+export const QUEUE_DEPTH_CAP = 100_000;
+
+/**
+ * Per tier: the messages due now and not leased, counted up to QUEUE_DEPTH_CAP, and how long the oldest has
+ * waited past its time. One statement; each tier reads a bounded range of the claim index
+ * (messages_claim_idx: priority, next_attempt_at), so its cost does not grow with the queue.
+ */
+export async function queueStats(db: Db, tiers: { tier: string; priority: number }[]): Promise<{ tier: string; depth: number; oldestAgeSeconds: number }[]> {
+  const res = await sql<{ tier: string; depth: string; oldest_age: number | string | null }>`
+    SELECT t.tier, q.depth, EXTRACT(EPOCH FROM (now() - q.oldest))::float8 AS oldest_age
+      FROM unnest(${tiers.map((t) => t.tier)}::text[], ${tiers.map((t) => t.priority)}::int[]) AS t(tier, priority)
+     CROSS JOIN LATERAL (
+       SELECT count(*) AS depth, min(d.next_attempt_at) AS oldest
+         FROM (SELECT next_attempt_at FROM messages
+                WHERE priority = t.priority AND next_attempt_at IS NOT NULL AND next_attempt_at <= now()
+                ORDER BY next_attempt_at
+                LIMIT ${QUEUE_DEPTH_CAP}) d) q`.execute(db);
+  return res.rows.map((r) => ({ tier: r.tier, depth: Number(r.depth), oldestAgeSeconds: Math.max(0, Number(r.oldest_age ?? 0)) }));
+}

@@ -1,4 +1,4 @@
 // The sending module's public face: what app/ and other modules may use (eslint.config.js enforces it).
-export { registerSendingRoutes } from './routes.js';
+export { registerSendingRoutes, SEND_PREFIXES } from './routes.js';
 export { SendingService, type SenderPolicy } from './service.js';
-export { retryDelayMs } from './tiers.js';
+export { retryDelayMs, TIER_POLICIES } from './tiers.js';

@@ -39,6 +39,8 @@ export interface SendingDeps {
   tokens: TokenSigner;
   senderPolicy?: SenderPolicy;
   maxConcurrentCommits: number;
+  /** hears each email committed by this process (metrics); not replays of an idempotent request */
+  onAccepted?: (tier: string) => void;
 }
 
 interface Prepared {
@@ -114,10 +116,14 @@ export class SendingService {
     try {
       if (!idem) {
         await this.committer.submit(item);
+        this.deps.onAccepted?.(item.message.tier);
         return response;
       }
       const winner = await store.writeIdempotentEmail(this.deps.db, this.deps.signal, item, { workspaceId: key.workspaceId, key: idem.key, requestHash: idem.requestHash, response });
-      if (!winner) return response;
+      if (!winner) {
+        this.deps.onAccepted?.(item.message.tier);
+        return response;
+      }
       await reservation.release(); // a concurrent retry won; this request sent nothing
       return replay(winner, idem.requestHash);
     } catch (err) {

@@ -35,8 +35,18 @@ export interface Database {
    * probed (a probe would queue behind a tenant's long query and flap).
    */
   health?(): DatabaseHealth;
+  /** Connections of the pool now (metrics): on the embedded database, its one connection and the queries queued for it. */
+  poolStats(): PoolStats;
   close(): Promise<void>;
 }
+
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
+const statsOf = (pool: pg.Pool): PoolStats => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
 
 /**
  * Marks the async context of a running transaction. A query on the outer handle from inside a
@@ -117,6 +127,7 @@ export async function openPostgres(url: string, opts: { max?: number; limits?: P
     db,
     listen: (channel, onNotify, onRestored) => listener.listen(channel, onNotify, onRestored),
     health: () => listener.state,
+    poolStats: () => statsOf(pool),
     async close() {
       await listener.stop();
       await db.destroy();
@@ -134,14 +145,14 @@ async function initialiseDataFolder(pgdata: string): Promise<void> {
   await promisify(execFile)(process.execPath, [script, pgdata], { timeout: 120_000 });
 }
 
-/** Says what a caller should know but that does not stop it: the server's log, or a CLI command's stderr. */
+/** Says what a caller should know (a warning, or what a slow step is doing): the server's log, or a CLI command's stderr. */
 export type Warn = (detail: Record<string, unknown>, message: string) => void;
 
 /** How many tightened paths a warning names; the count says how many there were. */
 const TIGHTENED_NAMED = 20;
 
 /** dataDir undefined → in-memory database (tests). */
-export async function openEmbedded(dataDir: string | undefined, opts: { warn?: Warn } = {}): Promise<Database> {
+export async function openEmbedded(dataDir: string | undefined, opts: { warn?: Warn; note?: Warn } = {}): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
   let pglite;
@@ -155,7 +166,11 @@ export async function openEmbedded(dataDir: string | undefined, opts: { warn?: W
           `${tightened.slice(0, TIGHTENED_NAMED).join(', ')}${tightened.length > TIGHTENED_NAMED ? ', …' : ''}`,
       );
     }
-    if (!existsSync(path.join(pgdata, 'PG_VERSION'))) await initialiseDataFolder(pgdata);
+    if (!existsSync(path.join(pgdata, 'PG_VERSION'))) {
+      // the slow part of a first start (about 10 s): say so rather than stay silent
+      opts.note?.({ dataDir }, `initialising the data folder ${dataDir} (first start; this takes a few seconds)…`);
+      await initialiseDataFolder(pgdata);
+    }
     const { PrivateNodeFS } = await import('./pglite-private-fs.js');
     pglite = await PGlite.create({ fs: new PrivateNodeFS(pgdata), postgresqlconf: EMBEDDED_POSTGRESQL_CONF });
   } else {
@@ -170,6 +185,7 @@ export async function openEmbedded(dataDir: string | undefined, opts: { warn?: W
       // every role runs in this one process; the in-process signal is used instead
       return async () => undefined;
     },
+    poolStats: () => statsOf(pool),
     async close() {
       await db.destroy();
       await pglite.close();

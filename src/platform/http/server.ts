@@ -218,7 +218,8 @@ export function createHttpServer(opts: { logger: Logger; bodyLimit?: number; tru
 
   app.setErrorHandler((err: FastifyError | ApiError, request, reply) => {
     const apiError = serviceUnavailable(err) ?? toApiError(err);
-    if (apiError.status >= 500) request.log.error({ err, url: request.url }, 'request failed');
+    // the route's pattern, not the URL: paths and query strings may carry tokens (/v/:token)
+    if (apiError.status >= 500) request.log.error({ err, route: request.routeOptions.url ?? null }, 'request failed');
     return sendError(reply, apiError);
   });
 

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { errorCodeOf, isRefusedTransaction } from './smtp-errors.js';
+import { errorCodeOf, isRefusedTransaction, replyCodeOfError } from './smtp-errors.js';
 import { outcomesFromSendError, outcomesFromSendResult } from './smtp-outcomes.js';
 import { CREDENTIALS_WITHHELD, SmtpSession } from './smtp-session.js';
 import type { Envelope, RecipientOutcome, Transport } from './types.js';
@@ -21,6 +21,20 @@ export interface SmtpRelayOptions {
   allowInsecureAuth?: boolean;
   /** Told once, the first time the credentials were withheld because the relay offered no TLS. */
   onCredentialsWithheld?: (relay: string) => void;
+  /**
+   * Told when the relay stops answering (a connection that could not be made or got no greeting: refused,
+   * timed out, unknown host), and when a connection succeeds again: once per change, not once per message.
+   */
+  onReachability?: (change: RelayReachability) => void;
+}
+
+/** `relay` is host:port (never the URL, which may hold a password); `error` says why it could not be reached. */
+export type RelayReachability = { relay: string; reachable: false; error: string } | { relay: string; reachable: true };
+
+/** A failure to open a session that says the relay is not there, rather than that it refused us (a reply, AUTH, TLS). */
+function isUnreachable(err: unknown): boolean {
+  const code = errorCodeOf(err);
+  return replyCodeOfError(err) === null && code !== 'EAUTH' && code !== 'ETLS' && code !== CREDENTIALS_WITHHELD;
 }
 
 export interface SmtpRelayTarget {
@@ -83,6 +97,13 @@ export function createSmtpRelayTransport(url: string, opts: SmtpRelayOptions = {
   let open = 0;
   let closed = false;
   let toldWithheld = false;
+  let unreachable = false;
+  const relay = `${host}:${target.port}`;
+  const reachability = (reachable: boolean, err?: unknown) => {
+    if (reachable === !unreachable) return;
+    unreachable = !reachable;
+    opts.onReachability?.(reachable ? { relay, reachable } : { relay, reachable, error: (err as Error).message });
+  };
 
   const connect = () =>
     SmtpSession.open({
@@ -129,7 +150,16 @@ export function createSmtpRelayTransport(url: string, opts: SmtpRelayOptions = {
       if (envelope.to.length === 0) return [];
       let session = await acquire();
       try {
-        session ??= await connect();
+        if (!session) {
+          try {
+            session = await connect();
+          } catch (err) {
+            // a reply, an AUTH or a TLS failure is the relay answering: only silence is an outage
+            reachability(!isUnreachable(err), err);
+            throw err;
+          }
+          reachability(true);
+        }
         const info = await session.send({ from: envelope.from, to: envelope.to }, raw);
         return outcomesFromSendResult(envelope.to, info, host, envelope.to);
       } catch (err) {
@@ -139,7 +169,7 @@ export function createSmtpRelayTransport(url: string, opts: SmtpRelayOptions = {
         else session?.close();
         if (errorCodeOf(err) === CREDENTIALS_WITHHELD && !toldWithheld) {
           toldWithheld = true;
-          opts.onCredentialsWithheld?.(`${host}:${target.port}`);
+          opts.onCredentialsWithheld?.(relay);
         }
         return outcomesFromSendError(envelope.to, err, host);
       } finally {
