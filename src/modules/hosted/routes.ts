@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Services } from '../../app/services.js';
 import { stripRefreshMeta } from './strip-refresh.js';
+import { unsubscribePageSchema, unsubscribeSchema, viewInBrowserSchema } from './schemas.js';
 
 const page = (title: string, body: string) =>
   `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${title}</title></head>` +
@@ -47,7 +48,7 @@ export function registerHostedRoutes(app: FastifyInstance, s: Services): void {
   };
   const notFound = page('Not found', '<h1>Link not valid</h1><p>This link is not valid or has expired.</p>');
 
-  app.get('/v/:token', async (request, reply) => {
+  app.get('/v/:token', { schema: viewInBrowserSchema }, async (request, reply) => {
     const email = await emailOf('view', (request.params as { token: string }).token);
     if (!email) return protect(reply, OWN_PAGE_POLICY).status(404).type('text/html; charset=utf-8').send(notFound);
     protect(reply, VIEW_POLICY);
@@ -66,7 +67,7 @@ export function registerHostedRoutes(app: FastifyInstance, s: Services): void {
     return email;
   };
 
-  app.get('/u/:token', async (request, reply) => {
+  app.get('/u/:token', { schema: unsubscribePageSchema }, async (request, reply) => {
     const token = (request.params as { token: string }).token;
     protect(reply, OWN_PAGE_POLICY);
     if (!s.tokens.verify('unsubscribe', token)) return reply.status(404).type('text/html; charset=utf-8').send(notFound);
@@ -79,7 +80,7 @@ export function registerHostedRoutes(app: FastifyInstance, s: Services): void {
   // accepted only in this scope; the JSON API keeps answering 415 to them.
   void app.register(async (scope) => {
     scope.addContentTypeParser(['application/x-www-form-urlencoded', 'multipart/form-data'], { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => done(null, body));
-    scope.post('/u/:token', async (request, reply) => {
+    scope.post('/u/:token', { schema: unsubscribeSchema }, async (request, reply) => {
       const email = await unsubscribe((request.params as { token: string }).token);
       protect(reply, OWN_PAGE_POLICY);
       if (!email) return reply.status(404).type('text/html; charset=utf-8').send(notFound);

@@ -114,3 +114,13 @@ export function operation(o: { summary: string; description: string; tag: string
     ...(o.aliasOf ? { deprecated: true } : {}),
   };
 }
+
+/**
+ * A JSON object body of optional fields that clients may also leave out (a POST with no body and no
+ * Content-Type): absent is the empty object, which such a shape accepts.
+ */
+export const optionalObjectBody = <T extends Record<string, z.ZodOptional<z.ZodType>>>(shape: T) =>
+  z
+    .object(shape)
+    .nullable()
+    .transform((value) => value ?? ({} as z.output<z.ZodObject<T>>));
