@@ -87,7 +87,7 @@ const idFields = {
   domainId: z.string().optional().describe('Alias of `id`'),
 };
 export const domainIdQuery = z.object(idFields);
-export const domainIdBody = optionalObjectBody(idFields);
+export const domainIdBody = optionalObjectBody(idFields, [{ domain_id: DOMAIN_ID }]);
 const domainIdPath = z.object({ id: z.string().meta({ description: 'The domain id (or its name)', examples: [DOMAIN_ID] }) });
 
 type IdSource = { id?: string | undefined; domain_id?: string | undefined; domainId?: string | undefined };
@@ -109,9 +109,7 @@ export const addDomainSchema = {
     domain_name: z.string().optional().describe('Alias of `domain`'),
     name: z.string().optional().describe('Alias of `domain`'),
     region: z.string().nullable().optional().describe('Where the domain sends from (default us-east-1)'),
-  })
-    .transform((b) => ({ domain: b.domain ?? b.domain_name ?? b.name, region: b.region }))
-    .meta({ examples: [{ domain: 'mail.example.com', region: 'us-east-1' }] }),
+  }, [{ domain: 'mail.example.com', region: 'us-east-1' }]).transform((b) => ({ domain: b.domain ?? b.domain_name ?? b.name, region: b.region })),
   response: {
     200: envelope(domain).meta({ examples: [{ success: true, message: 'Domain added: publish the DNS records in data.dns_records, then call verify-domain', data: exampleDomain }] }),
     ...errorResponses({ key: true, extra: [404, 409] }),
@@ -150,7 +148,7 @@ export const verifyDomainSchema = (inPath: boolean) => ({
     ...(inPath ? {} : { aliasOf: 'POST /api/v1/public/domains/verify-domain/{id}', extension: true }),
   }),
   ...(inPath ? { params: domainIdPath } : { querystring: domainIdQuery }),
-  body: inPath ? optionalObjectBody({}).meta({ examples: [{}] }) : domainIdBody.meta({ examples: [{ domain_id: DOMAIN_ID }] }),
+  body: inPath ? optionalObjectBody({}, [{}]) : domainIdBody,
   response: {
     200: envelope(z.object({ ...domainFields, status: z.string(), message: z.string(), checks })).meta({
       examples: [{ success: true, message: 'Domain not verified yet: dkim: not checked', data: { ...exampleDomain, status: 'pending', message: 'Domain not verified yet: dkim: not checked', checks: {} } }],
@@ -215,14 +213,12 @@ export const createKeySchema = {
     name: z.string().max(200).nullable().optional(),
     expires_at: expiry.describe('When the key stops working: ISO 8601 or Unix seconds (also accepted as `expiresAt`)'),
     expiresAt: expiry.describe('Alias of `expires_at`'),
-  })
-    .transform((b) => {
+  }, [{ custom_domain_id: DOMAIN_ID, name: 'Production' }]).transform((b) => {
       const domainId = blankIsAbsent(b.custom_domain_id) ?? blankIsAbsent(b.domain_id) ?? blankIsAbsent(b.domainId);
       if (!domainId) throw new ApiError('VALIDATION_ERROR', "Field 'custom_domain_id' (or 'domain_id') is required");
       const name = blankIsAbsent(b.name);
       return { domainId, ...(name ? { name } : {}), expiresAt: parseExpiry(b.expires_at ?? b.expiresAt) };
-    })
-    .meta({ examples: [{ custom_domain_id: DOMAIN_ID, name: 'Production' }] }),
+    }),
   response: {
     200: envelope(
       z.object({

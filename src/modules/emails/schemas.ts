@@ -142,22 +142,22 @@ export const getEmailByPath = {
 const statusList = z
   .string()
   .optional()
+  .meta({ description: `Only emails in these statuses: a comma-separated list of ${EMAIL_STATUSES.join(', ')}`, examples: ['delivered,bounced'] })
   .transform((value): string[] | undefined => {
     const statuses = value?.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
     const unknown = statuses?.filter((s) => !(EMAIL_STATUSES as readonly string[]).includes(s)) ?? [];
     if (unknown.length > 0) throw new ApiError('VALIDATION_ERROR', `Unknown status '${unknown[0]}'; use one of ${EMAIL_STATUSES.join(', ')}`);
     return statuses?.length ? statuses : undefined;
-  })
-  .meta({ description: `Only emails in these statuses: a comma-separated list of ${EMAIL_STATUSES.join(', ')}`, examples: ['delivered,bounced'] });
+  });
 
 const listQuery = z
   .object({
     status: statusList,
     recipient: z.string().optional().describe('Only emails to this address'),
     since: timeQuery('since'),
-    from: timeQuery('since').describe('Alias of `since`'),
+    from: timeQuery('since'),
     until: timeQuery('until'),
-    to: timeQuery('until').describe('Alias of `until`'),
+    to: timeQuery('until'),
     limit: limitQuery(50, 200),
     cursor: cursorQuery,
   })

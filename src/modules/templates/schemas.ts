@@ -20,7 +20,8 @@ function requiredVariables(raw: unknown): string[] | undefined {
 }
 
 /** A template's fields as clients send them; the service gets one spelling of each. */
-const templateBody = optionalObjectBody({
+const templateBody = (examples: Record<string, unknown>[]) =>
+  optionalObjectBody({
   id: text.describe('save only: update this template instead of creating one (also accepted as `template_id`)'),
   template_id: text.describe('Alias of `id`'),
   name: text.describe('Required to create'),
@@ -36,7 +37,7 @@ const templateBody = optionalObjectBody({
   required_variables: variableList.describe('Variables a send must give, e.g. ["firstName", "order.id"] (also accepted as `requiredVariables` or `variables`)'),
   requiredVariables: variableList.describe('Alias of `required_variables`'),
   variables: variableList.describe('Alias of `required_variables`'),
-}).transform((b) => ({
+}, examples).transform((b) => ({
   id: present(b.id, b.template_id),
   name: present(b.name),
   description: present(b.description),
@@ -49,8 +50,8 @@ const templateBody = optionalObjectBody({
   requiredVariables: requiredVariables(b.required_variables ?? b.requiredVariables ?? b.variables),
 }));
 
-/** What the template service takes to create or change a template. */
-export type TemplateInput = z.output<typeof templateBody>;
+/** What the template service takes to create or change a template: the fields given. */
+export type TemplateInput = Partial<z.output<ReturnType<typeof templateBody>>>;
 
 const templateFields = {
   id: z.string(),
@@ -114,7 +115,7 @@ export const listTemplatesSchema = {
 
 export const saveTemplateSchema = {
   ...operation({ summary: 'Save a template', description: 'Creates a template, or (with `id`) adds a version to one. Subject, HTML and text are Handlebars; MJML and visual-editor blocks are compiled to HTML.', tag: 'Templates' }),
-  body: templateBody.meta({ examples: [exampleBody] }),
+  body: templateBody([exampleBody]),
   response: {
     200: envelope(template).meta({ examples: [{ success: true, message: 'Template saved', data: exampleTemplate }] }),
     ...CHANGE_ERRORS,
@@ -138,7 +139,7 @@ export const updateTemplateSchema = (method: 'PUT' | 'PATCH') => ({
     extension: true,
   }),
   params: templateId,
-  body: templateBody.meta({ examples: [{ subject: 'Welcome aboard, {{firstName}}' }] }),
+  body: templateBody([{ subject: 'Welcome aboard, {{firstName}}' }]),
   response: {
     200: envelope(template).meta({
       examples: [{ success: true, message: 'Template updated', data: { ...exampleTemplate, version: 2, subject: 'Welcome aboard, {{firstName}}', versions: [...exampleTemplate.versions, { version: 2, created_at: '2026-01-06T10:00:00.000Z' }] } }],
@@ -165,13 +166,11 @@ export const renderTemplateSchema = {
     params: params.nullable().optional().describe('The variables (also accepted as `template_data`)'),
     template_data: params.nullable().optional().describe('Alias of `params`'),
     version: z.union([z.number(), z.string()]).nullable().optional().describe('The version to render (default: the current one)'),
-  })
-    .transform((b) => {
+  }, [{ params: { firstName: 'Ada' } }]).transform((b) => {
       const version = b.version === undefined || b.version === null ? undefined : Number(b.version);
       if (version !== undefined && !Number.isInteger(version)) throw new ApiError('VALIDATION_ERROR', "Field 'version' must be an integer");
       return { params: b.params ?? b.template_data ?? {}, version };
-    })
-    .meta({ examples: [{ params: { firstName: 'Ada' } }] }),
+    }),
   response: {
     200: envelope(z.object({ template_id: z.string(), version: z.number(), subject: z.string(), html: z.string(), text: z.string().nullable() })).meta({
       examples: [{ success: true, message: 'Template rendered', data: { template_id: TEMPLATE_ID, version: 1, subject: 'Welcome, Ada', html: '<p>Hello Ada</p>', text: null } }],

@@ -70,23 +70,23 @@ export const limitQuery = (fallback: number, max: number) =>
   z
     .string()
     .optional()
-    .transform((value): number => parseLimit(value, fallback, max))
-    .meta({ description: `Page size, 1–${max} (default ${fallback}; larger values are clamped)`, examples: ['20'] });
+    .meta({ description: `Page size, 1–${max} (default ${fallback}; larger values are clamped)`, examples: ['20'] })
+    .transform((value): number => parseLimit(value, fallback, max));
 
 /** An opaque keyset cursor from a previous page's `next_cursor`. */
 export const cursorQuery = z
   .string()
   .optional()
-  .transform((value): Cursor | undefined => decodeCursor(value))
-  .meta({ description: "The previous page's `next_cursor`" });
+  .meta({ description: "The previous page's `next_cursor`" })
+  .transform((value): Cursor | undefined => decodeCursor(value));
 
 /** A time as ISO 8601 or Unix seconds. */
 export const timeQuery = (name: string) =>
   z
     .string()
     .optional()
-    .transform((value): Date | undefined => parseTime(value, name))
-    .meta({ description: 'ISO 8601 time or Unix seconds' });
+    .meta({ description: 'ISO 8601 time or Unix seconds' })
+    .transform((value): Date | undefined => parseTime(value, name));
 
 /** `next_cursor` and `has_more` of a page. */
 export const pageMeta = {
@@ -117,10 +117,7 @@ export function operation(o: { summary: string; description: string; tag: string
 
 /**
  * A JSON object body of optional fields that clients may also leave out (a POST with no body and no
- * Content-Type): absent is the empty object, which such a shape accepts.
+ * Content-Type): absent is the empty object. `examples` are the reference's example requests.
  */
-export const optionalObjectBody = <T extends Record<string, z.ZodOptional<z.ZodType>>>(shape: T) =>
-  z
-    .object(shape)
-    .nullable()
-    .transform((value) => value ?? ({} as z.output<z.ZodObject<T>>));
+export const optionalObjectBody = <T extends Record<string, z.ZodOptional<z.ZodType>>>(shape: T, examples: Record<string, unknown>[]) =>
+  z.preprocess((value) => value ?? {}, z.object(shape).meta({ examples }));
