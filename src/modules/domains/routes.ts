@@ -29,7 +29,7 @@ export function registerDomainRoutes(app: FastifyInstance, domains: DomainServic
     return { success: true, message: 'Domains retrieved', data: await domains.list(requireKey(request).workspaceId) };
   });
 
-  // every path also takes its id from the query (and, for verify, the body): the `…/:id` form is the spec's
+  // every path also takes its id from the query (and, for verify and delete, the body): `…/:id` is the spec's form
   for (const inPath of [true, false]) {
     const at = (name: string) => `${BASE}/${name}${inPath ? '/:id' : ''}`;
     api.get(at('domain-status'), { config: manage, schema: domainStatusSchema(inPath) }, async (request) => {

@@ -154,10 +154,10 @@ const listQuery = z
   .object({
     status: statusList,
     recipient: z.string().optional().describe('Only emails to this address'),
-    since: timeQuery('since'),
-    from: timeQuery('since'),
-    until: timeQuery('until'),
-    to: timeQuery('until'),
+    since: timeQuery('since', 'Only emails created at or after this time: ISO 8601 or Unix seconds'),
+    from: timeQuery('since', 'Alias of `since`'),
+    until: timeQuery('until', 'Only emails created before this time: ISO 8601 or Unix seconds'),
+    to: timeQuery('until', 'Alias of `until`'),
     limit: limitQuery(50, 200),
     cursor: cursorQuery,
   })

@@ -81,11 +81,11 @@ export const cursorQuery = z
   .transform((value): Cursor | undefined => decodeCursor(value));
 
 /** A time as ISO 8601 or Unix seconds. */
-export const timeQuery = (name: string) =>
+export const timeQuery = (name: string, description = 'ISO 8601 time or Unix seconds') =>
   z
     .string()
     .optional()
-    .meta({ description: 'ISO 8601 time or Unix seconds' })
+    .meta({ description })
     .transform((value): Date | undefined => parseTime(value, name));
 
 /** `next_cursor` and `has_more` of a page. */
