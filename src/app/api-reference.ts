@@ -62,8 +62,8 @@ type TransformInput = Parameters<typeof jsonSchemaTransform>[0];
 
 /** The type provider's transform, with each operation's security and scope added from the route's auth rule. */
 function transform(input: TransformInput): ReturnType<typeof jsonSchemaTransform> {
-  const schema = input.schema as Record<string, unknown> | undefined;
-  if (!schema || schema.hide) return jsonSchemaTransform(input);
+  const schema = (input.schema ?? {}) as Record<string, unknown>;
+  if (schema.hide) return jsonSchemaTransform(input);
   const auth = (input.route.config as { auth?: RouteAuth } | undefined)?.auth;
   const access = accessOf(auth);
   const description = [schema.description, `**Access:** ${access.words}`].filter(Boolean).join('\n\n');
