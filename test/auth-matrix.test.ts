@@ -74,10 +74,25 @@ describe('access rules of every route', () => {
   it('finds the routes and every API route declares a rule', () => {
     const all = routes();
     expect(all.length).toBeGreaterThan(20);
-    // public by design: health, readiness, the hosted pages behind signed tokens, and the metrics (their own
-    // rule: METRICS_TOKEN or loopback clients, see observability.test.ts)
+    // public by design: health, readiness, the API reference (its page, assets and document), the hosted
+    // pages behind signed tokens, and the metrics (their own rule: METRICS_TOKEN or loopback clients, see
+    // observability.test.ts)
     const open = all.filter((r) => !r.auth).map((r) => `${r.method} ${r.url}`);
-    expect(open.sort()).toEqual(['GET /health', 'GET /metrics', 'GET /ready', 'GET /u/:token', 'GET /v/:token', 'POST /u/:token']);
+    expect(open.sort()).toEqual([
+      'GET /api/v1/openapi.json',
+      'GET /docs',
+      'GET /docs/json',
+      'GET /docs/static/*',
+      'GET /docs/static/index.html',
+      'GET /docs/static/swagger-initializer.js',
+      'GET /docs/yaml',
+      'GET /health',
+      'GET /metrics',
+      'GET /ready',
+      'GET /u/:token',
+      'GET /v/:token',
+      'POST /u/:token',
+    ]);
     for (const r of all.filter((x) => x.auth && x.auth.key !== 'admin')) {
       expect(['all', 'own-domain', 'refused'], `${r.method} ${r.url} must say what a domain-tied key may do`).toContain((r.auth as { domainKey?: string }).domainKey);
     }

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Config } from '../config/config.js';
 import { openEmbedded, openPostgres, type Database, type Warn } from '../platform/db/database.js';
 import { migrate } from '../platform/db/migrate.js';
@@ -7,6 +7,9 @@ import { acquireDataDirLock, type DataDirLock } from '../platform/embedded/data-
 import { RateLimiter } from '../platform/http/rate-limiter.js';
 import { ApiError, errorEnvelope } from '../platform/http/errors.js';
 import { createHttpServer } from '../platform/http/server.js';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { registerApiReference } from './api-reference.js';
+import { healthSchema, readySchema, verifyKeySchema } from './schemas.js';
 import { DATABASE_RETRY_AFTER_SECONDS } from '../platform/http/service-unavailable.js';
 import { settleWithin } from '../platform/settle-within.js';
 import { createLogger, type Logger } from '../platform/logger.js';
@@ -99,32 +102,37 @@ export function buildHttp(services: Services, log: Logger, metrics: Metrics = ne
     timed: { routes: SEND_ROUTES, observe: (_route, seconds) => metrics.acceptDuration.observe(seconds) },
   });
   registerAuth(app, { keys: services.keys, limiter: new RateLimiter(), config: services.config });
-  registerMetricsRoute(app, { metrics, token: services.config.metricsToken, refresh: queueGaugeReader(services, metrics) });
-  // Liveness: 200 while the process serves, with the last known database state from the background probe
-  // (never a query of its own, so it cannot hang). Readiness: 503 while the database is unreachable, so a
-  // load balancer sends traffic elsewhere; the embedded database is in-process and always ready.
-  const databaseHealth = () => services.database.health?.() ?? { state: 'up' as const, since: null };
-  app.get('/health', async () => {
-    const h = databaseHealth();
-    return { success: true, status: 'ok', database: services.database.kind, database_state: h.state, database_state_since: h.since?.toISOString() ?? null };
+  registerApiReference(app, { publicUrl: () => services.config.publicUrl });
+  // in a plugin registered after the reference, which collects the route declarations
+  void app.register(async (scope) => {
+    const api = scope.withTypeProvider<ZodTypeProvider>();
+    // Liveness: 200 while the process serves, with the last known database state from the background probe
+    // (never a query of its own, so it cannot hang). Readiness: 503 while the database is unreachable, so a
+    // load balancer sends traffic elsewhere; the embedded database is in-process and always ready.
+    const databaseHealth = () => services.database.health?.() ?? { state: 'up' as const, since: null };
+    api.get('/health', { schema: healthSchema }, async () => {
+      const h = databaseHealth();
+      return { success: true, status: 'ok' as const, database: services.database.kind, database_state: h.state, database_state_since: h.since?.toISOString() ?? null };
+    });
+    api.get('/ready', { schema: readySchema }, async (_request, reply: FastifyReply) => {
+      const h = databaseHealth();
+      if (h.state === 'up') return { success: true, status: 'ready' as const, database: services.database.kind };
+      reply.header('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
+      return reply.status(503).send(errorEnvelope(new ApiError('SERVICE_UNAVAILABLE', `The database is ${h.state === 'down' ? 'unreachable' : 'not checked yet'}`)));
+    });
+    api.get('/api/v1/integrations/verify', { config: { auth: { key: 'any', domainKey: 'all' } }, schema: verifyKeySchema }, async (request) => {
+      const key = requireKey(request);
+      const data = { key_type: key.kind, workspace_id: key.workspaceId, scopes: key.scopes, domain: key.domainId };
+      return { success: true, message: 'API key is valid', data };
+    });
+    registerSendingRoutes(scope, services.sending);
+    registerEmailRoutes(scope, services.emails);
+    registerCaptureRoutes(scope, services.database.db);
+    registerDomainRoutes(scope, services.domains);
+    registerTemplateRoutes(scope, services.templates);
+    registerHostedRoutes(scope, services.hosted);
+    registerMetricsRoute(scope, { metrics, token: services.config.metricsToken, refresh: queueGaugeReader(services, metrics) });
   });
-  app.get('/ready', async (_request, reply) => {
-    const h = databaseHealth();
-    if (h.state === 'up') return { success: true, status: 'ready', database: services.database.kind };
-    reply.header('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
-    return reply.status(503).send(errorEnvelope(new ApiError('SERVICE_UNAVAILABLE', `The database is ${h.state === 'down' ? 'unreachable' : 'not checked yet'}`)));
-  });
-  app.get('/api/v1/integrations/verify', { config: { auth: { key: 'any', domainKey: 'all' } } }, async (request) => {
-    const key = requireKey(request);
-    const data = { key_type: key.kind, workspace_id: key.workspaceId, scopes: key.scopes, domain: key.domainId };
-    return { success: true, message: 'API key is valid', data };
-  });
-  registerSendingRoutes(app, services.sending);
-  registerEmailRoutes(app, services.emails);
-  registerCaptureRoutes(app, services.database.db);
-  registerDomainRoutes(app, services.domains);
-  registerTemplateRoutes(app, services.templates);
-  registerHostedRoutes(app, services.hosted);
   return app;
 }
 

@@ -1,11 +1,12 @@
-import type { FastifyInstance } from 'fastify';
-import { decodeCursor, encodeCursor, parseLimit } from '../../platform/http/cursor.js';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { encodeCursor } from '../../platform/http/cursor.js';
 import { ApiError } from '../../platform/http/errors.js';
 import { emailVisibility, requireKey, type RouteAuth } from '../keys/index.js';
 import { getCaptured, listCaptured, type CapturedSummary } from './store.js';
 import type { Db } from '../../platform/db/database.js';
+import { getCapturedRawSchema, getCapturedSchema, listCapturedSchema } from './schemas.js';
 
-type Query = Record<string, string | undefined>;
 /** captured messages are email content: the same rule as reading emails */
 const readEmails = { config: { auth: { key: 'any', scope: 'emails:read', domainKey: 'own-domain' } satisfies RouteAuth } };
 
@@ -21,10 +22,11 @@ const view = (c: CapturedSummary) => ({
 
 /** Extension: what the capture transport kept, exactly as it would have gone out. */
 export function registerCaptureRoutes(app: FastifyInstance, db: Db): void {
-  app.get('/api/v1/captured', readEmails, async (request) => {
-    const q = request.query as Query;
-    const limit = parseLimit(q.limit, 50, 200);
-    const before = decodeCursor(q.cursor);
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  api.get('/api/v1/captured', { ...readEmails, schema: listCapturedSchema }, async (request) => {
+    const q = request.query;
+    const limit = q.limit;
+    const before = q.cursor;
     const rows = await listCaptured(db, {
       ...emailVisibility(requireKey(request)),
       limit: limit + 1,
@@ -38,14 +40,14 @@ export function registerCaptureRoutes(app: FastifyInstance, db: Db): void {
     return { success: true, message: 'Captured messages', data: { messages: page.map(view), next_cursor: next, has_more: next !== null } };
   });
 
-  app.get('/api/v1/captured/:id', readEmails, async (request) => {
-    const found = await getCaptured(db, emailVisibility(requireKey(request)), (request.params as { id: string }).id);
+  api.get('/api/v1/captured/:id', { ...readEmails, schema: getCapturedSchema }, async (request) => {
+    const found = await getCaptured(db, emailVisibility(requireKey(request)), request.params.id);
     if (!found) throw new ApiError('NOT_FOUND', 'Captured message not found');
     return { success: true, message: 'Captured message', data: { ...view(found), raw: found.raw.toString('utf8') } };
   });
 
-  app.get('/api/v1/captured/:id/raw', readEmails, async (request, reply) => {
-    const found = await getCaptured(db, emailVisibility(requireKey(request)), (request.params as { id: string }).id);
+  api.get('/api/v1/captured/:id/raw', { ...readEmails, schema: getCapturedRawSchema }, async (request, reply: FastifyReply) => {
+    const found = await getCaptured(db, emailVisibility(requireKey(request)), request.params.id);
     if (!found) throw new ApiError('NOT_FOUND', 'Captured message not found');
     return reply
       .type('message/rfc822')

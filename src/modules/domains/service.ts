@@ -67,7 +67,7 @@ export class DomainService {
 
   constructor(private readonly deps: DomainServiceDeps) {}
 
-  async add(workspaceId: string, input: { domain: unknown; region?: unknown }): Promise<DomainView> {
+  async add(workspaceId: string, input: { domain: string | undefined; region?: string | null | undefined }): Promise<DomainView> {
     if (typeof input.domain !== 'string') throw new ApiError('VALIDATION_ERROR', "Field 'domain' is required");
     const name = normalizeDomainName(input.domain);
     if (!name.ok) throw new ApiError('VALIDATION_ERROR', `Field 'domain' ${name.reason}`);

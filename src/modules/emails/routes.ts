@@ -1,40 +1,31 @@
 import type { FastifyInstance } from 'fastify';
-import { decodeCursor, encodeCursor, parseLimit, parseTime } from '../../platform/http/cursor.js';
-import { ApiError } from '../../platform/http/errors.js';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { encodeCursor } from '../../platform/http/cursor.js';
 import { emailVisibility, requireKey, type RouteAuth } from '../keys/index.js';
-import { EMAIL_STATUSES, type EmailService } from './service.js';
+import type { EmailService } from './service.js';
+import { getEmailByPath, getEmailByQuery, listEmailsSchema } from './schemas.js';
 
-type Query = Record<string, string | undefined>;
 const readEmails = { config: { auth: { key: 'any', scope: 'emails:read', domainKey: 'own-domain' } satisfies RouteAuth } };
 
 export function registerEmailRoutes(app: FastifyInstance, emails: EmailService): void {
-  app.get('/api/v1/public/emails/get-email', readEmails, async (request) => {
-    const q = request.query as Query;
-    const id = q.id ?? q.email_id ?? q.emailId;
-    if (!id) throw new ApiError('VALIDATION_ERROR', "Query parameter 'id' is required");
-    const email = await emails.get(emailVisibility(requireKey(request)), id);
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  api.get('/api/v1/public/emails/get-email', { ...readEmails, schema: getEmailByQuery }, async (request) => {
+    const email = await emails.get(emailVisibility(requireKey(request)), request.query.id);
     return { success: true, message: 'Email retrieved', data: email, ...email };
   });
 
-  app.get('/api/v1/emails/:id', readEmails, async (request) => {
-    const email = await emails.get(emailVisibility(requireKey(request)), (request.params as { id: string }).id);
+  api.get('/api/v1/emails/:id', { ...readEmails, schema: getEmailByPath }, async (request) => {
+    const email = await emails.get(emailVisibility(requireKey(request)), request.params.id);
     return { success: true, message: 'Email retrieved', data: email };
   });
 
-  app.get('/api/v1/emails', readEmails, async (request) => {
-    const q = request.query as Query;
-    const statuses = q.status?.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
-    const unknown = statuses?.filter((s) => !(EMAIL_STATUSES as readonly string[]).includes(s)) ?? [];
-    if (unknown.length > 0) throw new ApiError('VALIDATION_ERROR', `Unknown status '${unknown[0]}'; use one of ${EMAIL_STATUSES.join(', ')}`);
-    const since = parseTime(q.since ?? q.from, 'since');
-    const until = parseTime(q.until ?? q.to, 'until');
-    const limit = parseLimit(q.limit, 50, 200);
-    const cursor = decodeCursor(q.cursor);
+  api.get('/api/v1/emails', { ...readEmails, schema: listEmailsSchema }, async (request) => {
+    const { status, recipient, since, until, limit, cursor } = request.query;
     const page = await emails.list({
       ...emailVisibility(requireKey(request)),
       limit,
-      ...(statuses?.length ? { statuses } : {}),
-      ...(q.recipient ? { recipient: q.recipient } : {}),
+      ...(status ? { statuses: status } : {}),
+      ...(recipient ? { recipient } : {}),
       ...(since ? { since } : {}),
       ...(until ? { until } : {}),
       ...(cursor ? { cursor } : {}),

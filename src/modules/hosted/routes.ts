@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { HostedPageService } from './service.js';
 import { stripRefreshMeta } from './strip-refresh.js';
+import { unsubscribePageSchema, unsubscribeSchema, viewInBrowserSchema } from './schemas.js';
 
 const page = (title: string, body: string) =>
   `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${title}</title></head>` +
@@ -42,7 +43,7 @@ function protect(reply: FastifyReply, policy: string): FastifyReply {
 export function registerHostedRoutes(app: FastifyInstance, pages: HostedPageService): void {
   const notFound = page('Not found', '<h1>Link not valid</h1><p>This link is not valid or has expired.</p>');
 
-  app.get('/v/:token', async (request, reply) => {
+  app.get('/v/:token', { schema: viewInBrowserSchema }, async (request, reply) => {
     const email = await pages.viewable((request.params as { token: string }).token);
     if (!email) return protect(reply, OWN_PAGE_POLICY).status(404).type('text/html; charset=utf-8').send(notFound);
     protect(reply, VIEW_POLICY);
@@ -50,7 +51,7 @@ export function registerHostedRoutes(app: FastifyInstance, pages: HostedPageServ
     return reply.type('text/plain; charset=utf-8').send(email.text_body ?? '');
   });
 
-  app.get('/u/:token', async (request, reply) => {
+  app.get('/u/:token', { schema: unsubscribePageSchema }, async (request, reply) => {
     const token = (request.params as { token: string }).token;
     protect(reply, OWN_PAGE_POLICY);
     if (!pages.isUnsubscribeLink(token)) return reply.status(404).type('text/html; charset=utf-8').send(notFound);
@@ -63,7 +64,7 @@ export function registerHostedRoutes(app: FastifyInstance, pages: HostedPageServ
   // accepted only in this scope; the JSON API keeps answering 415 to them.
   void app.register(async (scope) => {
     scope.addContentTypeParser(['application/x-www-form-urlencoded', 'multipart/form-data'], { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => done(null, body));
-    scope.post('/u/:token', async (request, reply) => {
+    scope.post('/u/:token', { schema: unsubscribeSchema }, async (request, reply) => {
       const recorded = await pages.unsubscribe((request.params as { token: string }).token);
       protect(reply, OWN_PAGE_POLICY);
       if (!recorded) return reply.status(404).type('text/html; charset=utf-8').send(notFound);

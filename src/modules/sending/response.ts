@@ -1,5 +1,6 @@
 import type { Tier } from '../../platform/lifecycle.js';
 import { TIER_POLICIES } from './tiers.js';
+import type { SendResponse } from './schemas.js';
 
 export interface AcceptedEmailSummary {
   id: string;
@@ -16,7 +17,7 @@ export interface AcceptedEmailSummary {
  * One object that satisfies every response shape real clients read (spec §3.3 variants A–D): the email
  * object at top level, the SKILLS fields, and the job envelope under `data`.
  */
-export function sendResponse(e: AcceptedEmailSummary): Record<string, unknown> {
+export function sendResponse(e: AcceptedEmailSummary): SendResponse {
   const message = e.schedule ? 'Email scheduled successfully' : 'Email queued successfully';
   const status = e.schedule ? 'scheduled' : 'queued';
   const estimated = e.schedule ? `at ${e.schedule.at.toISOString()}` : TIER_POLICIES[e.tier].estimatedDelivery;

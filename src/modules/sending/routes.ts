@@ -1,8 +1,10 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Tier } from '../../platform/lifecycle.js';
-import { decodeCursor, encodeCursor, parseLimit } from '../../platform/http/cursor.js';
+import { encodeCursor } from '../../platform/http/cursor.js';
 import { emailVisibility, requireKey, type RouteAuth } from '../keys/index.js';
 import type { SendingService } from './service.js';
+import { cancelScheduledSchema, listScheduledSchema, scheduleSchema, sendSchema } from './schemas.js';
 
 const TIER_PATHS: Record<string, Tier> = { instant: 'instant', high: 'high', async: 'async', bulk: 'bulk', queue: 'async' };
 /** Current, legacy (PHP ≤1.11.8, Rust 1.11.0) and root (Guzzle drops the base path) prefixes all serve the same routes. */
@@ -13,27 +15,35 @@ const SEND_BODY_LIMIT = 60 * 1024 * 1024;
 const send = { config: { auth: { key: 'regular', domainKey: 'all' } satisfies RouteAuth } };
 const ownScheduled = { config: { auth: { key: 'regular', domainKey: 'own-domain' } satisfies RouteAuth } };
 
-const idempotencyKeyOf = (request: FastifyRequest): { idempotencyKey?: string } => {
-  const value = request.headers['idempotency-key'];
+const idempotencyKeyOf = (headers: { 'idempotency-key'?: string | undefined }): { idempotencyKey?: string } => {
+  const value = headers['idempotency-key'];
   return typeof value === 'string' ? { idempotencyKey: value } : {};
 };
 
+/** How the reference presents a path: the current one, a Keplars alias, or one of ours. */
+const aliasFor = (prefix: string, segment: string) => {
+  if (prefix === SEND_PREFIXES[0]) return segment === 'queue' ? { of: `${SEND_PREFIXES[0]}/async`, extension: false } : null;
+  // the spec lists the legacy prefix for the five tiers and schedule, the root one for all six
+  const extension = prefix === '/api/v1/public/send-email' && segment === 'queue';
+  return { of: `${SEND_PREFIXES[0]}/${segment === 'queue' ? 'async' : segment}`, extension };
+};
+
 export function registerSendingRoutes(app: FastifyInstance, sending: SendingService): void {
+  const api = app.withTypeProvider<ZodTypeProvider>();
   for (const prefix of SEND_PREFIXES) {
     for (const [segment, tier] of Object.entries(TIER_PATHS)) {
-      app.post(`${prefix}/${segment}`, { ...send, bodyLimit: SEND_BODY_LIMIT }, async (request) =>
-        sending.accept({ key: requireKey(request), tier, body: request.body, ...idempotencyKeyOf(request) }),
+      api.post(`${prefix}/${segment}`, { ...send, bodyLimit: SEND_BODY_LIMIT, schema: sendSchema(segment, tier, aliasFor(prefix, segment)) }, async (request) =>
+        sending.accept({ key: requireKey(request), tier, body: request.body, ...idempotencyKeyOf(request.headers) }),
       );
     }
-    app.post(`${prefix}/schedule`, { ...send, bodyLimit: SEND_BODY_LIMIT }, async (request) =>
-      sending.schedule({ key: requireKey(request), body: request.body, ...idempotencyKeyOf(request) }),
+    api.post(`${prefix}/schedule`, { ...send, bodyLimit: SEND_BODY_LIMIT, schema: scheduleSchema(aliasFor(prefix, 'schedule')) }, async (request) =>
+      sending.schedule({ key: requireKey(request), body: request.body, ...idempotencyKeyOf(request.headers) }),
     );
   }
 
-  app.get('/api/v1/send-email/scheduled', ownScheduled, async (request) => {
-    const q = request.query as Record<string, string | undefined>;
-    const cursor = decodeCursor(q.cursor);
-    const page = await sending.listScheduled(emailVisibility(requireKey(request)), parseLimit(q.limit, 50, 200), cursor);
+  api.get('/api/v1/send-email/scheduled', { ...ownScheduled, schema: listScheduledSchema }, async (request) => {
+    const { limit, cursor } = request.query;
+    const page = await sending.listScheduled(emailVisibility(requireKey(request)), limit, cursor);
     const emails = page.emails.map((e) => ({
       id: e.id,
       object: 'scheduled_email',
@@ -50,8 +60,8 @@ export function registerSendingRoutes(app: FastifyInstance, sending: SendingServ
     return { success: true, message: 'Scheduled emails retrieved', data: { scheduled_emails: emails, next_cursor: next, has_more: page.hasMore } };
   });
 
-  app.delete('/api/v1/send-email/schedule/:id', ownScheduled, async (request) => {
-    const data = await sending.cancelScheduled(emailVisibility(requireKey(request)), (request.params as { id: string }).id);
+  api.delete('/api/v1/send-email/schedule/:id', { ...ownScheduled, schema: cancelScheduledSchema }, async (request) => {
+    const data = await sending.cancelScheduled(emailVisibility(requireKey(request)), request.params.id);
     return { success: true, message: 'Scheduled email cancelled', data };
   });
 }

@@ -14,6 +14,7 @@ import type { PlanService } from '../plans/index.js';
 import type { TemplateService } from '../templates/index.js';
 import { normalizeSendBody, type NormalizedEmail } from './normalize.js';
 import { sendResponse } from './response.js';
+import type { SendResponse } from './schemas.js';
 import { checkWindow, parseScheduleTime, type ScheduleTime } from './schedule-time.js';
 import * as store from './store.js';
 import { TIER_POLICIES } from './tiers.js';
@@ -45,7 +46,7 @@ export interface SendingDeps {
 
 interface Prepared {
   item: store.QueuedEmail;
-  response: Record<string, unknown>;
+  response: SendResponse;
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -72,7 +73,7 @@ export class SendingService {
   }
 
   /** Validates, then commits the email before answering: once this resolves the email cannot be lost. */
-  async accept(opts: AcceptOptions): Promise<Record<string, unknown>> {
+  async accept(opts: AcceptOptions): Promise<SendResponse> {
     requireRegularKey(opts.key);
     // A time on a plain send is scheduled in the endpoint's tier, never dropped (README, Scheduled sending).
     const when = isRecord(opts.body) && scheduleTimeGiven(opts.body) ? this.scheduleTime(opts.key, opts.body) : null;
@@ -80,7 +81,7 @@ export class SendingService {
   }
 
   /** POST /send-email/schedule: nested `email{}` or flat bodies, `scheduled_at` or `scheduled_for`. */
-  async schedule(opts: { key: AuthenticatedKey; body: unknown; idempotencyKey?: string }): Promise<Record<string, unknown>> {
+  async schedule(opts: { key: AuthenticatedKey; body: unknown; idempotencyKey?: string }): Promise<SendResponse> {
     requireRegularKey(opts.key);
     this.deps.plans.requireScheduling(opts.key);
     if (!isRecord(opts.body)) throw new ApiError('VALIDATION_ERROR', 'Request body must be a JSON object');
@@ -104,7 +105,7 @@ export class SendingService {
     rawBody: unknown,
     idempotencyKey: string | undefined,
     prepare: () => Promise<Prepared>,
-  ): Promise<Record<string, unknown>> {
+  ): Promise<SendResponse> {
     let idem: { key: string; requestHash: string } | null = null;
     if (idempotencyKey !== undefined) {
       idem = { key: validateIdempotencyKey(idempotencyKey), requestHash: sha256Hex(`${scope}\n${canonicalJson(rawBody)}`) };
@@ -271,9 +272,10 @@ function parseTier(value: unknown): Tier {
   throw new ApiError('VALIDATION_ERROR', `Field 'priority' must be one of ${TIERS.join(', ')}`);
 }
 
-function replay(record: store.IdempotencyRecord, requestHash: string): Record<string, unknown> {
+function replay(record: store.IdempotencyRecord, requestHash: string): SendResponse {
   if (record.request_hash !== requestHash) throw new ApiError('IDEMPOTENCY_CONFLICT', 'This Idempotency-Key was already used with a different request body');
-  return record.response;
+  // stored as it was first answered
+  return record.response as SendResponse;
 }
 
 function validateIdempotencyKey(value: string): string {

@@ -8,7 +8,7 @@ import { missingVariables, oneLine } from './engine.js';
 import type { TemplateRenderer } from './renderer.js';
 import * as store from './store.js';
 
-type Body = Record<string, unknown>;
+import type { TemplateInput } from './schemas.js';
 
 export interface SystemVariables {
   unsubscribeUrl: string;
@@ -21,27 +21,6 @@ export interface RenderedTemplate {
   subject: string;
   html: string;
   text: string | null;
-}
-
-const optionalText = (body: Body, ...names: string[]): string | undefined => {
-  for (const name of names) {
-    const v = body[name];
-    if (v === undefined || v === null) continue;
-    if (typeof v !== 'string') throw new ApiError('VALIDATION_ERROR', `Field '${name}' must be a string`);
-    return v;
-  }
-  return undefined;
-};
-
-const VARIABLE_NAME = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
-
-function requiredVariables(body: Body): string[] | undefined {
-  const raw = body.required_variables ?? body.requiredVariables ?? body.variables;
-  if (raw === undefined) return undefined;
-  if (!Array.isArray(raw) || raw.some((v) => typeof v !== 'string' || !VARIABLE_NAME.test(v))) {
-    throw new ApiError('VALIDATION_ERROR', "Field 'required_variables' must be an array of variable names such as \"firstName\" or \"order.id\"");
-  }
-  return [...new Set(raw as string[])];
 }
 
 export function templateView(t: TemplateRow, v: TemplateVersionRow) {
@@ -83,25 +62,25 @@ export class TemplateService {
   }
 
   /** Turns the body's content (html, MJML or blocks) into a version; `previous` fills what the body omits. */
-  private async content(body: Body, previous?: TemplateVersionRow): Promise<store.VersionContent> {
-    const mjmlSource = optionalText(body, 'mjml');
-    let html = optionalText(body, 'html', 'body', 'content');
+  private async content(input: TemplateInput, previous?: TemplateVersionRow): Promise<store.VersionContent> {
+    const mjmlSource = input.mjml;
+    let html = input.html;
     this.checkSize('mjml', mjmlSource);
     this.checkSize('html', html);
     let sourceFormat: store.VersionContent['sourceFormat'] = 'html';
     let source: string | null = null;
-    if (body.blocks !== undefined) {
-      html = renderBlocks(parseBlocks(body.blocks));
+    if (input.blocks !== undefined) {
+      html = renderBlocks(parseBlocks(input.blocks));
       this.checkSize('blocks', html);
       sourceFormat = 'blocks';
-      source = JSON.stringify(body.blocks);
+      source = JSON.stringify(input.blocks);
     } else if (mjmlSource !== undefined || html?.trimStart().startsWith('<mjml')) {
       source = (mjmlSource ?? html)!;
       html = await this.renderer.compileMjml(source);
       sourceFormat = 'mjml';
     }
-    const subject = optionalText(body, 'subject') ?? previous?.subject ?? '';
-    const textBody = optionalText(body, 'text') ?? previous?.text_body ?? null;
+    const subject = input.subject ?? previous?.subject ?? '';
+    const textBody = input.text ?? previous?.text_body ?? null;
     this.checkSize('subject', subject);
     if (textBody !== null) this.checkSize('text', textBody);
     const finalHtml = html ?? previous?.html;
@@ -112,36 +91,33 @@ export class TemplateService {
       textBody,
       sourceFormat: html === undefined && previous ? previous.source_format : sourceFormat,
       source: html === undefined && previous ? previous.source : source,
-      requiredVariables: requiredVariables(body) ?? previous?.required_variables ?? [],
+      requiredVariables: input.requiredVariables ?? previous?.required_variables ?? [],
     };
     await this.renderer.check({ subject: content.subject, html: content.html, text: content.textBody });
     return content;
   }
 
-  async save(workspaceId: string, body: Body) {
-    const existingId = optionalText(body, 'id', 'template_id');
-    if (existingId) return this.update(workspaceId, existingId, body);
-    const name = optionalText(body, 'name')?.trim();
+  async save(workspaceId: string, input: TemplateInput) {
+    if (input.id) return this.update(workspaceId, input.id, input);
+    const name = input.name?.trim();
     if (!name) throw new ApiError('VALIDATION_ERROR', "Field 'name' is required");
-    const content = await this.content(body);
+    const content = await this.content(input);
     const row = await store.createTemplate(
       this.db,
-      { id: uuidv7(), workspaceId, name, description: optionalText(body, 'description') ?? null, category: optionalText(body, 'category') ?? null },
+      { id: uuidv7(), workspaceId, name, description: input.description ?? null, category: input.category ?? null },
       content,
     );
     return this.get(workspaceId, row.id);
   }
 
-  async update(workspaceId: string, id: string, body: Body) {
+  async update(workspaceId: string, id: string, input: TemplateInput) {
     const current = await this.current(workspaceId, id);
-    const content = await this.content(body, current.version);
+    const content = await this.content(input, current.version);
     const meta: Partial<store.TemplateMeta> = {};
-    const name = optionalText(body, 'name')?.trim();
+    const name = input.name?.trim();
     if (name) meta.name = name;
-    const description = optionalText(body, 'description');
-    if (description !== undefined) meta.description = description;
-    const category = optionalText(body, 'category');
-    if (category !== undefined) meta.category = category;
+    if (input.description !== undefined) meta.description = input.description;
+    if (input.category !== undefined) meta.category = input.category;
     if (!(await store.addVersion(this.db, workspaceId, id, meta, content))) throw new ApiError('NOT_FOUND', `Template ${id} not found`);
     return this.get(workspaceId, id);
   }

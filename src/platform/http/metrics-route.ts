@@ -2,7 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import ipaddr from 'ipaddr.js';
 import { constantTimeEqual, sha256Hex } from '../crypto.js';
 import type { Metrics } from '../metrics.js';
+import { z } from 'zod';
 import { ApiError } from './errors.js';
+import { errorResponses, operation } from './schemas.js';
 
 /**
  * Whether a socket's peer is this machine: 127.0.0.0/8, ::1, or either written as IPv4-mapped IPv6. The caller
@@ -13,6 +15,23 @@ export function isLoopbackAddress(address: string | undefined): boolean {
   if (!address || !ipaddr.isValid(address)) return false;
   return ipaddr.process(address).range() === 'loopback';
 }
+
+const metricsSchema = {
+  ...operation({
+    summary: 'Prometheus metrics',
+    description:
+      "This process's counters and histograms, and the database-wide queue gauges, in Prometheus' text format. With METRICS_TOKEN set it needs `Authorization: Bearer <METRICS_TOKEN>`; without it, it answers clients on this machine only.",
+    tag: 'Operations',
+    extension: true,
+  }),
+  response: {
+    200: {
+      description: 'The metrics',
+      content: { 'text/plain': { schema: z.string().meta({ examples: ['# HELP keplars_emails_accepted_total Emails accepted\n# TYPE keplars_emails_accepted_total counter\nkeplars_emails_accepted_total{tier="instant"} 3\n'] }) } },
+    },
+    ...errorResponses({ key: false, extra: [401, 403] }),
+  },
+};
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
@@ -31,7 +50,7 @@ export interface MetricsRouteOptions {
  */
 export function registerMetricsRoute(app: FastifyInstance, opts: MetricsRouteOptions): void {
   const tokenHash = opts.token === null ? null : sha256Hex(opts.token);
-  app.get('/metrics', async (request, reply) => {
+  app.get('/metrics', { schema: metricsSchema }, async (request, reply) => {
     if (tokenHash !== null) {
       const given = BEARER.exec(request.headers.authorization ?? '')?.[1];
       if (!given || !constantTimeEqual(sha256Hex(given), tokenHash)) throw new ApiError('UNAUTHORIZED', 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN>');

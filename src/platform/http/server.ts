@@ -8,6 +8,7 @@ import { answerClientError } from './client-errors.js';
 import { parseJsonBody } from './json-body.js';
 import { fastifyTrustProxy, type TrustProxy } from './trust-proxy.js';
 import { serviceUnavailable } from './service-unavailable.js';
+import { zodSerializerCompiler, zodValidatorCompiler } from './zod-compilers.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
@@ -177,6 +178,11 @@ export function createHttpServer(opts: { logger: Logger; bodyLimit?: number; tru
     // malformed HTTP, header overflow and timeouts happen below fastify: answered on the socket, in the envelope
     clientErrorHandler: answerClientError,
   });
+
+  // route schemas are zod (fastify-type-provider-zod types the handlers): checked with our wording, answered
+  // through compiled serializers
+  app.setValidatorCompiler(zodValidatorCompiler);
+  app.setSerializerCompiler(zodSerializerCompiler);
 
   // over the cap, Node closes a new connection at once
   app.server.maxConnections = limits.maxConnections;
