@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Tier } from '../../config/config.js';
 import { decodeCursor, encodeCursor, parseLimit } from '../../platform/http/cursor.js';
 import { emailVisibility, requireKey, type RouteAuth } from '../keys/auth-hook.js';
+import { parseScheduleBody, parseSendBody } from './parse-body.js';
 import type { SendingService } from './service.js';
 
 const TIER_PATHS: Record<string, Tier> = { instant: 'instant', high: 'high', async: 'async', bulk: 'bulk', queue: 'async' };
@@ -22,11 +23,11 @@ export function registerSendingRoutes(app: FastifyInstance, sending: SendingServ
   for (const prefix of SEND_PREFIXES) {
     for (const [segment, tier] of Object.entries(TIER_PATHS)) {
       app.post(`${prefix}/${segment}`, { ...send, bodyLimit: SEND_BODY_LIMIT }, async (request) =>
-        sending.accept({ key: requireKey(request), tier, body: request.body, ...idempotencyKeyOf(request) }),
+        sending.accept({ key: requireKey(request), tier, request: parseSendBody(request.body), ...idempotencyKeyOf(request) }),
       );
     }
     app.post(`${prefix}/schedule`, { ...send, bodyLimit: SEND_BODY_LIMIT }, async (request) =>
-      sending.schedule({ key: requireKey(request), body: request.body, ...idempotencyKeyOf(request) }),
+      sending.schedule({ key: requireKey(request), request: parseScheduleBody(request.body), ...idempotencyKeyOf(request) }),
     );
   }
 
