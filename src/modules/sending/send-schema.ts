@@ -92,7 +92,7 @@ const addressText = z
     complain(ctx, read.problem);
     return z.NEVER;
   })
-  .meta({ description: 'An address, or "Name <address>"', examples: ['jane@example.com', 'Jane Doe <jane@example.com>'] });
+  .meta({ description: 'An address, or "Name <address>"', example: 'Jane Doe <jane@example.com>' });
 
 /** `name` is a string, one line; empty means none. */
 function readName(value: unknown): string | undefined | Problem {
@@ -128,7 +128,7 @@ const addressObject = z
     const shown = name ?? parsed.name;
     return shown ? { email: parsed.email, name: shown } : { email: parsed.email };
   })
-  .meta({ description: 'An address with a display name', examples: [{ email: 'jane@example.com', name: 'Jane Doe' }] });
+  .meta({ description: 'An address with a display name', example: { email: 'jane@example.com', name: 'Jane Doe' } });
 
 const addressEntry = z.union([addressText, addressObject, otherwise(ADDRESS_ENTRY, isAddressKind)]);
 
@@ -143,12 +143,10 @@ const addressListText = z.string().transform((raw, ctx): MailAddress[] => {
 });
 
 /** `to`, `cc`, `bcc`, `reply_to`: a string, a list of strings, `{email, name}` objects, or a mix. */
-const addressList = (description: string) =>
-  z
-    .union([z.array(addressEntry), addressListText, addressObject], { error: ADDRESS_ENTRY })
-    .meta({ description, examples: ['jane@example.com', ['jane@example.com', { email: 'bob@example.com', name: 'Bob' }], 'a@example.com, b@example.com'] });
-
-const optionalList = (description: string) => addressList(description).nullable().optional();
+const addresses = z.union([z.array(addressEntry), addressListText, addressObject], { error: ADDRESS_ENTRY });
+const LIST_EXAMPLE = ['jane@example.com', { email: 'bob@example.com', name: 'Bob' }];
+const addressList = (description: string) => addresses.meta({ description, example: LIST_EXAMPLE });
+const optionalList = (description: string) => addresses.nullable().optional().meta({ description, example: LIST_EXAMPLE });
 
 /** A header name: an RFC 5322 field name of at most 100 characters. */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,100}$/;
@@ -187,7 +185,7 @@ const headerField = (description: string) =>
     )
     .nullable()
     .optional()
-    .meta({ description, examples: [{ 'X-Campaign': 'spring' }, [{ name: 'X-Campaign', value: 'spring' }]] });
+    .meta({ description, example: { 'X-Campaign': 'spring' } });
 
 const attachment = z
   .object({
@@ -258,7 +256,7 @@ const sendFields = {
     .union([addressText, addressObject, z.literal('')], { error: ADDRESS_ENTRY })
     .nullable()
     .optional()
-    .meta({ description: 'The sender: an address, "Name <address>" or {email, name}; without it DEFAULT_FROM is used', examples: ['Shop <shop@example.com>'] }),
+    .meta({ description: 'The sender: an address, "Name <address>" or {email, name}; without it DEFAULT_FROM is used', example: 'Shop <shop@example.com>' }),
   from_name: fromName("The sender's display name (at most 200 characters)"),
   fromName: fromName("Another spelling of 'from_name'"),
   template_id: text('A saved template: it supplies the subject and content', ['tpl_welcome']),
@@ -275,7 +273,11 @@ const sendFields = {
   metadata: record('Your own data, kept with the email (at most 50 keys, 16 KB as JSON)'),
   meta: record("Another name for 'metadata'"),
   tags,
-  attachments: z.array(attachment).nullable().optional().meta({ description: 'Files, at most 50, within a 40 MB message' }),
+  attachments: z
+    .array(attachment)
+    .nullable()
+    .optional()
+    .meta({ description: 'Files, at most 50, within a 40 MB message', example: [{ filename: 'hello.txt', content: 'aGVsbG8=', content_type: 'text/plain' }] }),
   headers: headerField('Custom headers: {name: value} or [{name, value}] (at most 50 with custom_headers, 16 KB as JSON)'),
   custom_headers: headerField("Another name for 'headers'"),
   scheduled_at: leaf('string', SCHEDULE_TIME),
@@ -289,11 +291,15 @@ type SendFields = z.output<z.ZodObject<typeof sendFields>>;
 
 const bodyMustBeObject = { error: (issue: { code: string }) => (issue.code === 'invalid_type' ? 'Request body must be a JSON object' : undefined) };
 
+/**
+ * Examples of transforming schemas are `example` (OpenAPI's keyword): zod drops `examples` from a schema whose
+ * output differs from its input when it writes the input's JSON Schema.
+ */
 const EXAMPLE = { to: ['jane@example.com'], from: 'Shop <shop@example.com>', subject: 'Your order has shipped', body: '<p>It is on its way.</p>' };
 
 const sendObject = z.object(sendFields, bodyMustBeObject).meta({
   description: 'One email, in any of the shapes Keplars clients send (spec §3.1): snake_case or camelCase names, `to` as a string, a list or objects, content as body, html or text.',
-  examples: [EXAMPLE],
+  example: EXAMPLE,
 });
 
 /**
@@ -419,7 +425,7 @@ const scheduleObject = sendObject
   })
   .meta({
     description: 'A scheduled email: the send fields flat or nested in `email`, with scheduled_at (or scheduled_for) and timezone.',
-    examples: [{ scheduled_at: '2026-06-01T09:00:00', timezone: 'Europe/Berlin', priority: 'async', email: EXAMPLE }],
+    example: { scheduled_at: '2026-06-01T09:00:00', timezone: 'Europe/Berlin', priority: 'async', email: EXAMPLE },
   });
 
 /** `{…, email: {…}}` is read as the send fields flat, the nested ones winning (README, Scheduled sending). */
