@@ -65,17 +65,19 @@ export function sendLimitProblem(body: Record<string, unknown>): LimitProblem | 
 
 /** Display names and "Name <address>" strings; the addresses themselves are checked where they are parsed. */
 function addressEntriesProblem(raw: unknown, field: string): LimitProblem | null {
-  if (!Array.isArray(raw)) return addressEntryProblem(raw, [field]);
+  if (raw === undefined || raw === null) return null;
+  if (!Array.isArray(raw)) return addressEntryProblem(raw, field, null);
   for (let i = 0; i < raw.length; i++) {
-    const found = addressEntryProblem(raw[i], [field, i]);
+    const found = addressEntryProblem(raw[i], field, i);
     if (found) return found;
   }
   return null;
 }
 
-function addressEntryProblem(entry: unknown, at: (string | number)[]): LimitProblem | null {
-  if (typeof entry === 'string' && entry.length > SEND_LIMITS.addressEntryChars) return problem(at, `is longer than ${SEND_LIMITS.addressEntryChars} characters`);
-  if (isRecord(entry) && typeof entry.name === 'string' && entry.name.trim().length > SEND_LIMITS.nameChars) return problem([...at, 'name'], `is longer than ${SEND_LIMITS.nameChars} characters`);
+function addressEntryProblem(entry: unknown, field: string, index: number | null): LimitProblem | null {
+  const at = () => (index === null ? [field] : [field, index]);
+  if (typeof entry === 'string' && entry.length > SEND_LIMITS.addressEntryChars) return problem(at(), `is longer than ${SEND_LIMITS.addressEntryChars} characters`);
+  if (isRecord(entry) && typeof entry.name === 'string' && entry.name.trim().length > SEND_LIMITS.nameChars) return problem([...at(), 'name'], `is longer than ${SEND_LIMITS.nameChars} characters`);
   return null;
 }
 
@@ -104,6 +106,7 @@ function replyToProblem(body: Record<string, unknown>): LimitProblem | null {
 }
 
 function headersProblem(body: Record<string, unknown>): LimitProblem | null {
+  if (body.headers === undefined && body.custom_headers === undefined) return null;
   let count = 0;
   let bytes = 0;
   for (const field of ['headers', 'custom_headers']) {
