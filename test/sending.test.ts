@@ -121,6 +121,9 @@ describe.each(BACKENDS)('sending through a real SMTP relay on %s', (backend) => 
     const again = await Promise.all([1, 2, 3].map(() => send(body, '/api/v1/send-email/async', { 'Idempotency-Key': 'order-42' })));
     expect(first.status).toBe(200);
     for (const r of again) expect(r.body.id).toBe(first.body.id);
+    // the same email in another client's spelling is the same request
+    const respelled = await send({ to: [{ email: 'idem@example.test' }], subject: 'once', text: 'x' }, '/api/v1/send-email/async', { 'Idempotency-Key': 'order-42' });
+    expect([respelled.status, respelled.body.id]).toEqual([200, first.body.id]);
     const conflict = await send({ ...body, subject: 'different' }, '/api/v1/send-email/async', { 'Idempotency-Key': 'order-42' });
     expect(conflict.status).toBe(409);
     expect(conflict.body.error).toBe('IDEMPOTENCY_CONFLICT');

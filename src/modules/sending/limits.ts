@@ -1,5 +1,3 @@
-import { ApiError } from '../../platform/http/errors.js';
-
 /**
  * What one send request may hold besides its content and attachments' bytes (README, Sending). Each field is
  * stored with the email and returned by get-email, so without limits a small plan could fill the database
@@ -21,9 +19,13 @@ export const SEND_LIMITS = {
   contentIdChars: 255,
 } as const;
 
-const fail = (message: string): never => {
-  throw new ApiError('VALIDATION_ERROR', message);
-};
+/** Where a limit was exceeded and how, in the wording of validation-message.ts (no `Field 'x'` prefix). */
+export interface LimitProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+const problem = (path: (string | number)[], message: string): LimitProblem => ({ path, message });
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -38,56 +40,73 @@ const jsonBytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(v
 /** RFC 6838 restricted names: `type/subtype` with nothing after it (no parameters, no spaces). */
 const BARE_MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
 
+const ADDRESS_FIELDS = ['to', 'cc', 'bcc', 'reply_to', 'replyTo', 'from'] as const;
+const NAME_FIELDS = ['from_name', 'fromName'] as const;
+
 /**
- * Refuses a request that goes over a limit, naming the field and the limit. It looks only at sizes and
- * shapes it can measure without parsing; the fields' own validation (addresses, base64, types) follows.
+ * The first limit a request goes over, naming the field and the limit, or null. It looks only at sizes and
+ * shapes it can measure without parsing, so it can run before anything else reads the request; the fields'
+ * own validation (addresses, base64, types) follows in the send schema.
  */
-export function checkSendLimits(body: Record<string, unknown>): void {
+export function sendLimitProblem(body: Record<string, unknown>): LimitProblem | null {
   const L = SEND_LIMITS;
-  if (typeof body.subject === 'string' && body.subject.length > L.subjectChars) fail(`Field 'subject' is longer than ${L.subjectChars} characters`);
-
-  for (const field of ['to', 'cc', 'bcc', 'reply_to', 'replyTo', 'from']) checkAddressEntries(body[field], field);
-  for (const field of ['from_name', 'fromName']) {
+  if (typeof body.subject === 'string' && body.subject.length > L.subjectChars) return problem(['subject'], `is longer than ${L.subjectChars} characters`);
+  for (const field of ADDRESS_FIELDS) {
+    const found = addressEntriesProblem(body[field], field);
+    if (found) return found;
+  }
+  for (const field of NAME_FIELDS) {
     const name = body[field];
-    if (typeof name === 'string' && name.trim().length > L.nameChars) fail(`Field '${field}' is longer than ${L.nameChars} characters`);
+    if (typeof name === 'string' && name.trim().length > L.nameChars) return problem([field], `is longer than ${L.nameChars} characters`);
   }
-
-  const metadata = pick(body, ['metadata', 'meta']);
-  if (metadata && isRecord(metadata.value)) {
-    if (Object.keys(metadata.value).length > L.metadataKeys) fail(`Field '${metadata.name}' may hold at most ${L.metadataKeys} keys`);
-    const bytes = jsonBytes(metadata.value);
-    if (bytes > L.metadataBytes) fail(`Field '${metadata.name}' is too large: at most ${L.metadataBytes} bytes as JSON (it has ${bytes})`);
-  }
-
-  if (Array.isArray(body.tags)) {
-    if (body.tags.length > L.tags) fail(`Field 'tags' may hold at most ${L.tags} tags`);
-    body.tags.forEach((tag, i) => {
-      if (typeof tag === 'string' && tag.length > L.tagChars) fail(`Field 'tags[${i}]' is longer than ${L.tagChars} characters`);
-    });
-  }
-
-  const replyTo = pick(body, ['reply_to', 'replyTo']);
-  if (replyTo) {
-    const count = Array.isArray(replyTo.value) ? replyTo.value.length : typeof replyTo.value === 'string' && !replyTo.value.includes('<') ? replyTo.value.split(',').length : 1;
-    if (count > L.replyTo) fail(`Field '${replyTo.name}' may hold at most ${L.replyTo} addresses`);
-  }
-
-  checkHeaderLimits(body);
-  checkAttachmentFields(body.attachments);
+  return metadataProblem(body) ?? tagsProblem(body.tags) ?? replyToProblem(body) ?? headersProblem(body) ?? attachmentsProblem(body.attachments);
   // template params are bounded where they are used, by TEMPLATE_DATA_MAX_BYTES (templates/renderer.ts)
 }
 
 /** Display names and "Name <address>" strings; the addresses themselves are checked where they are parsed. */
-function checkAddressEntries(raw: unknown, field: string): void {
-  const entries = Array.isArray(raw) ? raw : [raw];
-  entries.forEach((entry, i) => {
-    const at = Array.isArray(raw) ? `${field}[${i}]` : field;
-    if (typeof entry === 'string' && entry.length > SEND_LIMITS.addressEntryChars) fail(`Field '${at}' is longer than ${SEND_LIMITS.addressEntryChars} characters`);
-    if (isRecord(entry) && typeof entry.name === 'string' && entry.name.trim().length > SEND_LIMITS.nameChars) fail(`Field '${at}.name' is longer than ${SEND_LIMITS.nameChars} characters`);
-  });
+function addressEntriesProblem(raw: unknown, field: string): LimitProblem | null {
+  if (raw === undefined || raw === null) return null;
+  if (!Array.isArray(raw)) return addressEntryProblem(raw, field, null);
+  for (let i = 0; i < raw.length; i++) {
+    const found = addressEntryProblem(raw[i], field, i);
+    if (found) return found;
+  }
+  return null;
 }
 
-function checkHeaderLimits(body: Record<string, unknown>): void {
+function addressEntryProblem(entry: unknown, field: string, index: number | null): LimitProblem | null {
+  const at = () => (index === null ? [field] : [field, index]);
+  if (typeof entry === 'string' && entry.length > SEND_LIMITS.addressEntryChars) return problem(at(), `is longer than ${SEND_LIMITS.addressEntryChars} characters`);
+  if (isRecord(entry) && typeof entry.name === 'string' && entry.name.trim().length > SEND_LIMITS.nameChars) return problem([...at(), 'name'], `is longer than ${SEND_LIMITS.nameChars} characters`);
+  return null;
+}
+
+function metadataProblem(body: Record<string, unknown>): LimitProblem | null {
+  const L = SEND_LIMITS;
+  const metadata = pick(body, ['metadata', 'meta']);
+  if (!metadata || !isRecord(metadata.value)) return null;
+  if (Object.keys(metadata.value).length > L.metadataKeys) return problem([metadata.name], `may hold at most ${L.metadataKeys} keys`);
+  const bytes = jsonBytes(metadata.value);
+  return bytes > L.metadataBytes ? problem([metadata.name], `is too large: at most ${L.metadataBytes} bytes as JSON (it has ${bytes})`) : null;
+}
+
+function tagsProblem(tags: unknown): LimitProblem | null {
+  if (!Array.isArray(tags)) return null;
+  if (tags.length > SEND_LIMITS.tags) return problem(['tags'], `may hold at most ${SEND_LIMITS.tags} tags`);
+  const i = tags.findIndex((tag) => typeof tag === 'string' && tag.length > SEND_LIMITS.tagChars);
+  return i === -1 ? null : problem(['tags', i], `is longer than ${SEND_LIMITS.tagChars} characters`);
+}
+
+function replyToProblem(body: Record<string, unknown>): LimitProblem | null {
+  const replyTo = pick(body, ['reply_to', 'replyTo']);
+  if (!replyTo) return null;
+  const value = replyTo.value;
+  const count = Array.isArray(value) ? value.length : typeof value === 'string' && !value.includes('<') ? value.split(',').length : 1;
+  return count > SEND_LIMITS.replyTo ? problem([replyTo.name], `may hold at most ${SEND_LIMITS.replyTo} addresses`) : null;
+}
+
+function headersProblem(body: Record<string, unknown>): LimitProblem | null {
+  if (body.headers === undefined && body.custom_headers === undefined) return null;
   let count = 0;
   let bytes = 0;
   for (const field of ['headers', 'custom_headers']) {
@@ -100,24 +119,28 @@ function checkHeaderLimits(body: Record<string, unknown>): void {
       bytes += jsonBytes(raw);
     }
   }
-  if (count > SEND_LIMITS.headers) fail(`Fields 'headers' and 'custom_headers' may hold at most ${SEND_LIMITS.headers} headers together`);
-  if (bytes > SEND_LIMITS.headersBytes) fail(`Fields 'headers' and 'custom_headers' are too large: at most ${SEND_LIMITS.headersBytes} bytes as JSON together (they have ${bytes})`);
+  // about two fields at once: the whole message, for an empty path (validation-message.ts)
+  if (count > SEND_LIMITS.headers) return problem([], `Fields 'headers' and 'custom_headers' may hold at most ${SEND_LIMITS.headers} headers together`);
+  if (bytes > SEND_LIMITS.headersBytes) return problem([], `Fields 'headers' and 'custom_headers' are too large: at most ${SEND_LIMITS.headersBytes} bytes as JSON together (they have ${bytes})`);
+  return null;
 }
 
 /** Count, names and media types of attachments; their content is checked where it is decoded. */
-function checkAttachmentFields(raw: unknown): void {
-  if (!Array.isArray(raw)) return;
+function attachmentsProblem(raw: unknown): LimitProblem | null {
+  if (!Array.isArray(raw)) return null;
   const L = SEND_LIMITS;
-  if (raw.length > L.attachments) fail(`Field 'attachments' may hold at most ${L.attachments} attachments`);
-  raw.forEach((a, i) => {
-    if (!isRecord(a)) return;
+  if (raw.length > L.attachments) return problem(['attachments'], `may hold at most ${L.attachments} attachments`);
+  for (let i = 0; i < raw.length; i++) {
+    const a: unknown = raw[i];
+    if (!isRecord(a)) continue;
     const filename = a.filename ?? a.name;
-    if (typeof filename === 'string' && filename.trim().length > L.filenameChars) fail(`Field 'attachments[${i}].filename' is longer than ${L.filenameChars} characters`);
+    if (typeof filename === 'string' && filename.trim().length > L.filenameChars) return problem(['attachments', i, 'filename'], `is longer than ${L.filenameChars} characters`);
     const contentId = a.content_id ?? a.contentId ?? a.cid;
-    if (typeof contentId === 'string' && contentId.trim().length > L.contentIdChars) fail(`Field 'attachments[${i}].content_id' is longer than ${L.contentIdChars} characters`);
+    if (typeof contentId === 'string' && contentId.trim().length > L.contentIdChars) return problem(['attachments', i, 'content_id'], `is longer than ${L.contentIdChars} characters`);
     const contentType = a.content_type ?? a.contentType ?? a.type;
     if (typeof contentType === 'string' && contentType.trim() !== '' && !BARE_MEDIA_TYPE.test(contentType.trim())) {
-      fail(`Field 'attachments[${i}].content_type' must be a bare media type such as text/plain or application/pdf, without parameters`);
+      return problem(['attachments', i, 'content_type'], 'must be a bare media type such as text/plain or application/pdf, without parameters');
     }
-  });
+  }
+  return null;
 }

@@ -33,11 +33,11 @@ export function registerSendingRoutes(app: FastifyInstance, sending: SendingServ
   for (const prefix of SEND_PREFIXES) {
     for (const [segment, tier] of Object.entries(TIER_PATHS)) {
       api.post(`${prefix}/${segment}`, { ...send, bodyLimit: SEND_BODY_LIMIT, schema: sendSchema(segment, tier, aliasFor(prefix, segment)) }, async (request) =>
-        sending.accept({ key: requireKey(request), tier, body: request.body, ...idempotencyKeyOf(request.headers) }),
+        sending.accept({ key: requireKey(request), tier, request: request.body, ...idempotencyKeyOf(request.headers) }),
       );
     }
     api.post(`${prefix}/schedule`, { ...send, bodyLimit: SEND_BODY_LIMIT, schema: scheduleSchema(aliasFor(prefix, 'schedule')) }, async (request) =>
-      sending.schedule({ key: requireKey(request), body: request.body, ...idempotencyKeyOf(request.headers) }),
+      sending.schedule({ key: requireKey(request), request: request.body, ...idempotencyKeyOf(request.headers) }),
     );
   }
 

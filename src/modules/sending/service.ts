@@ -1,5 +1,5 @@
 import type { Config } from '../../config/config.js';
-import { TIERS, type Tier } from '../../platform/lifecycle.js';
+import type { Tier } from '../../platform/lifecycle.js';
 import { canonicalJson } from '../../platform/canonical-json.js';
 import { sha256Hex } from '../../platform/crypto.js';
 import type { Db } from '../../platform/db/database.js';
@@ -12,17 +12,17 @@ import type { TokenSigner } from '../../platform/tokens.js';
 import type { AuthenticatedKey } from '../keys/index.js';
 import type { PlanService } from '../plans/index.js';
 import type { TemplateService } from '../templates/index.js';
-import { normalizeSendBody, type NormalizedEmail } from './normalize.js';
 import { sendResponse } from './response.js';
 import type { SendResponse } from './schemas.js';
-import { checkWindow, parseScheduleTime, type ScheduleTime } from './schedule-time.js';
+import { checkWindow, type ScheduleTime } from './schedule-time.js';
+import type { NormalizedEmail, ScheduleRequest, SendRequest } from './send-schema.js';
 import * as store from './store.js';
 import { TIER_POLICIES } from './tiers.js';
 
 export interface AcceptOptions {
   key: AuthenticatedKey;
   tier: Tier;
-  body: unknown;
+  request: SendRequest;
   idempotencyKey?: string;
 }
 
@@ -49,8 +49,6 @@ interface Prepared {
   response: SendResponse;
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /** Hosted URLs every email can link to; the tokens are signed so they cannot be guessed or forged. */
 export function hostedUrls(publicUrl: string, tokens: TokenSigner, emailId: string) {
   return {
@@ -72,43 +70,39 @@ export class SendingService {
     );
   }
 
-  /** Validates, then commits the email before answering: once this resolves the email cannot be lost. */
+  /** Commits the email before answering: once this resolves the email cannot be lost. */
   async accept(opts: AcceptOptions): Promise<SendResponse> {
     requireRegularKey(opts.key);
     // A time on a plain send is scheduled in the endpoint's tier, never dropped (README, Scheduled sending).
-    const when = isRecord(opts.body) && scheduleTimeGiven(opts.body) ? this.scheduleTime(opts.key, opts.body) : null;
-    return this.commit(opts.key, `send:${opts.tier}`, opts.body, opts.idempotencyKey, () => this.prepare(opts.key, opts.tier, normalizeSendBody(opts.body), when));
+    const { email, when } = opts.request;
+    if (when) this.checkScheduling(opts.key, when);
+    return this.commit(opts.key, `send:${opts.tier}`, opts.request, opts.idempotencyKey, () => this.prepare(opts.key, opts.tier, email, when));
   }
 
-  /** POST /send-email/schedule: nested `email{}` or flat bodies, `scheduled_at` or `scheduled_for`. */
-  async schedule(opts: { key: AuthenticatedKey; body: unknown; idempotencyKey?: string }): Promise<SendResponse> {
+  /** POST /send-email/schedule, its body read by scheduleEmailBody (nested or flat, any time field). */
+  async schedule(opts: { key: AuthenticatedKey; request: ScheduleRequest; idempotencyKey?: string }): Promise<SendResponse> {
     requireRegularKey(opts.key);
-    this.deps.plans.requireScheduling(opts.key);
-    if (!isRecord(opts.body)) throw new ApiError('VALIDATION_ERROR', 'Request body must be a JSON object');
-    const body = isRecord(opts.body.email) ? { ...opts.body, ...opts.body.email } : opts.body;
-    const when = this.scheduleTime(opts.key, body);
-    const tier = parseTier(body.priority);
-    return this.commit(opts.key, 'schedule', opts.body, opts.idempotencyKey, () => this.prepare(opts.key, tier, normalizeSendBody(body), when));
+    const { email, when, tier } = opts.request;
+    this.checkScheduling(opts.key, when);
+    return this.commit(opts.key, 'schedule', opts.request, opts.idempotencyKey, () => this.prepare(opts.key, tier, email, when));
   }
 
-  /** The plan allows scheduling and the time is readable and inside the window. */
-  private scheduleTime(key: AuthenticatedKey, body: Record<string, unknown>): ScheduleTime {
+  /** The plan allows scheduling and the time is inside the window. */
+  private checkScheduling(key: AuthenticatedKey, when: ScheduleTime): void {
     this.deps.plans.requireScheduling(key);
-    const when = parseScheduleTime(scheduleTimeOf(body), body.timezone);
     checkWindow(when.at, new Date(), this.deps.config.scheduleMinSeconds, this.deps.config.scheduleMaxDays);
-    return when;
   }
 
   private async commit(
     key: AuthenticatedKey,
     scope: string,
-    rawBody: unknown,
+    request: SendRequest | ScheduleRequest,
     idempotencyKey: string | undefined,
     prepare: () => Promise<Prepared>,
   ): Promise<SendResponse> {
     let idem: { key: string; requestHash: string } | null = null;
     if (idempotencyKey !== undefined) {
-      idem = { key: validateIdempotencyKey(idempotencyKey), requestHash: sha256Hex(`${scope}\n${canonicalJson(rawBody)}`) };
+      idem = { key: validateIdempotencyKey(idempotencyKey), requestHash: requestHash(scope, request) };
       const previous = await store.findIdempotencyRecord(this.deps.db, key.workspaceId, idem.key);
       if (previous) return replay(previous, idem.requestHash);
     }
@@ -254,22 +248,17 @@ function buildQueuedEmail(o: {
   };
 }
 
-const scheduleTimeOf = (body: Record<string, unknown>): unknown => body.scheduled_at ?? body.scheduled_for ?? body.scheduledAt ?? body.scheduledFor;
-
-/** null and "" are what SDKs send for "not set"; anything else is a time to honour or refuse. */
-const scheduleTimeGiven = (body: Record<string, unknown>): boolean => {
-  const value = scheduleTimeOf(body);
-  return value !== undefined && value !== null && value !== '';
-};
+/**
+ * What a retry must repeat to be the same request: the parsed request, so spellings of the same email
+ * (`to` as a string or a list, `meta` or `metadata`) are one request and any difference in the email is another.
+ */
+function requestHash(scope: string, request: SendRequest | ScheduleRequest): string {
+  const when = request.when && { at: request.when.at.toISOString(), timezone: request.when.timezone };
+  return sha256Hex(`${scope}\n${canonicalJson({ ...request, when })}`);
+}
 
 function requireRegularKey(key: AuthenticatedKey): void {
   if (key.kind !== 'regular') throw new ApiError('FORBIDDEN', 'Sending requires a regular API key (kms_….live_…); admin keys cannot send email');
-}
-
-function parseTier(value: unknown): Tier {
-  if (value === undefined || value === null || value === '') return 'async';
-  if (typeof value === 'string' && (TIERS as readonly string[]).includes(value.toLowerCase())) return value.toLowerCase() as Tier;
-  throw new ApiError('VALIDATION_ERROR', `Field 'priority' must be one of ${TIERS.join(', ')}`);
 }
 
 function replay(record: store.IdempotencyRecord, requestHash: string): SendResponse {

@@ -28,15 +28,20 @@ export const zodValidatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, h
   const part = httpPart ?? 'body';
   return (data: unknown) => {
     try {
-      const result = schema.safeParse(data);
-      if (result.success) return { value: result.data };
-      return { error: new ApiError('VALIDATION_ERROR', complaint(result.error, part)) };
+      return { value: parseRequestPart(schema, data, part) };
     } catch (err) {
       if (err instanceof ApiError) return { error: err };
       throw err;
     }
   };
 };
+
+/** One part of a request through its schema, refused as a route refuses it (an ApiError). */
+export function parseRequestPart<T>(schema: z.ZodType<T>, data: unknown, part = 'body'): T {
+  const result = schema.safeParse(data);
+  if (result.success) return result.data;
+  throw new ApiError('VALIDATION_ERROR', complaint(result.error, part));
+}
 
 function complaint(error: z.ZodError, part: string): string {
   const message = firstIssueMessage(error, WHOLE[part]);

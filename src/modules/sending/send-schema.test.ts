@@ -2,13 +2,22 @@ import { describe, expect, it } from 'vitest';
 import { cpuTimeOf, linearBoundMs, megabytesOf } from '../../../test/support/cpu-time.js';
 import { ApiError } from '../../platform/http/errors.js';
 import { readBase64Content } from './attachment-content.js';
-import { MAX_ADDRESS_STRING_LENGTH, MAX_DISPLAY_NAME_LENGTH, looksLikeHtml, normalizeSendBody } from './normalize.js';
+import { MAX_ADDRESS_STRING_LENGTH, MAX_DISPLAY_NAME_LENGTH } from './addresses.js';
+import { looksLikeHtml } from './looks-like-html.js';
+import { parseRequestPart } from '../../platform/http/zod-compilers.js';
+import { sendEmailBody } from './send-schema.js';
+
+// the route's own refusal: the schema through the validator every route uses
+const parseSendBody = (body: unknown) => parseRequestPart(sendEmailBody, body);
+
+/** The email a send body means, as the send routes read it. */
+const emailOf = (body: unknown) => parseSendBody(body).email;
 
 const base = { subject: 'Hi', body: 'Hello' };
 
 function rejects(body: unknown): ApiError {
   try {
-    normalizeSendBody(body);
+    emailOf(body);
   } catch (err) {
     expect(err).toBeInstanceOf(ApiError);
     return err as ApiError;
@@ -16,40 +25,40 @@ function rejects(body: unknown): ApiError {
   throw new Error('expected the body to be rejected');
 }
 
-describe('normalizeSendBody: the request variants real clients send', () => {
+describe('sendEmailBody: the request variants real clients send', () => {
   it('accepts `to` as a string, a list, objects and mixed lists', () => {
-    expect(normalizeSendBody({ ...base, to: 'a@x.io' }).to).toEqual([{ email: 'a@x.io' }]);
-    expect(normalizeSendBody({ ...base, to: ['a@x.io', 'b@x.io'] }).to).toEqual([{ email: 'a@x.io' }, { email: 'b@x.io' }]);
-    expect(normalizeSendBody({ ...base, to: [{ email: 'a@x.io', name: 'A' }, 'b@x.io'] }).to).toEqual([{ email: 'a@x.io', name: 'A' }, { email: 'b@x.io' }]);
-    expect(normalizeSendBody({ ...base, to: { email: 'a@x.io' } }).to).toEqual([{ email: 'a@x.io' }]);
-    expect(normalizeSendBody({ ...base, to: 'Jane Doe <jane@x.io>' }).to).toEqual([{ email: 'jane@x.io', name: 'Jane Doe' }]);
+    expect(emailOf({ ...base, to: 'a@x.io' }).to).toEqual([{ email: 'a@x.io' }]);
+    expect(emailOf({ ...base, to: ['a@x.io', 'b@x.io'] }).to).toEqual([{ email: 'a@x.io' }, { email: 'b@x.io' }]);
+    expect(emailOf({ ...base, to: [{ email: 'a@x.io', name: 'A' }, 'b@x.io'] }).to).toEqual([{ email: 'a@x.io', name: 'A' }, { email: 'b@x.io' }]);
+    expect(emailOf({ ...base, to: { email: 'a@x.io' } }).to).toEqual([{ email: 'a@x.io' }]);
+    expect(emailOf({ ...base, to: 'Jane Doe <jane@x.io>' }).to).toEqual([{ email: 'jane@x.io', name: 'Jane Doe' }]);
   });
 
   it('accepts cc/bcc as strings or objects and reply_to as string or object', () => {
-    const n = normalizeSendBody({ ...base, to: 'a@x.io', cc: ['c@x.io'], bcc: [{ email: 'b@x.io' }], reply_to: { email: 'r@x.io', name: 'R' } });
+    const n = emailOf({ ...base, to: 'a@x.io', cc: ['c@x.io'], bcc: [{ email: 'b@x.io' }], reply_to: { email: 'r@x.io', name: 'R' } });
     expect(n.cc).toEqual([{ email: 'c@x.io' }]);
     expect(n.bcc).toEqual([{ email: 'b@x.io' }]);
     expect(n.replyTo).toEqual([{ email: 'r@x.io', name: 'R' }]);
   });
 
   it('reads from as string or object, with from_name or fromName', () => {
-    expect(normalizeSendBody({ ...base, to: 'a@x.io', from: 's@x.io', from_name: 'Shop' }).from).toEqual({ email: 's@x.io', name: 'Shop' });
-    expect(normalizeSendBody({ ...base, to: 'a@x.io', from: 's@x.io', fromName: 'Shop' }).from).toEqual({ email: 's@x.io', name: 'Shop' });
-    expect(normalizeSendBody({ ...base, to: 'a@x.io', from: { email: 's@x.io', name: 'Obj' } }).from).toEqual({ email: 's@x.io', name: 'Obj' });
-    expect(normalizeSendBody({ ...base, to: 'a@x.io' }).from).toBeNull();
+    expect(emailOf({ ...base, to: 'a@x.io', from: 's@x.io', from_name: 'Shop' }).from).toEqual({ email: 's@x.io', name: 'Shop' });
+    expect(emailOf({ ...base, to: 'a@x.io', from: 's@x.io', fromName: 'Shop' }).from).toEqual({ email: 's@x.io', name: 'Shop' });
+    expect(emailOf({ ...base, to: 'a@x.io', from: { email: 's@x.io', name: 'Obj' } }).from).toEqual({ email: 's@x.io', name: 'Obj' });
+    expect(emailOf({ ...base, to: 'a@x.io' }).from).toBeNull();
   });
 
   it('detects HTML in body, honours is_html, and accepts html/text', () => {
-    expect(normalizeSendBody({ to: 'a@x.io', subject: 's', body: '<p>x</p>' }).html).toBe('<p>x</p>');
-    expect(normalizeSendBody({ to: 'a@x.io', subject: 's', body: 'plain' }).text).toBe('plain');
-    expect(normalizeSendBody({ to: 'a@x.io', subject: 's', body: '<b>not</b>', is_html: false }).text).toBe('<b>not</b>');
-    expect(normalizeSendBody({ to: 'a@x.io', subject: 's', body: 'x', is_html: true }).html).toBe('x');
-    const both = normalizeSendBody({ to: 'a@x.io', subject: 's', html: '<p>h</p>', text: 't' });
+    expect(emailOf({ to: 'a@x.io', subject: 's', body: '<p>x</p>' }).html).toBe('<p>x</p>');
+    expect(emailOf({ to: 'a@x.io', subject: 's', body: 'plain' }).text).toBe('plain');
+    expect(emailOf({ to: 'a@x.io', subject: 's', body: '<b>not</b>', is_html: false }).text).toBe('<b>not</b>');
+    expect(emailOf({ to: 'a@x.io', subject: 's', body: 'x', is_html: true }).html).toBe('x');
+    const both = emailOf({ to: 'a@x.io', subject: 's', html: '<p>h</p>', text: 't' });
     expect([both.html, both.text]).toEqual(['<p>h</p>', 't']);
   });
 
   it('reads params, template_data, metadata, meta, tags, headers and custom_headers', () => {
-    const n = normalizeSendBody({ to: 'a@x.io', subject: 's', template_id: 'tpl_1', template_data: { a: 1 }, meta: { k: 'v' }, tags: ['t'], custom_headers: [{ name: 'X-A', value: '1' }], headers: { 'X-B': '2' } });
+    const n = emailOf({ to: 'a@x.io', subject: 's', template_id: 'tpl_1', template_data: { a: 1 }, meta: { k: 'v' }, tags: ['t'], custom_headers: [{ name: 'X-A', value: '1' }], headers: { 'X-B': '2' } });
     expect(n.templateId).toBe('tpl_1');
     expect(n.params).toEqual({ a: 1 });
     expect(n.metadata).toEqual({ k: 'v' });
@@ -58,7 +67,7 @@ describe('normalizeSendBody: the request variants real clients send', () => {
   });
 
   it('decodes attachments with either spelling of the content type', () => {
-    const n = normalizeSendBody({ ...base, to: 'a@x.io', attachments: [{ filename: 'a.txt', content: Buffer.from('hi').toString('base64'), content_type: 'text/plain' }, { filename: 'b.bin', content: 'AAE=', contentType: 'application/octet-stream' }] });
+    const n = emailOf({ ...base, to: 'a@x.io', attachments: [{ filename: 'a.txt', content: Buffer.from('hi').toString('base64'), content_type: 'text/plain' }, { filename: 'b.bin', content: 'AAE=', contentType: 'application/octet-stream' }] });
     expect(n.attachments).toEqual([
       { filename: 'a.txt', content: 'aGk=', contentType: 'text/plain' },
       { filename: 'b.bin', content: 'AAE=', contentType: 'application/octet-stream' },
@@ -66,7 +75,7 @@ describe('normalizeSendBody: the request variants real clients send', () => {
   });
 });
 
-describe('normalizeSendBody: validation names the field', () => {
+describe('sendEmailBody: validation names the field', () => {
   it.each([
     [{ subject: 's', body: 'b' }, "Field 'to' is required"],
     [{ to: [], subject: 's', body: 'b' }, "Field 'to' is required"],
@@ -92,7 +101,7 @@ describe('normalizeSendBody: validation names the field', () => {
   });
 });
 
-describe('normalizeSendBody: header injection is impossible', () => {
+describe('sendEmailBody: header injection is impossible', () => {
   it.each([
     [{ ...base, to: 'a@x.io\r\nBcc: evil@x.io' }],
     [{ ...base, to: [{ email: 'a@x.io', name: 'A\r\nBcc: evil@x.io' }] }],
@@ -106,7 +115,7 @@ describe('normalizeSendBody: header injection is impossible', () => {
   });
 
   it('folds line breaks in the subject into spaces', () => {
-    expect(normalizeSendBody({ to: 'a@x.io', subject: 'Hi\r\nBcc: evil@x.io', body: 'b' }).subject).toBe('Hi Bcc: evil@x.io');
+    expect(emailOf({ to: 'a@x.io', subject: 'Hi\r\nBcc: evil@x.io', body: 'b' }).subject).toBe('Hi Bcc: evil@x.io');
   });
 });
 
@@ -126,7 +135,7 @@ describe('looksLikeHtml', () => {
 
   it.each([1, 10])('is linear on %i MB of "<a" (no ">")', (megabytes) => {
     const body = megabytesOf('<a', megabytes);
-    const { result, ms } = cpuTimeOf(() => normalizeSendBody({ to: 'a@x.io', subject: 's', body }));
+    const { result, ms } = cpuTimeOf(() => emailOf({ to: 'a@x.io', subject: 's', body }));
     expect(result.text).toBe(body);
     expect(result.html).toBeNull();
     expect(ms).toBeLessThan(linearBoundMs(megabytes));
@@ -172,9 +181,9 @@ describe('attachment content', () => {
 describe('addresses are bounded before any pattern reads them', () => {
   it('accepts a display name up to the limit, in both forms', () => {
     const name = 'N'.repeat(MAX_DISPLAY_NAME_LENGTH);
-    expect(normalizeSendBody({ ...base, to: [`"${name}" <${'a'.repeat(240)}@x.io>`] }).to[0]?.name).toBe(name);
+    expect(emailOf({ ...base, to: [`"${name}" <${'a'.repeat(240)}@x.io>`] }).to[0]?.name).toBe(name);
     expect(MAX_ADDRESS_STRING_LENGTH).toBeGreaterThanOrEqual(MAX_DISPLAY_NAME_LENGTH + 254 + 8);
-    expect(normalizeSendBody({ ...base, to: [{ email: 'a@x.io', name }] }).to[0]?.name).toBe(name);
+    expect(emailOf({ ...base, to: [{ email: 'a@x.io', name }] }).to[0]?.name).toBe(name);
   });
 
   it.each([
