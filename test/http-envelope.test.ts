@@ -48,6 +48,14 @@ describe.each(BACKENDS)('every answer is the envelope, framework errors included
     });
   }
 
+  it('a HEAD request whose request line is too long gets 431 without a body (a client would read it as the next answer)', async () => {
+    const answer = await rawExchange(t.url, `HEAD /health?${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expect(answer?.status).toBe(431);
+    expect(answer!.raw.endsWith('\r\n\r\n'), answer!.raw).toBe(true);
+    const get = await rawExchange(t.url, `GET /health?${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expect([get?.status, JSON.parse(get!.body)]).toEqual([431, envelope('HEADERS_TOO_LARGE')]);
+  });
+
   it('the body limits and content types answer in the envelope too (413, 415)', async () => {
     const tooLarge = await call(`${t.url}/api/v1/templates/save`, { key: ws.key, rawBody: JSON.stringify({ name: 'x', html: 'x'.repeat(2 * 1024 * 1024) }), headers: { 'content-type': 'application/json' } });
     expect([tooLarge.status, tooLarge.body]).toEqual([413, envelope('PAYLOAD_TOO_LARGE')]);
