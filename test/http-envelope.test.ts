@@ -56,6 +56,14 @@ describe.each(BACKENDS)('every answer is the envelope, framework errors included
     expect([get?.status, JSON.parse(get!.body)]).toEqual([431, envelope('HEADERS_TOO_LARGE')]);
   });
 
+  it('a query parameter given twice is a 400 naming it, on every route that reads one', async () => {
+    for (const path of ['/api/v1/emails?status=queued&status=failed', '/api/v1/emails?recipient=a@x.test&recipient=b@x.test', '/api/v1/public/emails/get-email?id=a&id=b', '/api/v1/captured?email_id=a&email_id=b', '/api/v1/send-email/scheduled?limit=1&limit=2']) {
+      const res = await call(`${t.url}${path}`, { key: ws.key });
+      expect([res.status, res.body], path).toEqual([400, envelope('VALIDATION_ERROR')]);
+      expect(res.body.message).toMatch(/^Query parameter '\w+' is given more than once/);
+    }
+  });
+
   it('the body limits and content types answer in the envelope too (413, 415)', async () => {
     const tooLarge = await call(`${t.url}/api/v1/templates/save`, { key: ws.key, rawBody: JSON.stringify({ name: 'x', html: 'x'.repeat(2 * 1024 * 1024) }), headers: { 'content-type': 'application/json' } });
     expect([tooLarge.status, tooLarge.body]).toEqual([413, envelope('PAYLOAD_TOO_LARGE')]);

@@ -67,6 +67,17 @@ function refuseNul(values: unknown, what: string): void {
   }
 }
 
+/**
+ * `?id=a&id=b` parses to an array where a handler without a query schema reads a string: a parameter given more
+ * than once is refused there (a route that takes lists declares them in its schema, which then decides).
+ */
+function refuseRepeated(query: unknown): void {
+  if (query === null || typeof query !== 'object') return;
+  for (const [name, value] of Object.entries(query)) {
+    if (Array.isArray(value)) throw new ApiError('VALIDATION_ERROR', `Query parameter '${name.slice(0, 100)}' is given more than once; give it once`);
+  }
+}
+
 /** Timeouts, connection cap and large-body memory budget of the server (README, Configuration: HTTP_*, SEND_BODY_*). */
 export interface HttpServerLimits {
   headersTimeoutMs: number;
@@ -197,6 +208,7 @@ export function createHttpServer(opts: { logger: Logger; bodyLimit?: number; tru
   app.addHook('preValidation', async (request) => {
     refuseNul(request.params, 'Path parameter');
     refuseNul(request.query, 'Query parameter');
+    if (!request.routeOptions.schema?.querystring) refuseRepeated(request.query);
   });
 
   app.removeAllContentTypeParsers();
