@@ -64,6 +64,22 @@ describe.each(BACKENDS)('every answer is the envelope, framework errors included
     }
   });
 
+  it('a cursor or a time the database cannot compare with is a 400, on every list', async () => {
+    const cursor = (pair: unknown) => Buffer.from(JSON.stringify(pair)).toString('base64url');
+    const paths = ['/api/v1/emails', '/api/v1/captured', '/api/v1/send-email/scheduled'].flatMap((list) => [
+      `${list}?cursor=${cursor(['2026-01-01T00:00:00.000Z', 'x\u0000'])}`,
+      `${list}?cursor=${cursor(['-271821-04-20T00:00:00.000Z', 'x'])}`,
+      `${list}?cursor=${cursor(['+275760-09-13T00:00:00.000Z', 'x'])}`,
+    ]);
+    paths.push('/api/v1/emails?since=-271821-04-20T00:00:00Z', '/api/v1/emails?until=%2B275760-09-13T00:00:00Z', '/api/v1/emails?since=-000001-01-01T00:00:00Z');
+    for (const path of paths) {
+      const res = await call(`${t.url}${path}`, { key: ws.key });
+      expect([res.status, res.body], path).toEqual([400, envelope('VALIDATION_ERROR')]);
+    }
+    const edge = await call(`${t.url}/api/v1/emails?since=0001-01-01T00:00:00Z&until=9999-12-31T23:59:59Z&cursor=${cursor(['9999-12-31T00:00:00.000Z', 'x'])}`, { key: ws.key });
+    expect(edge.status, edge.text).toBe(200);
+  });
+
   it('the body limits and content types answer in the envelope too (413, 415)', async () => {
     const tooLarge = await call(`${t.url}/api/v1/templates/save`, { key: ws.key, rawBody: JSON.stringify({ name: 'x', html: 'x'.repeat(2 * 1024 * 1024) }), headers: { 'content-type': 'application/json' } });
     expect([tooLarge.status, tooLarge.body]).toEqual([413, envelope('PAYLOAD_TOO_LARGE')]);
