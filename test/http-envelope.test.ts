@@ -80,6 +80,23 @@ describe.each(BACKENDS)('every answer is the envelope, framework errors included
     expect(edge.status, edge.text).toBe(200);
   });
 
+  it('a POST, PUT or PATCH without a body or a Content-Type is read as an empty object, not a 500', async () => {
+    const saved = await call(`${t.url}/api/v1/templates/save`, { key: ws.key, body: { name: 'n', subject: 's', html: '<p>x</p>' } });
+    const id = (saved.body.data as { id: string }).id;
+    const cases: [string, string, number][] = [
+      ['POST', '/api/v1/templates/save', 400],
+      ['PUT', `/api/v1/templates/${id}`, 200],
+      ['PATCH', `/api/v1/templates/${id}`, 200],
+      ['POST', `/api/v1/templates/${id}/render`, 200],
+      ['POST', '/api/v1/send-email/async', 400],
+    ];
+    for (const [method, path, status] of cases) {
+      const res = await call(`${t.url}${path}`, { method, key: ws.key });
+      expect(res.status, `${method} ${path}: ${res.text}`).toBe(status);
+      if (status === 400) expect(res.body).toEqual(envelope('VALIDATION_ERROR'));
+    }
+  });
+
   it('the body limits and content types answer in the envelope too (413, 415)', async () => {
     const tooLarge = await call(`${t.url}/api/v1/templates/save`, { key: ws.key, rawBody: JSON.stringify({ name: 'x', html: 'x'.repeat(2 * 1024 * 1024) }), headers: { 'content-type': 'application/json' } });
     expect([tooLarge.status, tooLarge.body]).toEqual([413, envelope('PAYLOAD_TOO_LARGE')]);

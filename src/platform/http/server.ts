@@ -22,6 +22,7 @@ const routeTables = new WeakMap<FastifyInstance, RouteEntry[]>();
 export const listRoutes = (app: FastifyInstance): RouteEntry[] => routeTables.get(app) ?? [];
 
 const METHODS: HTTPMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
 /** Maps framework errors to our codes so every answer, even a parser failure, is the spec's envelope. */
 function toApiError(err: FastifyError | ApiError | Error): ApiError {
@@ -209,6 +210,8 @@ export function createHttpServer(opts: { logger: Logger; bodyLimit?: number; tru
     refuseNul(request.params, 'Path parameter');
     refuseNul(request.query, 'Query parameter');
     if (!request.routeOptions.schema?.querystring) refuseRepeated(request.query);
+    // no body and no Content-Type: nothing was parsed, and an empty body is an empty object (json-body.ts)
+    if (request.body === undefined && BODY_METHODS.has(request.method)) request.body = {};
   });
 
   app.removeAllContentTypeParsers();
