@@ -66,7 +66,7 @@ const wireString = stringsUpTo(1_000);
 export const hostileNumber: fc.Arbitrary<FuzzValue> = fc.oneof(
   fc.integer(),
   fc.double(),
-  fc.constantFrom(0, -0, 1, -1, 0.5, 1e21, 1e308, -1e308, 5e-324, 2 ** 31, 2 ** 53 + 2, -(2 ** 63), 1e15, 1_700_000_000, 99_999_999_999),
+  fc.constantFrom(0, -0, 1, -1, 0.5, 1e21, 1e308, -1e308, 5e-324, 2 ** 31 - 1, 2 ** 31, 2 ** 32, -(2 ** 31) - 1, 2 ** 53 + 2, -(2 ** 63), 2 ** 63, 1e15, 1_700_000_000, 99_999_999_999, 8.64e15),
   fc.constantFrom('1e999', '-1e999', '123456789012345678901234567890', '1E400', '-0.0e-0', '1.0', '0.0000000000000000000000001').map((t) => new RawJson(t)),
 );
 
@@ -109,6 +109,7 @@ function mutateOnce(base: JsonObject): fc.Arbitrary<JsonObject> {
     options.push(
       fc.tuple(at, hostileValue).map(([i, v]) => with_(i, [base.entries[i]![0], v])),
       fc.tuple(at, scalar).map(([i, v]) => with_(i, [base.entries[i]![0], v])),
+      fc.tuple(at, hostileNumber).map(([i, v]) => with_(i, [base.entries[i]![0], v])),
       at.map((i) => with_(i, null)),
       fc.tuple(at, hostileKey).map(([i, k]) => with_(i, [k, base.entries[i]![1]])),
       fc.tuple(at, hostileValue).map(([i, v]) => new JsonObject([...base.entries, [base.entries[i]![0], v]])),
