@@ -48,6 +48,55 @@ describe.each(BACKENDS)('every answer is the envelope, framework errors included
     });
   }
 
+  it('a HEAD request whose request line is too long gets 431 without a body (a client would read it as the next answer)', async () => {
+    const answer = await rawExchange(t.url, `HEAD /health?${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expect(answer?.status).toBe(431);
+    expect(answer!.raw.endsWith('\r\n\r\n'), answer!.raw).toBe(true);
+    const get = await rawExchange(t.url, `GET /health?${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expect([get?.status, JSON.parse(get!.body)]).toEqual([431, envelope('HEADERS_TOO_LARGE')]);
+  });
+
+  it('a query parameter given twice is a 400 naming it, on every route that reads one', async () => {
+    for (const path of ['/api/v1/emails?status=queued&status=failed', '/api/v1/emails?recipient=a@x.test&recipient=b@x.test', '/api/v1/public/emails/get-email?id=a&id=b', '/api/v1/captured?email_id=a&email_id=b', '/api/v1/send-email/scheduled?limit=1&limit=2']) {
+      const res = await call(`${t.url}${path}`, { key: ws.key });
+      expect([res.status, res.body], path).toEqual([400, envelope('VALIDATION_ERROR')]);
+      expect(res.body.message).toMatch(/^Query parameter '\w+' is given more than once/);
+    }
+  });
+
+  it('a cursor or a time the database cannot compare with is a 400, on every list', async () => {
+    const cursor = (pair: unknown) => Buffer.from(JSON.stringify(pair)).toString('base64url');
+    const paths = ['/api/v1/emails', '/api/v1/captured', '/api/v1/send-email/scheduled'].flatMap((list) => [
+      `${list}?cursor=${cursor(['2026-01-01T00:00:00.000Z', 'x\u0000'])}`,
+      `${list}?cursor=${cursor(['-271821-04-20T00:00:00.000Z', 'x'])}`,
+      `${list}?cursor=${cursor(['+275760-09-13T00:00:00.000Z', 'x'])}`,
+    ]);
+    paths.push('/api/v1/emails?since=-271821-04-20T00:00:00Z', '/api/v1/emails?until=%2B275760-09-13T00:00:00Z', '/api/v1/emails?since=-000001-01-01T00:00:00Z');
+    for (const path of paths) {
+      const res = await call(`${t.url}${path}`, { key: ws.key });
+      expect([res.status, res.body], path).toEqual([400, envelope('VALIDATION_ERROR')]);
+    }
+    const edge = await call(`${t.url}/api/v1/emails?since=0001-01-01T00:00:00Z&until=9999-12-31T23:59:59Z&cursor=${cursor(['9999-12-31T00:00:00.000Z', 'x'])}`, { key: ws.key });
+    expect(edge.status, edge.text).toBe(200);
+  });
+
+  it('a POST, PUT or PATCH without a body or a Content-Type is read as an empty object, not a 500', async () => {
+    const saved = await call(`${t.url}/api/v1/templates/save`, { key: ws.key, body: { name: 'n', subject: 's', html: '<p>x</p>' } });
+    const id = (saved.body.data as { id: string }).id;
+    const cases: [string, string, number][] = [
+      ['POST', '/api/v1/templates/save', 400],
+      ['PUT', `/api/v1/templates/${id}`, 200],
+      ['PATCH', `/api/v1/templates/${id}`, 200],
+      ['POST', `/api/v1/templates/${id}/render`, 200],
+      ['POST', '/api/v1/send-email/async', 400],
+    ];
+    for (const [method, path, status] of cases) {
+      const res = await call(`${t.url}${path}`, { method, key: ws.key });
+      expect(res.status, `${method} ${path}: ${res.text}`).toBe(status);
+      if (status === 400) expect(res.body).toEqual(envelope('VALIDATION_ERROR'));
+    }
+  });
+
   it('the body limits and content types answer in the envelope too (413, 415)', async () => {
     const tooLarge = await call(`${t.url}/api/v1/templates/save`, { key: ws.key, rawBody: JSON.stringify({ name: 'x', html: 'x'.repeat(2 * 1024 * 1024) }), headers: { 'content-type': 'application/json' } });
     expect([tooLarge.status, tooLarge.body]).toEqual([413, envelope('PAYLOAD_TOO_LARGE')]);

@@ -106,6 +106,11 @@ describe.each(BACKENDS)('templates on %s', (backend) => {
     expect(email.body).toMatchObject({ template_id: tpl.id, template_version: 1 });
     const v1 = await call(`${t.url}/api/v1/templates/${tpl.id}/render`, { key: ws.key, body: { params: { x: 'p' }, version: 1 } });
     expect((v1.body.data as { html: string }).html).toBe('<p>first p</p>');
+    // a version that cannot exist is a 404, even one beyond the database's integer range
+    for (const version of [0, -1, 3, 2 ** 31, 1e20]) {
+      const missing = await call(`${t.url}/api/v1/templates/${tpl.id}/render`, { key: ws.key, body: { version } });
+      expect([missing.status, missing.body.code], `version ${version}`).toEqual([404, 'NOT_FOUND']);
+    }
   });
 
   it('compiles MJML and the blocks form at save time, and renders previews', async () => {

@@ -147,7 +147,9 @@ export class TemplateService {
   /** Preview (extension): renders a version with the given params; system URLs are example values. */
   async preview(workspaceId: string, id: string, params: Record<string, unknown>, version?: number): Promise<RenderedTemplate> {
     const { template, version: current } = await this.current(workspaceId, id);
-    const chosen = version === undefined || version === current.version ? current : await store.findVersion(this.db, template.id, version);
+    // versions run from 1 to the current one: anything else is not looked up (nor can overflow the integer column)
+    const chosen =
+      version === undefined || version === current.version ? current : version >= 1 && version < current.version ? await store.findVersion(this.db, template.id, version) : undefined;
     if (!chosen) throw new ApiError('NOT_FOUND', `Template ${id} has no version ${version}`);
     return this.render(chosen, params, { unsubscribeUrl: '#unsubscribe-preview', viewInBrowserUrl: '#view-in-browser-preview' });
   }

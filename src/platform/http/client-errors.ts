@@ -25,7 +25,9 @@ export function clientErrorToApiError(code: string | undefined): ApiError {
 /**
  * Node's `clientError`: the request could not be parsed or did not arrive in time, so no route runs. The answer
  * is written on the socket (the envelope, as every answer), which is then closed. Nothing is written when a
- * response on this connection has already begun: it would corrupt that response.
+ * response on this connection has already begun: it would corrupt that response. An answer to HEAD has no body
+ * (RFC 9110 §9.3.2: a client reads none, so one would be taken for the next response); the method is read from
+ * the bytes the parser stopped in, which hold the request line when it is the request line that is too long.
  */
 export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
@@ -33,9 +35,10 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): v
   if (socket.writable && !inFlight?.headersSent) {
     const apiError = clientErrorToApiError(err.code);
     const body = JSON.stringify(errorEnvelope(apiError));
+    const head = (err as NodeJS.ErrnoException & { rawPacket?: Buffer }).rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
     socket.write(
       `HTTP/1.1 ${apiError.status} ${STATUS_CODES[apiError.status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${head ? '' : body}`,
     );
   }
   socket.destroy();

@@ -10,13 +10,22 @@ export function encodeCursor(c: Cursor): string {
   return Buffer.from(JSON.stringify([c.createdAt.toISOString(), c.id])).toString('base64url');
 }
 
+/**
+ * Times a query may compare with: four-digit years (ISO 8601 without expansion). JavaScript dates reach back to
+ * 271,822 BC, which PostgreSQL cannot hold, so a time outside would fail at the database instead of here.
+ */
+const EARLIEST = new Date('0001-01-01T00:00:00Z').getTime();
+const LATEST = new Date('9999-12-31T23:59:59.999Z').getTime();
+const storable = (d: Date): boolean => d.getTime() >= EARLIEST && d.getTime() <= LATEST;
+
 export function decodeCursor(value: string | undefined): Cursor | undefined {
   if (!value) return undefined;
   try {
     const parsed: unknown = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
-    if (Array.isArray(parsed) && typeof parsed[0] === 'string' && typeof parsed[1] === 'string') {
+    // our ids never hold a NUL, which PostgreSQL cannot compare with
+    if (Array.isArray(parsed) && typeof parsed[0] === 'string' && typeof parsed[1] === 'string' && !parsed[1].includes('\0')) {
       const createdAt = new Date(parsed[0]);
-      if (!Number.isNaN(createdAt.getTime())) return { createdAt, id: parsed[1] };
+      if (storable(createdAt)) return { createdAt, id: parsed[1] };
     }
   } catch {
     // fall through to the error below
@@ -35,5 +44,6 @@ export function parseTime(value: string | undefined, name: string): Date | undef
   if (value === undefined || value === '') return undefined;
   const d = /^\d+$/.test(value) ? new Date(Number(value) * 1000) : new Date(value);
   if (Number.isNaN(d.getTime())) throw new ApiError('VALIDATION_ERROR', `Query parameter '${name}' must be an ISO 8601 time or Unix seconds`);
+  if (!storable(d)) throw new ApiError('VALIDATION_ERROR', `Query parameter '${name}' must be a time between the years 1 and 9999`);
   return d;
 }

@@ -23,6 +23,7 @@ const routeTables = new WeakMap<FastifyInstance, RouteEntry[]>();
 export const listRoutes = (app: FastifyInstance): RouteEntry[] => routeTables.get(app) ?? [];
 
 const METHODS: HTTPMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
 /** Maps framework errors to our codes so every answer, even a parser failure, is the spec's envelope. */
 function toApiError(err: FastifyError | ApiError | Error): ApiError {
@@ -65,6 +66,17 @@ function refuseNul(values: unknown, what: string): void {
     if (name.includes('\0') || strings.some((v) => typeof v === 'string' && v.includes('\0'))) {
       throw new ApiError('VALIDATION_ERROR', `${what} '${name.replaceAll('\0', '\\u0000').slice(0, 100)}' must not contain NUL characters (\\u0000)`);
     }
+  }
+}
+
+/**
+ * `?id=a&id=b` parses to an array where a handler without a query schema reads a string: a parameter given more
+ * than once is refused there (a route that takes lists declares them in its schema, which then decides).
+ */
+function refuseRepeated(query: unknown): void {
+  if (query === null || typeof query !== 'object') return;
+  for (const [name, value] of Object.entries(query)) {
+    if (Array.isArray(value)) throw new ApiError('VALIDATION_ERROR', `Query parameter '${name.slice(0, 100)}' is given more than once; give it once`);
   }
 }
 
@@ -203,6 +215,9 @@ export function createHttpServer(opts: { logger: Logger; bodyLimit?: number; tru
   app.addHook('preValidation', async (request) => {
     refuseNul(request.params, 'Path parameter');
     refuseNul(request.query, 'Query parameter');
+    if (!request.routeOptions.schema?.querystring) refuseRepeated(request.query);
+    // no body and no Content-Type: nothing was parsed, and an empty body is an empty object (json-body.ts)
+    if (request.body === undefined && BODY_METHODS.has(request.method)) request.body = {};
   });
 
   app.removeAllContentTypeParsers();
