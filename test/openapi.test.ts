@@ -41,7 +41,8 @@ const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
 const firstExample = (m: Media | undefined): unknown => {
   if (m?.example !== undefined) return m.example;
   if (m?.examples) return Object.values(m.examples)[0]?.value;
-  return (m?.schema?.examples as unknown[] | undefined)?.[0];
+  // zod writes `examples` into a schema, but drops them from one that transforms its input: those carry OpenAPI's `example`
+  return (m?.schema?.examples as unknown[] | undefined)?.[0] ?? m?.schema?.example;
 };
 /** the docs page, its assets and its copies of the document are not API operations */
 const isDocsAsset = (url: string) => url === '/docs' || url.startsWith('/docs/');

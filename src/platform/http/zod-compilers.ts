@@ -40,7 +40,19 @@ export const zodValidatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, h
 export function parseRequestPart<T>(schema: z.ZodType<T>, data: unknown, part = 'body'): T {
   const result = schema.safeParse(data);
   if (result.success) return result.data;
-  throw new ApiError('VALIDATION_ERROR', complaint(result.error, part));
+  throw new ApiError('VALIDATION_ERROR', repeatedParameter(result.error, data, part) ?? complaint(result.error, part));
+}
+
+/**
+ * `?id=a&id=b` parses to a list: where the schema wanted one value, say that it was given twice rather than
+ * that a list is not a string.
+ */
+function repeatedParameter(error: z.ZodError, data: unknown, part: string): string | null {
+  const issue = error.issues[0];
+  if (part !== 'querystring' || issue?.code !== 'invalid_type' || issue.path.length !== 1 || data === null || typeof data !== 'object') return null;
+  const name = String(issue.path[0]);
+  if (!Array.isArray((data as Record<string, unknown>)[name])) return null;
+  return `Query parameter '${name.slice(0, 100)}' is given more than once; give it once`;
 }
 
 function complaint(error: z.ZodError, part: string): string {
