@@ -6,6 +6,7 @@ import { QueueSignal } from '../platform/queue/signal.js';
 import { loadSharedSecret, TokenSigner } from '../platform/tokens.js';
 import { compiledScript } from '../platform/workers/compiled-script.js';
 import { ContentPool } from '../platform/workers/content-pool.js';
+import { AudienceService, ContactService } from '../modules/contacts/index.js';
 import { DomainSenderPolicy, DomainService } from '../modules/domains/index.js';
 import { EmailService } from '../modules/emails/index.js';
 import { HostedPageService } from '../modules/hosted/index.js';
@@ -31,6 +32,8 @@ export interface Services {
   emails: EmailService;
   domains: DomainService;
   hosted: HostedPageService;
+  contacts: ContactService;
+  audiences: AudienceService;
 }
 
 /** Call after migrations: the URL-signing secret lives in the database. `metrics` counts what the services do (a server's, not a CLI command's). */
@@ -71,5 +74,7 @@ export async function createServices(config: Config, database: Database, metrics
     emails,
     domains,
     hosted: new HostedPageService({ tokens, emails }),
+    contacts: new ContactService(db),
+    audiences: new AudienceService(db, tokens, config),
   };
 }

@@ -217,6 +217,64 @@ export interface DomainEventsTable {
 
 // --- end of custom sending domains ---
 
+// --- contacts and audiences (migrations/006_contacts_audiences.sql) ---
+
+export type ContactStatus = 'subscribed' | 'blocked';
+export type BlockedReason = 'hard_bounce' | 'complaint' | 'manual';
+export type MembershipStatus = 'subscribed' | 'unsubscribed' | 'pending';
+export type ContactEventType = 'contact.created' | 'contact.updated' | 'contact.deleted' | 'contact.subscribed' | 'contact.unsubscribed';
+
+export interface ContactsTable {
+  id: string;
+  workspace_id: string;
+  email: string;
+  email_key: string;
+  first_name: string | null;
+  last_name: string | null;
+  company_name: string | null;
+  job_title: string | null;
+  phone: string | null;
+  tags: ColumnType<string[], string[] | undefined, string[]>;
+  custom_fields: Json<Record<string, unknown>>;
+  status: ColumnType<ContactStatus, ContactStatus | undefined, ContactStatus>;
+  blocked_reason: BlockedReason | null;
+  blocked_at: NullableTimestamp;
+  deliverability_score: ColumnType<number, number | undefined, number>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface AudiencesTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  description: string | null;
+  contact_count: ColumnType<number, never, never>;
+  double_opt_in: ColumnType<boolean, boolean | undefined, boolean>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface AudienceMembersTable {
+  audience_id: string;
+  contact_id: string;
+  status: ColumnType<MembershipStatus, MembershipStatus | undefined, MembershipStatus>;
+  subscribed_at: NullableTimestamp;
+  unsubscribed_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ContactEventsTable {
+  id: Generated<string>;
+  workspace_id: string;
+  contact_id: string;
+  audience_id: string | null;
+  type: ContactEventType;
+  data: Json<Record<string, unknown>>;
+  created_at: Timestamp;
+}
+
 export interface DB {
   workspaces: WorkspacesTable;
   api_keys: ApiKeysTable;
@@ -233,6 +291,10 @@ export interface DB {
   template_versions: TemplateVersionsTable;
   usage_counters: UsageCountersTable;
   server_settings: ServerSettingsTable;
+  contacts: ContactsTable;
+  audiences: AudiencesTable;
+  audience_members: AudienceMembersTable;
+  contact_events: ContactEventsTable;
 }
 
 export type WorkspaceRow = Selectable<WorkspacesTable>;
@@ -248,3 +310,6 @@ export type TemplateVersionRow = Selectable<TemplateVersionsTable>;
 export type DomainRow = Selectable<DomainsTable>;
 export type DomainDkimKeyRow = Selectable<DomainDkimKeysTable>;
 export type DomainEventRow = Selectable<DomainEventsTable>;
+export type ContactRow = Selectable<ContactsTable>;
+export type AudienceRow = Selectable<AudiencesTable>;
+export type AudienceMemberRow = Selectable<AudienceMembersTable>;
