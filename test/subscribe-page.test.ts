@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONFIRM_TOKEN_PURPOSE } from '../src/modules/hosted/subscribe.js';
 import { call, startTestApp, waitFor, type TestApp } from './support/app.js';
 import { BACKENDS } from './support/databases.js';
+import { captureLog } from './support/log-capture.js';
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 /** Each test posts as a client of its own (TRUST_PROXY trusts the loopback peer), so the per-address limit of one test never meets another's. */
@@ -143,6 +144,14 @@ describe.each(BACKENDS)('the hosted subscribe page on %s', (backend) => {
     expect(await contact('blocked@example.com')).toMatchObject({ status: 'blocked', blocked_reason: 'manual' });
     expect(await membership(a.id, 'blocked@example.com')).toBeUndefined();
     expect(await events('blocked@example.com')).toEqual(before);
+    // nor does a double opt-in form mail it a confirmation
+    const d = await audience('Blocked double', true);
+    const doubled = await post(d.url, { email: 'blocked@example.com' });
+    expect(doubled.status).toBe(200);
+    expect(await doubled.text()).toContain('Check your inbox');
+    expect(await membership(d.id, 'blocked@example.com')).toBeUndefined();
+    // a confirmation is committed before the page answers, so none can still be on its way
+    expect(await db().selectFrom('messages').select('id').where('workspace_id', '=', ws.id).where('subject', '=', 'Confirm your subscription to Blocked double').execute()).toEqual([]);
   });
 
   it('re-renders the form with an escaped error and status 400 for invalid input, recording nothing', async () => {
@@ -267,6 +276,12 @@ describe.each(BACKENDS)('the hosted subscribe page on %s', (backend) => {
       const { link } = await confirmLink('guarded@example.com');
       const token = link.split('/s/confirm/')[1]!;
       const c = (await contact('guarded@example.com'))!;
+      // the link names the workspace, audience and contact, and expires in 7 days
+      const [value] = token.split('.');
+      const [w, au, co, expires] = Buffer.from(value!, 'base64url').toString('utf8').split('/');
+      expect([w, au, co]).toEqual([ws.id, a.id, c.id]);
+      expect(Number(expires) * 1000 - Date.now()).toBeGreaterThan(7 * 86_400_000 - 120_000);
+      expect(Number(expires) * 1000 - Date.now()).toBeLessThanOrEqual(7 * 86_400_000);
       const tokens = t.app.services.tokens;
       const past = Math.floor(Date.now() / 1000) - 60;
       const future = Math.floor(Date.now() / 1000) + 3600;
@@ -313,9 +328,10 @@ describe.each(BACKENDS)('the hosted subscribe page on %s', (backend) => {
 
 describe('double opt-in without a sender', () => {
   let t: TestApp;
+  const log = captureLog('info');
   beforeAll(async () => {
     // direct delivery and no DEFAULT_FROM: the placeholder sender could not deliver a confirmation
-    t = await startTestApp({ backend: 'pglite', env: { DELIVERY_MODE: 'mx' }, roles: { api: true, worker: false } });
+    t = await startTestApp({ backend: 'pglite', env: { DELIVERY_MODE: 'mx' }, roles: { api: true, worker: false }, logger: log.logger });
   });
   afterAll(() => t?.close());
 
@@ -330,6 +346,7 @@ describe('double opt-in without a sender', () => {
     const posted = await fetch(doi.subscribe_url, { method: 'POST', headers: FORM, body: 'email=nosender%40example.com' });
     expect(posted.status).toBe(503);
     expect(await posted.text()).toContain('Nothing was recorded');
+    expect(log.lines().filter((l) => l.level === 40 && String(l.msg).includes('set DEFAULT_FROM'))).toHaveLength(1);
     const db = t.app.services.database.db;
     expect(await db.selectFrom('contacts').select('id').where('workspace_id', '=', ws.id).execute()).toEqual([]);
     expect(await db.selectFrom('messages').select('id').where('workspace_id', '=', ws.id).execute()).toEqual([]);
