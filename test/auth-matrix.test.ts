@@ -89,8 +89,12 @@ describe('access rules of every route', () => {
       'GET /health',
       'GET /metrics',
       'GET /ready',
+      'GET /s/:token',
+      'GET /s/confirm/:token',
       'GET /u/:token',
       'GET /v/:token',
+      'POST /s/:token',
+      'POST /s/confirm/:token',
       'POST /u/:token',
     ]);
     for (const r of all.filter((x) => x.auth && x.auth.key !== 'admin')) {

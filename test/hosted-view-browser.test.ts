@@ -10,7 +10,7 @@ const available = chromiumInstalled();
 if (!available && process.env.CI) throw new Error('Chromium is missing: .ci/run installs it (apt-get install chromium)');
 
 /**
- * The view-in-browser page serves a tenant's HTML on our origin. In a real browser it must not redirect,
+ * The hosted pages in a real browser. The view-in-browser page serves a tenant's HTML on our origin. In a real browser it must not redirect,
  * submit a form, run script or be framed: a phishing page on our name is exactly what an attacker would send.
  */
 describe.skipIf(!available)(`hosted view page in a real browser${available ? '' : ' (skipped: no Chromium at /usr/bin/chromium; CI always runs it)'}`, () => {
@@ -76,6 +76,55 @@ describe.skipIf(!available)(`hosted view page in a real browser${available ? '' 
     const frame = page.frames().find((f) => f !== page.mainFrame());
     const framedTitle = await frame?.textContent('#title', { timeout: 500 }).catch(() => null);
     expect(framedTitle ?? null).toBeNull();
+    await page.close();
+  });
+
+  it('the subscribe form works by hand: labelled fields, the honeypot out of sight and out of the tab order, no CSP complaint', async () => {
+    const ws = await t.workspace();
+    const audience = await t.app.services.audiences.create(ws.id, { name: 'Browser list' });
+    const page = await browser.newPage();
+    const complaints: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') complaints.push(m.text());
+    });
+    expect((await page.goto(audience.subscribe_url))?.status()).toBe(200);
+    expect(await page.textContent('h1')).toBe('Subscribe to Browser list');
+    await page.getByLabel('Email address').fill('browser@example.com');
+    await page.getByLabel('Name (optional)').fill('Ada Lovelace');
+    // Tab from the name goes to the button, past the honeypot; people cannot see it either
+    await page.getByLabel('Name (optional)').focus();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.tagName)).toBe('BUTTON');
+    const box = await page.locator('#website').boundingBox();
+    expect(box === null || box.x + box.width <= 0).toBe(true);
+    await Promise.all([page.waitForURL(audience.subscribe_url), page.getByRole('button', { name: 'Subscribe' }).click()]);
+    expect(await page.textContent('h1')).toBe('Thank you');
+    const db = t.app.services.database.db;
+    const contact = await db.selectFrom('contacts').selectAll().where('workspace_id', '=', ws.id).where('email_key', '=', 'browser@example.com').executeTakeFirstOrThrow();
+    expect(contact).toMatchObject({ first_name: 'Ada', last_name: 'Lovelace' });
+    const member = await db.selectFrom('audience_members').select('status').where('audience_id', '=', audience.id).where('contact_id', '=', contact.id).executeTakeFirstOrThrow();
+    expect(member.status).toBe('subscribed');
+    expect(complaints).toEqual([]);
+    await page.close();
+  });
+
+  it('a double opt-in confirmation needs the button: opening the link confirms nothing', async () => {
+    const ws = await t.workspace();
+    const audience = await t.app.services.audiences.create(ws.id, { name: 'Browser double', doubleOptIn: true });
+    const page = await browser.newPage();
+    await page.goto(audience.subscribe_url);
+    await page.getByLabel('Email address').fill('double@example.com');
+    await Promise.all([page.waitForURL(audience.subscribe_url), page.getByRole('button', { name: 'Subscribe' }).click()]);
+    expect(await page.textContent('h1')).toBe('Check your inbox');
+    const db = t.app.services.database.db;
+    const contact = await db.selectFrom('contacts').select('id').where('workspace_id', '=', ws.id).where('email_key', '=', 'double@example.com').executeTakeFirstOrThrow();
+    const status = async () => (await db.selectFrom('audience_members').select('status').where('audience_id', '=', audience.id).where('contact_id', '=', contact.id).executeTakeFirstOrThrow()).status;
+    const link = `${t.url}/s/confirm/${t.app.services.subscribe.confirmToken(ws.id, audience.id, contact.id)}`;
+    await page.goto(link);
+    expect(await status()).toBe('pending');
+    await Promise.all([page.waitForURL(link), page.getByRole('button', { name: 'Confirm subscription' }).click()]);
+    expect(await page.textContent('h1')).toBe('Subscription confirmed');
+    expect(await status()).toBe('subscribed');
     await page.close();
   });
 });

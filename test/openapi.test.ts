@@ -54,7 +54,7 @@ describe('the OpenAPI document and the API reference', () => {
   let doc: Document;
   let ws: { id: string; adminKey: string; key: string };
   /** what the examples' ids and times are replaced with: things this test created */
-  const fixture = { email: '', captured: '', scheduled: '', template: '', disposableTemplate: '', domain: '', verifiedDomain: '', doomed: [] as string[], view: '', unsubscribe: '' };
+  const fixture = { email: '', captured: '', scheduled: '', template: '', disposableTemplate: '', domain: '', verifiedDomain: '', doomed: [] as string[], view: '', unsubscribe: '', subscribe: '', confirm: '' };
 
   beforeAll(async () => {
     dns = await startDnsServer();
@@ -85,6 +85,12 @@ describe('the OpenAPI document and the API reference', () => {
     fixture.doomed = [await domain('doomed-1.example.com'), await domain('doomed-2.example.com')];
     fixture.view = s.tokens.sign('view', fixture.email);
     fixture.unsubscribe = s.tokens.sign('unsubscribe', fixture.email);
+    // a double opt-in audience: the form's example subscribes, and a pending member's link confirms
+    const audience = await s.audiences.create(ws.id, { name: 'Fixture list', doubleOptIn: true });
+    fixture.subscribe = audience.subscribe_url.split('/s/')[1]!;
+    const pending = await s.contacts.add(ws.id, 'pending@example.org', { profile: {} });
+    await s.contacts.setSubscription(ws.id, pending.contact.id, audience.id, 'pending', 'fixture');
+    fixture.confirm = s.subscribe.confirmToken(ws.id, audience.id, pending.contact.id);
   }, 60_000);
   afterAll(async () => {
     await t?.close();
@@ -122,7 +128,7 @@ describe('the OpenAPI document and the API reference', () => {
       expect(op.description, name).toBeTruthy();
       // a request example: one for every parameter and for the body (an operation without input is requested as it is)
       for (const p of op.parameters ?? []) if (p.required) expect(firstExample(p), `${name}: parameter ${p.name}`).toBeDefined();
-      if (op.requestBody) expect(firstExample(op.requestBody.content['application/json']), `${name}: body`).toBeDefined();
+      if (op.requestBody) expect(Object.values(op.requestBody.content).map(firstExample).find((e) => e !== undefined), `${name}: body`).toBeDefined();
       const success = Object.entries(op.responses).filter(([status]) => status.startsWith('2'));
       expect(success.length, name).toBeGreaterThan(0);
       expect(success.some(([, r]) => Object.values(r.content ?? {}).some((m) => firstExample(m) !== undefined)), `${name}: a response example`).toBe(true);
@@ -180,7 +186,9 @@ describe('the OpenAPI document and the API reference', () => {
       let value = firstExample(p);
       if (value === undefined) continue;
       if (ID_FIELDS.has(p.name)) value = id();
-      if (p.name === 'token') value = path.startsWith('/v/') ? fixture.view : fixture.unsubscribe;
+      if (p.name === 'token') {
+        value = path.startsWith('/v/') ? fixture.view : path.startsWith('/u/') ? fixture.unsubscribe : path.startsWith('/s/confirm/') ? fixture.confirm : fixture.subscribe;
+      }
       if (p.in === 'path') url = url.replace(`{${p.name}}`, encodeURIComponent(String(value)));
       else if (p.in === 'query') query.set(p.name, String(value));
       else if (p.name !== 'idempotency-key') headers[p.name] = String(value);
@@ -192,8 +200,15 @@ describe('the OpenAPI document and the API reference', () => {
       if ('scheduled_at' in body) body.scheduled_at = new Date(Date.now() + 86_400_000).toISOString().slice(0, 19);
       if (path.endsWith('/add-domain')) body.domain = 'added.example.com';
     }
+    // a form route's example goes as a form (the hosted subscribe page)
+    const form = firstExample(op.requestBody?.content['application/x-www-form-urlencoded']) as Record<string, string> | undefined;
+    let rawBody: string | undefined;
+    if (form) {
+      rawBody = new URLSearchParams(form).toString();
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+    }
     const key = op.security?.some((s) => 'sendingKey' in s) ? ws.key : op.security?.some((s) => 'adminKey' in s) ? ws.adminKey : undefined;
-    return { url: `${t.url}${url}${query.size > 0 ? `?${query}` : ''}`, method, headers, body, key };
+    return { url: `${t.url}${url}${query.size > 0 ? `?${query}` : ''}`, method, headers, body, rawBody, key };
   }
 
   it('answers every example request with the documented status and a body the documented schema accepts', async () => {
@@ -213,7 +228,7 @@ describe('the OpenAPI document and the API reference', () => {
         if (type === 'application/json' && media.schema && firstExample(media) !== undefined) expect(check(media.schema, firstExample(media)), `${name}: response example`).toEqual([]);
       }
       const r = exampleRequest(path, method, op);
-      const res: ApiResponse = await call(r.url, { method: r.method, headers: r.headers, ...(r.key ? { key: r.key } : {}), ...(r.body !== undefined ? { body: r.body } : {}) });
+      const res: ApiResponse = await call(r.url, { method: r.method, headers: r.headers, ...(r.key ? { key: r.key } : {}), ...(r.body !== undefined ? { body: r.body } : {}), ...(r.rawBody !== undefined ? { rawBody: r.rawBody } : {}) });
       tried++;
       expect(String(res.status), `${name}: ${res.text.slice(0, 300)}`).toBe(status);
       const type = (res.headers.get('content-type') ?? '').split(';')[0]!;

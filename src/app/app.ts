@@ -24,7 +24,7 @@ import { registerSendingRoutes, SEND_PREFIXES, TIER_POLICIES } from '../modules/
 import { registerDomainRoutes, createOutgoingPreparer } from '../modules/domains/index.js';
 import { DkimSignerPool } from '../platform/mail/dkim/signer-pool.js';
 import { registerTemplateRoutes } from '../modules/templates/index.js';
-import { registerHostedRoutes } from '../modules/hosted/index.js';
+import { registerHostedRoutes, registerSubscribeRoutes } from '../modules/hosted/index.js';
 import { queueStats, releaseOrphanedLeases, largeHtmlTextAlternative } from '../modules/delivery/index.js';
 import { DeliveryWorker } from '../workers/delivery-worker.js';
 import { enqueueJob } from '../platform/queue/jobs-store.js';
@@ -131,6 +131,7 @@ export function buildHttp(services: Services, log: Logger, metrics: Metrics = ne
     registerDomainRoutes(scope, services.domains);
     registerTemplateRoutes(scope, services.templates);
     registerHostedRoutes(scope, services.hosted);
+    registerSubscribeRoutes(scope, services.subscribe, { postsPerMinute: services.config.subscribeFormPostsPerMinute });
     registerMetricsRoute(scope, { metrics, token: services.config.metricsToken, refresh: queueGaugeReader(services, metrics) });
   });
   return app;

@@ -9,7 +9,7 @@ import { ContentPool } from '../platform/workers/content-pool.js';
 import { AudienceService, ContactService } from '../modules/contacts/index.js';
 import { DomainSenderPolicy, DomainService } from '../modules/domains/index.js';
 import { EmailService } from '../modules/emails/index.js';
-import { HostedPageService } from '../modules/hosted/index.js';
+import { HostedPageService, SubscribePageService } from '../modules/hosted/index.js';
 import { KeyService } from '../modules/keys/index.js';
 import { PlanService } from '../modules/plans/index.js';
 import { SendingService } from '../modules/sending/index.js';
@@ -34,6 +34,7 @@ export interface Services {
   hosted: HostedPageService;
   contacts: ContactService;
   audiences: AudienceService;
+  subscribe: SubscribePageService;
 }
 
 /** Call after migrations: the URL-signing secret lives in the database. `metrics` counts what the services do (a server's, not a CLI command's). */
@@ -47,7 +48,22 @@ export async function createServices(config: Config, database: Database, metrics
   const content = new ContentPool({ script: compiledScript('./content-worker.js', import.meta.url), threads: config.content.threads, memoryMb: config.content.threadMemoryMb });
   const templates = new TemplateService(db, new TemplateRenderer(content, config.content), config.content);
   const emails = new EmailService(db);
+  const contacts = new ContactService(db);
+  const audiences = new AudienceService(db, tokens, config);
   const domains = new DomainService({ db, signal, config, keys, resolver: createResolver(config.dnsServers), secrets: serverSecrets(config) });
+  const sending = new SendingService({
+    db,
+    signal,
+    config,
+    templates,
+    plans,
+    tokens,
+    // only the capture transport (development) accepts a from address outside the custom-domain rules
+    senderPolicy: new DomainSenderPolicy(domains, config.deliveryMode === 'capture'),
+    // PGlite has one connection, so more than one commit in flight would only queue
+    maxConcurrentCommits: database.kind === 'pglite' ? 1 : 4,
+    ...(metrics ? { onAccepted: (tier: string) => metrics.accepted.inc({ tier }) } : {}),
+  });
   return {
     config,
     database,
@@ -58,23 +74,20 @@ export async function createServices(config: Config, database: Database, metrics
     workspaces: new WorkspaceService(db, keys, config.defaultPlan),
     plans,
     templates,
-    sending: new SendingService({
-      db,
-      signal,
-      config,
-      templates,
-      plans,
-      tokens,
-      // only the capture transport (development) accepts a from address outside the custom-domain rules
-      senderPolicy: new DomainSenderPolicy(domains, config.deliveryMode === 'capture'),
-      // PGlite has one connection, so more than one commit in flight would only queue
-      maxConcurrentCommits: database.kind === 'pglite' ? 1 : 4,
-      ...(metrics ? { onAccepted: (tier: string) => metrics.accepted.inc({ tier }) } : {}),
-    }),
+    sending,
     emails,
     domains,
     hosted: new HostedPageService({ tokens, emails }),
-    contacts: new ContactService(db),
-    audiences: new AudienceService(db, tokens, config),
+    contacts,
+    audiences,
+    subscribe: new SubscribePageService({
+      tokens,
+      audiences,
+      contacts,
+      sending,
+      site: config,
+      // the capture transport keeps anything; elsewhere the built-in placeholder sender cannot deliver (README, "Hosted subscribe page")
+      canSend: config.defaultFromExplicit || config.deliveryMode === 'capture',
+    }),
   };
 }

@@ -62,6 +62,10 @@ export interface Config {
   metricsToken: string | null;
   messageIdDomain: string;
   defaultFrom: string;
+  /** DEFAULT_FROM was set: outside capture mode the built-in placeholder cannot deliver (double opt-in needs a real sender) */
+  defaultFromExplicit: boolean;
+  /** POSTs to a hosted subscribe form per client address per minute, in each server process */
+  subscribeFormPostsPerMinute: number;
   scheduleMinSeconds: number;
   scheduleMaxDays: number;
   scheduleLateAfterSeconds: number;
@@ -219,6 +223,8 @@ export function loadConfig(env: Env = process.env): Config {
     metricsToken: read('METRICS_TOKEN', z.string().trim().min(16, 'must be at least 16 characters'), null as string | null),
     messageIdDomain: read('MESSAGE_ID_DOMAIN', z.string().min(1), new URL(publicUrl).hostname),
     defaultFrom: read('DEFAULT_FROM', z.email(), 'noreply@localhost.localdomain'),
+    defaultFromExplicit: Boolean(env.DEFAULT_FROM),
+    subscribeFormPostsPerMinute: read('SUBSCRIBE_FORM_POSTS_PER_MINUTE', positiveInt, 10),
     scheduleMinSeconds: read('SCHEDULE_MIN_SECONDS', z.coerce.number().int().min(0), 60),
     scheduleMaxDays: read('SCHEDULE_MAX_DAYS', positiveInt, 365),
     scheduleLateAfterSeconds: read('SCHEDULE_LATE_AFTER_SECONDS', z.coerce.number().int().min(0), 30),

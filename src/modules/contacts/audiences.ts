@@ -46,6 +46,11 @@ export class AudienceService {
     return findAudience(this.db, workspaceId, id);
   }
 
+  /** The audience, or undefined (a signed link naming an audience that was deleted since). */
+  find(workspaceId: string, id: string): Promise<AudienceRow | undefined> {
+    return findAudience(this.db, workspaceId, id);
+  }
+
   private view(a: AudienceRow): AudienceView {
     return { ...a, subscribe_url: `${this.site.publicUrl}/s/${this.subscribeToken(a)}` };
   }

@@ -11,9 +11,11 @@ import {
   insertContact,
   joinAudience,
   lockContact,
+  lockMembership,
   membershipsOf,
   recordContactEvents,
   setMembership,
+  touchMembership,
   updateContactColumns,
   type ContactEvent,
   type Membership,
@@ -87,6 +89,18 @@ function changedColumns(row: ContactRow, profile: ProfileColumns, email?: string
   }
   return out;
 }
+
+/**
+ * What a subscribe-form submission did. `confirm`: the membership is pending and a confirmation email is due to
+ * the address; `none`: nothing changed (already subscribed, blocked, or a confirmation went out recently).
+ */
+export type FormSubscribeOutcome = { result: 'subscribed' | 'confirm'; contactId: string } | { result: 'none' };
+
+/** What a confirmation link did: `confirmed` now, `already` subscribed before, or `invalid` (nothing pending, contact blocked or gone). */
+export type ConfirmOutcome = 'confirmed' | 'already' | 'invalid';
+
+/** The source the form's contact events name. */
+const FORM_SOURCE = 'subscribe form';
 
 /** Custom fields as stored on creation: a null value means "no such field". */
 function withoutNulls(fields: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
@@ -202,6 +216,66 @@ export class ContactService {
       const before = await setMembership(trx, audienceId, contactId, status);
       if (before !== status && status !== 'pending') await recordContactEvents(trx, [subscriptionEvent(workspaceId, contactId, audienceId, status, source)]);
       return true;
+    });
+  }
+
+  /**
+   * The hosted subscribe form (README, "Hosted subscribe page"), in one transaction. The form is public, so it
+   * never changes what a stranger should not: the name is stored only on a contact it creates, a globally
+   * blocked contact stays blocked and joins nothing, and an existing contact's profile is left as it is. With
+   * double opt-in the membership is `pending` and no `contact.subscribed` is written until the click
+   * (confirmPending); a pending membership asks again only after `resendAfterMs`, so the form cannot be used to
+   * flood an address with confirmation emails.
+   */
+  async subscribeThroughForm(
+    workspaceId: string,
+    audienceId: string,
+    email: string,
+    input: { profile: Pick<ProfileColumns, 'first_name' | 'last_name'>; doubleOptIn: boolean; resendAfterMs: number },
+  ): Promise<FormSubscribeOutcome> {
+    return inTransaction(this.db, async (trx) => {
+      if (!(await findAudience(trx, workspaceId, audienceId))) return { result: 'none' };
+      const events: ContactEvent[] = [];
+      let contact = await lockContact(trx, workspaceId, { email });
+      if (!contact) {
+        contact = await insertContact(trx, workspaceId, email, input.profile);
+        if (contact) events.push({ workspaceId, contactId: contact.id, type: 'contact.created', data: { email: contact.email, source: FORM_SOURCE } });
+        // another request added the address between our look and our insert: use theirs
+        else contact = await lockContact(trx, workspaceId, { email });
+        if (!contact) throw new ApiError('CONFLICT', 'The contact changed while it was being added; try again');
+      }
+      let outcome: FormSubscribeOutcome = { result: 'none' };
+      const member = await lockMembership(trx, audienceId, contact.id);
+      if (contact.status === 'blocked' || member?.status === 'subscribed') {
+        // nothing to do: the answer is the same either way, so the form tells a stranger nothing about the address
+      } else if (!input.doubleOptIn) {
+        await setMembership(trx, audienceId, contact.id, 'subscribed');
+        events.push(subscriptionEvent(workspaceId, contact.id, audienceId, 'subscribed', FORM_SOURCE));
+        outcome = { result: 'subscribed', contactId: contact.id };
+      } else if (member?.status !== 'pending') {
+        await setMembership(trx, audienceId, contact.id, 'pending');
+        outcome = { result: 'confirm', contactId: contact.id };
+      } else if (member.updated_at.getTime() <= Date.now() - input.resendAfterMs) {
+        await touchMembership(trx, audienceId, contact.id);
+        outcome = { result: 'confirm', contactId: contact.id };
+      }
+      await recordContactEvents(trx, events);
+      return outcome;
+    });
+  }
+
+  /** The click on a double opt-in confirmation link: a pending membership becomes `subscribed` (and only then tells of it). */
+  async confirmPending(workspaceId: string, audienceId: string, contactId: string): Promise<ConfirmOutcome> {
+    return inTransaction(this.db, async (trx) => {
+      const contact = await lockContact(trx, workspaceId, { id: contactId });
+      if (!contact || contact.status === 'blocked' || !(await findAudience(trx, workspaceId, audienceId))) return 'invalid';
+      const member = await lockMembership(trx, audienceId, contactId);
+      if (member?.status === 'subscribed') return 'already';
+      // an unsubscribe after the request wins over an old link
+      if (member?.status !== 'pending') return 'invalid';
+      await setMembership(trx, audienceId, contactId, 'subscribed');
+      await recordContactEvents(trx, [subscriptionEvent(workspaceId, contactId, audienceId, 'subscribed', `${FORM_SOURCE} (confirmed)`)]);
+      return 'confirmed';
     });
   }
 

@@ -135,6 +135,22 @@ export async function setMembership(trx: Tx, audienceId: string, contactId: stri
   return before?.status;
 }
 
+/** The contact's membership in the audience, locked for the rest of the transaction; undefined when it is not a member. */
+export function lockMembership(trx: Tx, audienceId: string, contactId: string): Promise<{ status: MembershipStatus; updated_at: Date } | undefined> {
+  return trx
+    .selectFrom('audience_members')
+    .select(['status', 'updated_at'])
+    .where('audience_id', '=', audienceId)
+    .where('contact_id', '=', contactId)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
+/** Marks a pending membership as just asked again (the subscribe form spaces its confirmation emails by this). */
+export async function touchMembership(trx: Tx, audienceId: string, contactId: string): Promise<void> {
+  await trx.updateTable('audience_members').set({ updated_at: new Date() }).where('audience_id', '=', audienceId).where('contact_id', '=', contactId).execute();
+}
+
 /** Adds the contact to the audience as subscribed unless it is a member already, whatever its state there. */
 export async function joinAudience(trx: Tx, audienceId: string, contactId: string): Promise<boolean> {
   const res = await trx

@@ -1,3 +1,5 @@
 // The hosted pages module's public face: what app/ may use (eslint.config.js enforces it).
 export { registerHostedRoutes } from './routes.js';
 export { HostedPageService } from './service.js';
+export { registerSubscribeRoutes } from './subscribe-routes.js';
+export { SubscribePageService } from './subscribe.js';

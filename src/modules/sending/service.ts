@@ -141,7 +141,7 @@ export class SendingService {
       template = { id: rendered.templateId, version: rendered.version };
       if (!content.subject) throw new ApiError('VALIDATION_ERROR', "Field 'subject' is required: the template has no subject");
     }
-    const item = buildQueuedEmail({ id, now, key, tier, email, from, content, template, when, messageIdDomain: this.deps.config.messageIdDomain });
+    const item = buildQueuedEmail({ id, now, workspaceId: key.workspaceId, apiKeyId: key.id, tier, email, from, content, template, when, messageIdDomain: this.deps.config.messageIdDomain });
     const response = sendResponse({
       id,
       tier,
@@ -153,6 +153,49 @@ export class SendingService {
       ...(when ? { schedule: when } : {}),
     });
     return { item, response };
+  }
+
+  /**
+   * An email the server sends on a workspace's behalf, not one its keys asked for (the subscribe form's
+   * confirmation): from DEFAULT_FROM, no key, no template. It does not count against the plan's quota: anyone
+   * can submit a public form, so counting it would let strangers use up a workspace's sending (README,
+   * "Hosted subscribe page"); the form's rate limit bounds it instead.
+   */
+  async acceptSystemEmail(o: { workspaceId: string; tier: Tier; to: string; subject: string; text: string; html: string; tags: string[] }): Promise<{ id: string }> {
+    const now = new Date();
+    const id = newEmailId(now.getTime());
+    const email: NormalizedEmail = {
+      from: null,
+      to: [{ email: o.to }],
+      cc: [],
+      bcc: [],
+      replyTo: [],
+      subject: o.subject,
+      html: o.html,
+      text: o.text,
+      headers: {},
+      attachments: [],
+      metadata: {},
+      tags: o.tags,
+      templateId: null,
+      params: {},
+    };
+    const item = buildQueuedEmail({
+      id,
+      now,
+      workspaceId: o.workspaceId,
+      apiKeyId: null,
+      tier: o.tier,
+      email,
+      from: { email: this.deps.config.defaultFrom },
+      content: { subject: o.subject, html: o.html, text: o.text },
+      template: null,
+      when: null,
+      messageIdDomain: this.deps.config.messageIdDomain,
+    });
+    await this.committer.submit(item);
+    this.deps.onAccepted?.(o.tier);
+    return { id };
   }
 
   async listScheduled(scope: store.SenderScope, limit: number, cursor?: Cursor) {
@@ -179,7 +222,9 @@ export class SendingService {
 function buildQueuedEmail(o: {
   id: string;
   now: Date;
-  key: AuthenticatedKey;
+  workspaceId: string;
+  /** null for the server's own emails to a workspace's contacts (acceptSystemEmail) */
+  apiKeyId: string | null;
   tier: Tier;
   email: NormalizedEmail;
   from: { email: string; name?: string };
@@ -197,8 +242,8 @@ function buildQueuedEmail(o: {
   return {
     message: {
       id: o.id,
-      workspace_id: o.key.workspaceId,
-      api_key_id: o.key.id,
+      workspace_id: o.workspaceId,
+      api_key_id: o.apiKeyId,
       tier: o.tier,
       priority: policy.priority,
       status: o.when ? 'scheduled' : 'queued',

@@ -11,14 +11,17 @@ export interface RateDecision {
 }
 
 /**
- * Fixed one-second windows per subject (key id or client address), counted in this process. Several API
- * processes each allow the full rate; the operator sizes the limit with that in mind (see README).
+ * Fixed windows (one second unless told) per subject (key id or client address), counted in this process.
+ * Several API processes each allow the full rate; the operator sizes the limit with that in mind (see README).
  */
 export class RateLimiter {
   private readonly windows = new Map<string, { start: number; count: number }>();
 
-  check(subject: string, limitPerSecond: number | null, now = Date.now()): RateDecision {
-    const start = now - (now % 1000);
+  constructor(private readonly windowMs = 1000) {}
+
+  /** `limit` is per window (per second by default); null means no limit. */
+  check(subject: string, limit: number | null, now = Date.now()): RateDecision {
+    const start = now - (now % this.windowMs);
     let w = this.windows.get(subject);
     if (!w || w.start !== start) {
       if (this.windows.size > 50_000) this.sweep(start);
@@ -26,9 +29,10 @@ export class RateLimiter {
       this.windows.set(subject, w);
     }
     w.count++;
-    const limit = limitPerSecond ?? UNLIMITED_REPORTED;
-    const allowed = limitPerSecond === null || w.count <= limitPerSecond;
-    return { allowed, limit, remaining: Math.max(0, limit - w.count), reset: Math.ceil((start + 1000) / 1000), retryAfterSeconds: 1 };
+    const reported = limit ?? UNLIMITED_REPORTED;
+    const allowed = limit === null || w.count <= limit;
+    const end = start + this.windowMs;
+    return { allowed, limit: reported, remaining: Math.max(0, reported - w.count), reset: Math.ceil(end / 1000), retryAfterSeconds: Math.max(1, Math.ceil((end - now) / 1000)) };
   }
 
   private sweep(current: number): void {
