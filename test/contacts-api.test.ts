@@ -356,6 +356,29 @@ describe.each(BACKENDS)('the contacts API on %s', (backend) => {
     });
   });
 
+  describe("the Elixir SDK's REST paths (spec §4.7)", () => {
+    const rest = (path: string, opts: Parameters<typeof call>[1] = {}) => call(`${t.url}${path}`, { key: ws.adminKey, ...opts });
+
+    it('add, get, list, update and delete a contact at /contacts and /contacts/{email}', async () => {
+      const aud = await addAudience('REST');
+      const added = ok(await rest('/contacts', { body: { email: 'rest+1@example.com', name: 'Rest Ful', audience_id: aud.id } })) as unknown as Detail;
+      expect(added).toMatchObject({ email: 'rest+1@example.com', first_name: 'Rest', created: true });
+      for (const path of ['/contacts/rest+1@example.com', '/contacts/rest%2B1%40example.com', `/contacts/${added.id}`]) {
+        expect((ok(await rest(path)) as unknown as Detail).id).toBe(added.id);
+      }
+      const page = ok(await rest(`/contacts?audience_id=${aud.id}&page=0&limit=0`)) as unknown as ContactPage;
+      expect(page).toMatchObject({ total: 1, page: 1, limit: 50 });
+      expect(page.contacts[0]).toMatchObject({ email: 'rest+1@example.com', firstName: 'Rest' });
+      const put = ok(await rest('/contacts/rest%2B1%40example.com', { method: 'PUT', body: { last_name: 'Less' } })) as unknown as Detail;
+      expect(put).toMatchObject({ id: added.id, first_name: 'Rest', last_name: 'Less' });
+      const gone = await rest('/contacts/REST+1@example.com', { method: 'DELETE' });
+      expect(gone.body).toEqual({ success: true, message: 'Contact deleted', data: { id: added.id, email: 'rest+1@example.com', deleted: true } });
+      expectError(await rest('/contacts/rest+1@example.com'), 404, 'NOT_FOUND');
+      expectError(await rest('/contacts/rest+1@example.com', { method: 'PUT', body: {} }), 404, 'NOT_FOUND');
+      expectError(await rest('/contacts/rest+1@example.com', { key: ws.key }), 403, 'FORBIDDEN');
+    });
+  });
+
   describe('access', () => {
     let scoped: Record<'readOnly' | 'writeOnly' | 'audiencesOnly' | 'contactsOnly', string>;
     beforeAll(async () => {

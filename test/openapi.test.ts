@@ -54,7 +54,7 @@ describe('the OpenAPI document and the API reference', () => {
   let doc: Document;
   let ws: { id: string; adminKey: string; key: string };
   /** what the examples' ids and times are replaced with: things this test created */
-  const fixture = { email: '', captured: '', scheduled: '', template: '', disposableTemplate: '', domain: '', verifiedDomain: '', doomed: [] as string[], view: '', unsubscribe: '', audience: '', doomedAudience: '', contact: '', doomedContact: '' };
+  const fixture = { email: '', captured: '', scheduled: '', template: '', disposableTemplate: '', domain: '', verifiedDomain: '', doomed: [] as string[], view: '', unsubscribe: '', audience: '', doomedAudience: '', contact: '', doomedContact: '', doomedAddress: 'doomed-rest@example.org' };
 
   beforeAll(async () => {
     dns = await startDnsServer();
@@ -89,6 +89,7 @@ describe('the OpenAPI document and the API reference', () => {
     fixture.doomedAudience = (await s.audiences.create(ws.id, { name: 'to delete' })).id;
     fixture.contact = (await s.contacts.add(ws.id, 'fixture@example.org', { profile: {}, audienceId: fixture.audience })).contact.id;
     fixture.doomedContact = (await s.contacts.add(ws.id, 'doomed@example.org', { profile: {} })).contact.id;
+    await s.contacts.add(ws.id, fixture.doomedAddress, { profile: {} });
   }, 60_000);
   afterAll(async () => {
     await t?.close();
@@ -152,6 +153,7 @@ describe('the OpenAPI document and the API reference', () => {
     expect(marks('get', '/api/v1/public/emails/get-email').extension).toBe(false);
     expect(marks('get', '/api/v1/public/contacts/get-contacts')).toEqual({ deprecated: false, extension: false });
     expect(marks('post', '/api/v1/public/audiences/add-audience')).toEqual({ deprecated: false, extension: false });
+    expect(marks('put', '/contacts/{email}')).toEqual({ deprecated: true, extension: false });
   });
 
   it('declares the error envelope with every error code, and the security schemes of both key types', () => {
@@ -191,6 +193,8 @@ describe('the OpenAPI document and the API reference', () => {
       if (value === undefined) continue;
       if (ID_FIELDS.has(p.name)) value = id();
       if (AUDIENCE_FIELDS.has(p.name)) value = fixture.audience;
+      // the Elixir SDK's /contacts/{email}
+      if (p.name === 'email' && p.in === 'path') value = method === 'DELETE' ? fixture.doomedAddress : 'fixture@example.org';
       if (p.name === 'token') value = path.startsWith('/v/') ? fixture.view : fixture.unsubscribe;
       if (p.in === 'path') url = url.replace(`{${p.name}}`, encodeURIComponent(String(value)));
       else if (p.in === 'query') query.set(p.name, String(value));

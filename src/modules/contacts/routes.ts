@@ -3,8 +3,10 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { ApiError } from '../../platform/http/errors.js';
 import { requireKey, type RouteAuth } from '../keys/index.js';
 import type { AudienceService } from './audiences.js';
+import type { z } from 'zod';
 import {
   addAudienceSchema,
+  type addContactBody,
   addContactSchema,
   audienceIdOf,
   deleteAudienceSchema,
@@ -14,7 +16,14 @@ import {
   given,
   listAudiencesSchema,
   listContactsSchema,
+  type listContactsQuery,
   profileOf,
+  restAddContactSchema,
+  restDeleteContactSchema,
+  restGetContactSchema,
+  restListContactsSchema,
+  restUpdateContactSchema,
+  type updateContactBody,
   updateContactSchema,
 } from './schemas.js';
 import type { ContactSelector, ContactService } from './service.js';
@@ -53,14 +62,19 @@ function audienceId(query: AudienceSelector, body: AudienceSelector = {}): strin
   return id;
 }
 
-/** The Contacts (spec §4) and Audiences (spec §5) APIs. */
+type UpdateBody = z.output<typeof updateContactBody>;
+type ListQuery = z.output<typeof listContactsQuery>;
+
+/** A path's `{email}` (Elixir's `/contacts/{email}`): an address when it holds an @, else a contact id. */
+const pathSelector = (value: string): ContactSelector => (value.includes('@') ? { email: value } : { id: value });
+
+/** The Contacts (spec §4) and Audiences (spec §5) APIs, and the Elixir SDK's REST-style contact paths (§4.7). */
 export function registerContactRoutes(app: FastifyInstance, contacts: ContactService, audiences: AudienceService): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
 
-  api.get(`${CONTACTS}/get-contacts`, { config: read, schema: listContactsSchema }, async (request) => {
-    const q = request.query;
+  const list = async (workspaceId: string, q: ListQuery) => {
     const audience = given(q.audienceId, q.audience_id);
-    const list = await contacts.list(requireKey(request).workspaceId, {
+    const found = await contacts.list(workspaceId, {
       ...(audience !== undefined ? { audienceId: audience } : {}),
       page: q.page,
       limit: q.limit,
@@ -68,28 +82,23 @@ export function registerContactRoutes(app: FastifyInstance, contacts: ContactSer
       sortDir: q.sortDir ?? q.sort_dir ?? 'asc',
       subscribedOnly: q.subscribedOnly ?? q.subscribed_only ?? false,
     });
-    return { success: true, message: 'Contacts retrieved', data: { contacts: list.contacts.map(contactListItemView), ...pageView(q.page, q.limit, list.total) } };
-  });
+    return { success: true, message: 'Contacts retrieved', data: { contacts: found.contacts.map(contactListItemView), ...pageView(q.page, q.limit, found.total) } };
+  };
 
-  api.get(`${CONTACTS}/get-contact`, { config: read, schema: getContactSchema }, async (request) => {
-    const contact = await contacts.get(requireKey(request).workspaceId, contactSelector(request.query));
-    return { success: true, message: 'Contact retrieved', data: contactDetailView(contact) };
-  });
+  const get = async (workspaceId: string, selector: ContactSelector) => {
+    return { success: true, message: 'Contact retrieved', data: contactDetailView(await contacts.get(workspaceId, selector)) };
+  };
 
-  api.post(`${CONTACTS}/add-contact`, { config: write, schema: addContactSchema }, async (request) => {
-    const workspaceId = requireKey(request).workspaceId;
-    const b = request.body;
+  const add = async (workspaceId: string, b: z.output<typeof addContactBody>) => {
     const audience = audienceIdOf(b);
     const { contact, created } = await contacts.add(workspaceId, b.email, { profile: profileOf(b), ...(audience !== undefined ? { audienceId: audience } : {}) });
     const detail = await contacts.get(workspaceId, { id: contact.id });
     return { success: true, message: created ? 'Contact added' : 'Contact already existed: updated', data: { ...contactDetailView(detail), created } };
-  });
+  };
 
-  api.patch(`${CONTACTS}/update-contact`, { config: write, schema: updateContactSchema }, async (request) => {
-    const workspaceId = requireKey(request).workspaceId;
-    const b = request.body;
+  const update = async (workspaceId: string, selector: ContactSelector, b: UpdateBody) => {
     const audience = audienceIdOf(b);
-    const updated = await contacts.update(workspaceId, contactSelector(request.query), {
+    const updated = await contacts.update(workspaceId, selector, {
       profile: profileOf(b),
       ...(audience !== undefined ? { audienceId: audience } : {}),
       ...(b.email !== undefined ? { email: b.email } : {}),
@@ -98,12 +107,29 @@ export function registerContactRoutes(app: FastifyInstance, contacts: ContactSer
     });
     const detail = await contacts.get(workspaceId, { id: updated.id });
     return { success: true, message: 'Contact updated', data: contactDetailView(detail) };
-  });
+  };
 
-  api.delete(`${CONTACTS}/delete-contact`, { config: write, schema: deleteContactSchema }, async (request) => {
-    const gone = await contacts.delete(requireKey(request).workspaceId, contactSelector(request.query, request.body));
-    return { success: true, message: 'Contact deleted', data: deletedContactView(gone) };
-  });
+  const remove = async (workspaceId: string, selector: ContactSelector) => {
+    return { success: true, message: 'Contact deleted', data: deletedContactView(await contacts.delete(workspaceId, selector)) };
+  };
+
+  api.get(`${CONTACTS}/get-contacts`, { config: read, schema: listContactsSchema }, (request) => list(requireKey(request).workspaceId, request.query));
+  api.get(`${CONTACTS}/get-contact`, { config: read, schema: getContactSchema }, (request) => get(requireKey(request).workspaceId, contactSelector(request.query)));
+  api.post(`${CONTACTS}/add-contact`, { config: write, schema: addContactSchema }, (request) => add(requireKey(request).workspaceId, request.body));
+  api.patch(`${CONTACTS}/update-contact`, { config: write, schema: updateContactSchema }, (request) =>
+    update(requireKey(request).workspaceId, contactSelector(request.query), request.body),
+  );
+  api.delete(`${CONTACTS}/delete-contact`, { config: write, schema: deleteContactSchema }, (request) =>
+    remove(requireKey(request).workspaceId, contactSelector(request.query, request.body)),
+  );
+
+  api.get('/contacts', { config: read, schema: restListContactsSchema }, (request) => list(requireKey(request).workspaceId, request.query));
+  api.post('/contacts', { config: write, schema: restAddContactSchema }, (request) => add(requireKey(request).workspaceId, request.body));
+  api.get('/contacts/:email', { config: read, schema: restGetContactSchema }, (request) => get(requireKey(request).workspaceId, pathSelector(request.params.email)));
+  api.put('/contacts/:email', { config: write, schema: restUpdateContactSchema }, (request) =>
+    update(requireKey(request).workspaceId, pathSelector(request.params.email), request.body),
+  );
+  api.delete('/contacts/:email', { config: write, schema: restDeleteContactSchema }, (request) => remove(requireKey(request).workspaceId, pathSelector(request.params.email)));
 
   api.get(`${AUDIENCES}/get-audiences`, { config: manage, schema: listAudiencesSchema }, async (request) => {
     const q = request.query;

@@ -523,3 +523,31 @@ export const deleteAudienceSchema = {
     ...SELECTED_ERRORS,
   },
 };
+
+// ---------------------------------------------------------------------------------------------------------
+// The Elixir SDK's REST-style paths (spec §4.7): `/contacts`, `/contacts/{email}`, kept as aliases.
+
+const contactPath = z.object({
+  email: z.string().meta({ description: 'The address, URL-encoded (or the contact id)', examples: [EXAMPLE_EMAIL] }),
+});
+const restAlias = (summary: string, of: string) =>
+  operation({ summary, description: `The Elixir SDK's REST-style path (spec §4.7) for \`${of}\`; \`{email}\` may also be the contact id.`, tag: contacts, aliasOf: of });
+
+export const restListContactsSchema = { ...listContactsSchema, ...restAlias('List contacts (REST path)', 'GET /api/v1/public/contacts/get-contacts') };
+export const restAddContactSchema = { ...addContactSchema, ...restAlias('Add a contact (REST path)', 'POST /api/v1/public/contacts/add-contact') };
+export const restGetContactSchema = {
+  ...restAlias('Get a contact (REST path)', 'GET /api/v1/public/contacts/get-contact'),
+  params: contactPath,
+  response: getContactSchema.response,
+};
+export const restUpdateContactSchema = {
+  ...restAlias('Update a contact (REST path)', 'PATCH /api/v1/public/contacts/update-contact'),
+  params: contactPath,
+  body: updateContactBody,
+  response: updateContactSchema.response,
+};
+export const restDeleteContactSchema = {
+  ...restAlias('Delete a contact (REST path)', 'DELETE /api/v1/public/contacts/delete-contact'),
+  params: contactPath,
+  response: deleteContactSchema.response,
+};
