@@ -93,6 +93,9 @@ describe.each(BACKENDS)('the contacts API on %s', (backend) => {
       expect(again).toMatchObject({ id: first.id, email: 'reuse@example.com', first_name: 'Re', last_name: 'Use', created: false });
       expect(again.audiences).toHaveLength(1);
       expect(await countOf(aud.id)).toBe(1);
+      // the events of the first call only: a repeat that changes nothing tells of nothing
+      const events = await t.app.services.database.db.selectFrom('contact_events').select('type').where('contact_id', '=', first.id).orderBy('id').execute();
+      expect(events.map((e) => e.type)).toEqual(['contact.created', 'contact.subscribed']);
       // reusing it adds it to another audience, the first is untouched
       const other = await addAudience('Other');
       const third = await addContact({ email: 'reuse@example.com', audienceId: other.id });
@@ -114,6 +117,16 @@ describe.each(BACKENDS)('the contacts API on %s', (backend) => {
       expect(await addContact({ email: 'n2@example.com', name: '  Plato ' })).toMatchObject({ first_name: 'Plato', last_name: null });
       expect(await addContact({ email: 'n3@example.com', name: 'Ada Lovelace', first_name: 'Augusta' })).toMatchObject({ first_name: 'Augusta', last_name: 'Lovelace' });
       expect(await addContact({ email: 'n4@example.com', name: 'Ada Lovelace', firstName: 'A', lastName: 'L' })).toMatchObject({ first_name: 'A', last_name: 'L' });
+    });
+
+    it('many simultaneous adds of one address make one contact and one membership', async () => {
+      const aud = await addAudience('Race');
+      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => addContact({ email: i % 2 ? 'race@example.com' : 'RACE@example.com', audience_id: aud.id })));
+      expect(new Set(results.map((r) => r.id)).size).toBe(1);
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      expect(await countOf(aud.id)).toBe(1);
+      const events = await t.app.services.database.db.selectFrom('contact_events').select('type').where('contact_id', '=', results[0]!.id).orderBy('id').execute();
+      expect(events.map((e) => e.type)).toEqual(['contact.created', 'contact.subscribed']);
     });
 
     it('refuses an invalid or missing address, naming the field', async () => {
@@ -470,6 +483,16 @@ describe.each(BACKENDS)('the contacts API on %s', (backend) => {
       const own = await addContact({ email: 'b-own@example.com' }, b);
       expectError(await api(`contacts/update-contact?id=${own.id}`, { method: 'PATCH', body: { audience_id: aAudience } }, b), 404, 'NOT_FOUND');
       expectError(await api(`contacts/update-contact?id=${own.id}`, { method: 'PATCH', body: { audience_id: aAudience, subscription: 'unsubscribed' } }, b), 404, 'NOT_FOUND');
+      // and through the Elixir SDK's REST paths
+      const rest = (path: string, opts: Parameters<typeof call>[1] = {}) => call(`${t.url}${path}`, { key: b.adminKey, ...opts });
+      for (const ref of ['shared@example.com', aContact.id]) {
+        expectError(await rest(`/contacts/${ref}`), 404, 'NOT_FOUND');
+        expectError(await rest(`/contacts/${ref}`, { method: 'PUT', body: { first_name: 'Mallory' } }), 404, 'NOT_FOUND');
+        expectError(await rest(`/contacts/${ref}`, { method: 'DELETE' }), 404, 'NOT_FOUND');
+      }
+      expectError(await rest(`/contacts?audience_id=${aAudience}`), 404, 'NOT_FOUND');
+      expectError(await rest('/contacts', { body: { email: 'intruder@example.com', audience_id: aAudience } }), 404, 'NOT_FOUND');
+      expect((ok(await rest('/contacts')) as unknown as ContactPage).contacts.map((c) => c.email)).toEqual(['b-own@example.com']);
       await aUnchanged();
     });
 

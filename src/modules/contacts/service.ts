@@ -113,12 +113,16 @@ export class ContactService {
       let created = false;
       if (!contact) {
         contact = await insertContact(trx, workspaceId, email, { ...input.profile, custom_fields: withoutNulls(input.profile.custom_fields) });
-        // another request added the address between our look and our insert: use theirs
-        contact ??= await lockContact(trx, workspaceId, { email });
-        if (!contact) throw new ApiError('CONFLICT', 'The contact changed while it was being added; try again');
-        created = true;
-        events.push({ workspaceId, contactId: contact.id, type: 'contact.created', data: { email: contact.email } });
-      } else {
+        if (contact) {
+          created = true;
+          events.push({ workspaceId, contactId: contact.id, type: 'contact.created', data: { email: contact.email } });
+        } else {
+          // another request added the address between our look and our insert: theirs is reused like any other
+          contact = await lockContact(trx, workspaceId, { email });
+          if (!contact) throw new ApiError('CONFLICT', 'The contact changed while it was being added; try again');
+        }
+      }
+      if (!created) {
         const changes = changedColumns(contact, input.profile);
         if (Object.keys(changes).length > 0) {
           contact = await updateContactColumns(trx, contact.id, changes);
