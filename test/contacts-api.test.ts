@@ -344,6 +344,21 @@ describe.each(BACKENDS)('the contacts API on %s', (backend) => {
       expect((await update(`id=${c.id}`, { email: 'New@Example.com' })).email).toBe('New@Example.com');
     });
 
+    it('a change of address racing an add of that address ends in 200 or 409 CONFLICT, never a 500', async () => {
+      const movers = await Promise.all(Array.from({ length: 6 }, (_, i) => addContact({ email: `mover${i}@example.com` })));
+      const answers = await Promise.all(
+        movers.flatMap((m, i) => [
+          api(`contacts/update-contact?id=${m.id}`, { method: 'PATCH', body: { email: `target${i}@example.com` } }),
+          api('contacts/add-contact', { body: { email: `target${i}@example.com` } }),
+        ]),
+      );
+      for (const res of answers) expect([200, 409], res.text).toContain(res.status);
+      for (let i = 0; i < movers.length; i++) {
+        const owner = await getContact(`email=target${i}@example.com`);
+        expect(owner.email).toBe(`target${i}@example.com`);
+      }
+    });
+
     it('answers 404 for an unknown contact and 400 without a selector', async () => {
       expectError(await api('contacts/update-contact?email=ghost@example.com', { method: 'PATCH', body: { name: 'G' } }), 404, 'NOT_FOUND', 'Contact not found');
       expectError(await api('contacts/update-contact?id=nope', { method: 'PATCH', body: {} }), 404, 'NOT_FOUND');

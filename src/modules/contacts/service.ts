@@ -148,6 +148,7 @@ export class ContactService {
     if (input.subscription && !input.audienceId) {
       throw new ApiError('VALIDATION_ERROR', "Field 'audience_id' is required to change a contact's subscription to an audience");
     }
+    const conflict = new ApiError('CONFLICT', `Another contact has the address ${JSON.stringify(input.email)}`);
     return inTransaction(this.db, async (trx) => {
       let contact = await lockContact(trx, workspaceId, selector);
       if (!contact) throw notFound('Contact');
@@ -155,7 +156,7 @@ export class ContactService {
       const changes = changedColumns(contact, input.profile, input.email);
       if (changes.email !== undefined) {
         const other = await findContactByEmail(trx, workspaceId, changes.email);
-        if (other && other.id !== contact.id) throw new ApiError('CONFLICT', `Another contact has the address ${JSON.stringify(changes.email)}`);
+        if (other && other.id !== contact.id) throw conflict;
       }
       if (Object.keys(changes).length > 0) {
         contact = await updateContactColumns(trx, contact.id, changes);
@@ -172,6 +173,9 @@ export class ContactService {
       }
       await recordContactEvents(trx, events);
       return contact;
+    }).catch((err: unknown) => {
+      // a concurrent add took the new address between our look and our write (the unique index refused it)
+      throw input.email !== undefined && (err as { code?: unknown }).code === '23505' ? conflict : err;
     });
   }
 
