@@ -170,6 +170,19 @@ describe.each(BACKENDS)('the audiences API on %s', (backend) => {
     expect(await count(b.id)).toBe(1);
   });
 
+  it('adds racing the deletion of their audience end in 200 or 404, never a 500', async () => {
+    const w = await t.workspace();
+    for (let round = 0; round < 3; round++) {
+      const a = await create({ name: `Doomed ${round}` }, w);
+      const answers = await Promise.all([
+        ...Array.from({ length: 6 }, (_, i) => api('contacts/add-contact', { body: { email: `racer${round}-${i}@example.com`, audience_id: a.id } }, w)),
+        api(`audiences/delete-audience?id=${a.id}`, { method: 'DELETE' }, w),
+        ...Array.from({ length: 6 }, (_, i) => api(`contacts/update-contact?email=racer${round}-${i}@example.com`, { method: 'PATCH', body: { audience_id: a.id } }, w)),
+      ]);
+      for (const res of answers) expect([200, 404], res.text).toContain(res.status);
+    }
+  });
+
   it('deletes with the id in the query or a JSON body, answering a JSON object; 404 the second time', async () => {
     const a = await create({ name: 'Body delete' });
     const res = await api('audiences/delete-audience', { method: 'DELETE', body: { audience_id: a.id } });

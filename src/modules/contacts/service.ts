@@ -134,7 +134,7 @@ export class ContactService {
       }
       await recordContactEvents(trx, events);
       return { contact, created };
-    });
+    }).catch(audienceGone);
   }
 
   async get(workspaceId: string, selector: ContactSelector): Promise<ContactDetail> {
@@ -176,7 +176,7 @@ export class ContactService {
     }).catch((err: unknown) => {
       // a concurrent add took the new address between our look and our write (the unique index refused it)
       throw input.email !== undefined && (err as { code?: unknown }).code === '23505' ? conflict : err;
-    });
+    }).catch(audienceGone);
   }
 
   private setGlobalStatus(trx: Tx, contactId: string, blockedReason: 'manual' | 'hard_bounce' | 'complaint' | null): Promise<ContactRow> {
@@ -252,6 +252,11 @@ export class ContactService {
     ]);
     return { contacts, total: counted.n };
   }
+}
+
+/** The audience was checked, then deleted by a concurrent request before the membership was written (its foreign key refused it). */
+function audienceGone(err: unknown): never {
+  throw (err as { code?: unknown }).code === '23503' ? notFound('Audience') : err;
 }
 
 function subscriptionEvent(workspaceId: string, contactId: string, audienceId: string, status: MembershipStatus, source: string): ContactEvent {
