@@ -29,7 +29,7 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 // ---------------------------------------------------------------------------------------------------------
 // Query parameters. Every one has a camelCase and a snake_case spelling (spec §4.1, §5, §15.8–9): both are
-// declared so the reference shows them, and the route reads whichever was given (queries.ts-style helpers below).
+// declared so the reference shows them, and the route (routes.ts) reads whichever was given.
 
 /** `page` as clients send it: absent, empty or 0 mean the first page (the CLI sends 0 for "unset"). */
 const pageQuery = z
