@@ -86,7 +86,7 @@ describe.each(BACKENDS)('the fuzzed boundary on %s', (backend) => {
   let ws: { id: string; adminKey: string; key: string };
   let keys: { admin: string; regular: string; domain: string };
   /** real ids and tokens, so a share of the requests reaches an existing resource */
-  let real: { id: string[]; token: string[]; domainId: string; templateId: string };
+  let real: { id: string[]; token: string[]; domainId: string; templateId: string; audienceId: string };
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 
   beforeAll(async () => {
@@ -125,11 +125,14 @@ describe.each(BACKENDS)('the fuzzed boundary on %s', (backend) => {
       const list = await call(`${t.url}/api/v1/captured?email_id=${emailId}`, { key: keys.regular });
       return (list.body.data as { messages: { id: string }[] }).messages[0]?.id ?? null;
     }, { what: 'the captured copy' });
+    const audienceId = (await services.audiences.create(ws.id, { name: 'Fuzz' })).id;
+    const contactId = (await services.contacts.add(ws.id, 'fuzz@example.test', { profile: {}, audienceId })).contact.id;
     real = {
-      id: [emailId, scheduled.body.id as string, capturedId, await saveTemplate(), domainId],
+      id: [emailId, scheduled.body.id as string, capturedId, await saveTemplate(), domainId, audienceId, contactId],
       token: [services.tokens.sign('view', emailId), services.tokens.sign('unsubscribe', emailId)],
       domainId,
       templateId,
+      audienceId,
     };
   });
   afterAll(async () => {
@@ -171,6 +174,12 @@ describe.each(BACKENDS)('the fuzzed boundary on %s', (backend) => {
         bodies: [obj({ name: 'T', subject: 'Hi {{name}}', html: '<p>{{name}}</p>', text: 'Hi', required_variables: ['name'] }), obj({ blocks: [obj({ type: 'text', text: 'hi' })], name: 'B' })],
       },
       { route: /add-domain$/, bodies: [obj({ domain: 'fuzz.example.test', region: 'us-east-1' })] },
+      {
+        route: /(add-contact|^\/contacts)$/,
+        bodies: [obj({ email: 'fz+1@example.test', name: 'F Z', audience_id: real.audienceId, tags: ['t'], custom_fields: obj({ a: '1' }), companyName: 'C' })],
+      },
+      { route: /(update-contact|\/contacts\/:email)$/, bodies: [obj({ first_name: 'F', audience_id: real.audienceId, subscription: 'unsubscribed', status: 'blocked', customAttributes: obj({ b: null }) })] },
+      { route: /add-audience$/, bodies: [obj({ name: 'Fz', description: 'd', double_opt_in: true })] },
       { route: /api-keys/, bodies: [obj({ custom_domain_id: real.domainId, name: 'k', expires_at: later })] },
     ];
     const matching = kinds.filter((k) => k.route.test(route.url)).slice(0, 1);

@@ -54,7 +54,7 @@ describe('the OpenAPI document and the API reference', () => {
   let doc: Document;
   let ws: { id: string; adminKey: string; key: string };
   /** what the examples' ids and times are replaced with: things this test created */
-  const fixture = { email: '', captured: '', scheduled: '', template: '', disposableTemplate: '', domain: '', verifiedDomain: '', doomed: [] as string[], view: '', unsubscribe: '', subscribe: '', confirm: '' };
+  const fixture = { email: '', captured: '', scheduled: '', template: '', disposableTemplate: '', domain: '', verifiedDomain: '', doomed: [] as string[], view: '', unsubscribe: '', audience: '', doomedAudience: '', contact: '', doomedContact: '', doomedAddress: 'doomed-rest@example.org', subscribe: '', confirm: '' };
 
   beforeAll(async () => {
     dns = await startDnsServer();
@@ -85,6 +85,11 @@ describe('the OpenAPI document and the API reference', () => {
     fixture.doomed = [await domain('doomed-1.example.com'), await domain('doomed-2.example.com')];
     fixture.view = s.tokens.sign('view', fixture.email);
     fixture.unsubscribe = s.tokens.sign('unsubscribe', fixture.email);
+    fixture.audience = (await s.audiences.create(ws.id, { name: 'fixture' })).id;
+    fixture.doomedAudience = (await s.audiences.create(ws.id, { name: 'to delete' })).id;
+    fixture.contact = (await s.contacts.add(ws.id, 'fixture@example.org', { profile: {}, audienceId: fixture.audience })).contact.id;
+    fixture.doomedContact = (await s.contacts.add(ws.id, 'doomed@example.org', { profile: {} })).contact.id;
+    await s.contacts.add(ws.id, fixture.doomedAddress, { profile: {} });
     // a double opt-in audience: the form's example subscribes, and a pending member's link confirms
     const audience = await s.audiences.create(ws.id, { name: 'Fixture list', doubleOptIn: true });
     fixture.subscribe = audience.subscribe_url.split('/s/')[1]!;
@@ -152,6 +157,9 @@ describe('the OpenAPI document and the API reference', () => {
     expect(marks('get', '/health').extension).toBe(true);
     expect(marks('get', '/api/v1/captured/{id}/raw').extension).toBe(true);
     expect(marks('get', '/api/v1/public/emails/get-email').extension).toBe(false);
+    expect(marks('get', '/api/v1/public/contacts/get-contacts')).toEqual({ deprecated: false, extension: false });
+    expect(marks('post', '/api/v1/public/audiences/add-audience')).toEqual({ deprecated: false, extension: false });
+    expect(marks('put', '/contacts/{email}')).toEqual({ deprecated: true, extension: false });
   });
 
   it('declares the error envelope with every error code, and the security schemes of both key types', () => {
@@ -171,9 +179,13 @@ describe('the OpenAPI document and the API reference', () => {
     if (path.includes('/delete-domain')) return fixture.doomed.shift()!;
     if (path.includes('/rotate-dkim') || path.includes('/api-keys/')) return fixture.verifiedDomain;
     if (path.startsWith('/api/v1/public/domains')) return fixture.domain;
+    if (path.startsWith('/api/v1/public/contacts')) return method === 'DELETE' ? fixture.doomedContact : fixture.contact;
+    if (path.startsWith('/api/v1/public/audiences')) return method === 'DELETE' ? fixture.doomedAudience : fixture.audience;
     throw new Error(`no fixture for an id on ${path}`);
   }
   const ID_FIELDS = new Set(['id', 'email_id', 'emailId', 'domain_id', 'domainId', 'custom_domain_id']);
+  /** fields that name an audience wherever they appear (a contact's request names both) */
+  const AUDIENCE_FIELDS = new Set(['audience_id', 'audienceId']);
 
   /** The example request of an operation, with this test's fixtures in place of the example's ids and times. */
   function exampleRequest(path: string, method: string, op: Operation) {
@@ -186,6 +198,9 @@ describe('the OpenAPI document and the API reference', () => {
       let value = firstExample(p);
       if (value === undefined) continue;
       if (ID_FIELDS.has(p.name)) value = id();
+      if (AUDIENCE_FIELDS.has(p.name)) value = fixture.audience;
+      // the Elixir SDK's /contacts/{email}
+      if (p.name === 'email' && p.in === 'path') value = method === 'DELETE' ? fixture.doomedAddress : 'fixture@example.org';
       if (p.name === 'token') {
         value = path.startsWith('/v/') ? fixture.view : path.startsWith('/u/') ? fixture.unsubscribe : path.startsWith('/s/confirm/') ? fixture.confirm : fixture.subscribe;
       }
@@ -197,6 +212,7 @@ describe('the OpenAPI document and the API reference', () => {
     if (body) {
       body = { ...body };
       for (const field of Object.keys(body)) if (ID_FIELDS.has(field)) body[field] = id();
+      for (const field of Object.keys(body)) if (AUDIENCE_FIELDS.has(field)) body[field] = fixture.audience;
       if ('scheduled_at' in body) body.scheduled_at = new Date(Date.now() + 86_400_000).toISOString().slice(0, 19);
       if (path.endsWith('/add-domain')) body.domain = 'added.example.com';
     }

@@ -17,7 +17,7 @@ const SECURITY_SCHEMES = {
   adminKey: {
     type: 'http',
     scheme: 'bearer',
-    description: 'An admin key (`kms_<id>.adm_<secret>`), carrying scopes; manages domains, keys and templates and reads emails.',
+    description: 'An admin key (`kms_<id>.adm_<secret>`), carrying scopes; manages domains, keys, templates, contacts and audiences and reads emails.',
   },
   sendingKey: {
     type: 'http',
@@ -102,6 +102,8 @@ export function registerApiReference(app: FastifyInstance, opts: { publicUrl: ()
         { name: 'Captured', description: 'Messages kept by the capture transport (DELIVERY_MODE=capture)' },
         { name: 'Domains', description: 'Custom sending domains and their keys' },
         { name: 'Templates', description: 'Stored templates' },
+        { name: 'Contacts', description: "The workspace's contacts and their audience memberships" },
+        { name: 'Audiences', description: 'Lists of contacts, each with a hosted subscribe form' },
         { name: 'Keys', description: 'API keys' },
         { name: 'Hosted pages', description: 'Pages behind the links in emails' },
         { name: 'Operations', description: 'Health and readiness' },

@@ -191,6 +191,7 @@ export function encodeSegment(s: string): string {
 export const QUERY_KEYS = [
   'limit', 'cursor', 'status', 'id', 'email_id', 'emailId', 'recipient', 'since', 'until', 'from', 'to', 'domain_id', 'domainId',
   'page', 'per_page', 'offset', 'limit[]', 'cursor[]', 'status[]', 'id[]', 'a[b]', '__proto__', 'constructor', '',
+  'email', 'audienceId', 'audience_id', 'sortBy', 'sort_dir', 'subscribedOnly',
 ];
 
 /** Cursors shaped like ours (base64url of a JSON [time, id] pair) but holding what ours never do. */

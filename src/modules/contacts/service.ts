@@ -127,12 +127,16 @@ export class ContactService {
       let created = false;
       if (!contact) {
         contact = await insertContact(trx, workspaceId, email, { ...input.profile, custom_fields: withoutNulls(input.profile.custom_fields) });
-        // another request added the address between our look and our insert: use theirs
-        contact ??= await lockContact(trx, workspaceId, { email });
-        if (!contact) throw new ApiError('CONFLICT', 'The contact changed while it was being added; try again');
-        created = true;
-        events.push({ workspaceId, contactId: contact.id, type: 'contact.created', data: { email: contact.email } });
-      } else {
+        if (contact) {
+          created = true;
+          events.push({ workspaceId, contactId: contact.id, type: 'contact.created', data: { email: contact.email } });
+        } else {
+          // another request added the address between our look and our insert: theirs is reused like any other
+          contact = await lockContact(trx, workspaceId, { email });
+          if (!contact) throw new ApiError('CONFLICT', 'The contact changed while it was being added; try again');
+        }
+      }
+      if (!created) {
         const changes = changedColumns(contact, input.profile);
         if (Object.keys(changes).length > 0) {
           contact = await updateContactColumns(trx, contact.id, changes);
@@ -144,7 +148,7 @@ export class ContactService {
       }
       await recordContactEvents(trx, events);
       return { contact, created };
-    });
+    }).catch(audienceGone);
   }
 
   async get(workspaceId: string, selector: ContactSelector): Promise<ContactDetail> {
@@ -158,6 +162,7 @@ export class ContactService {
     if (input.subscription && !input.audienceId) {
       throw new ApiError('VALIDATION_ERROR', "Field 'audience_id' is required to change a contact's subscription to an audience");
     }
+    const conflict = new ApiError('CONFLICT', `Another contact has the address ${JSON.stringify(input.email)}`);
     return inTransaction(this.db, async (trx) => {
       let contact = await lockContact(trx, workspaceId, selector);
       if (!contact) throw notFound('Contact');
@@ -165,7 +170,7 @@ export class ContactService {
       const changes = changedColumns(contact, input.profile, input.email);
       if (changes.email !== undefined) {
         const other = await findContactByEmail(trx, workspaceId, changes.email);
-        if (other && other.id !== contact.id) throw new ApiError('CONFLICT', `Another contact has the address ${JSON.stringify(changes.email)}`);
+        if (other && other.id !== contact.id) throw conflict;
       }
       if (Object.keys(changes).length > 0) {
         contact = await updateContactColumns(trx, contact.id, changes);
@@ -182,7 +187,10 @@ export class ContactService {
       }
       await recordContactEvents(trx, events);
       return contact;
-    });
+    }).catch((err: unknown) => {
+      // a concurrent add took the new address between our look and our write (the unique index refused it)
+      throw input.email !== undefined && (err as { code?: unknown }).code === '23505' ? conflict : err;
+    }).catch(audienceGone);
   }
 
   private setGlobalStatus(trx: Tx, contactId: string, blockedReason: 'manual' | 'hard_bounce' | 'complaint' | null): Promise<ContactRow> {
@@ -318,6 +326,11 @@ export class ContactService {
     ]);
     return { contacts, total: counted.n };
   }
+}
+
+/** The audience was checked, then deleted by a concurrent request before the membership was written (its foreign key refused it). */
+function audienceGone(err: unknown): never {
+  throw (err as { code?: unknown }).code === '23503' ? notFound('Audience') : err;
 }
 
 function subscriptionEvent(workspaceId: string, contactId: string, audienceId: string, status: MembershipStatus, source: string): ContactEvent {

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, Tx } from '../../platform/db/database.js';
 import type { AudienceRow, ContactEventType, ContactRow, MembershipStatus } from '../../platform/db/schema.js';
-import { uuidv7 } from '../../platform/ids.js';
+import { isUuid, uuidv7 } from '../../platform/ids.js';
 
 /** The profile columns a caller may set; absent means unchanged, null clears. */
 export interface ProfileColumns {
@@ -17,7 +17,9 @@ export interface ProfileColumns {
 /** How a contact is found: its address is compared without regard to case (spec §4.6). */
 export const emailKey = (email: string): string => email.toLowerCase();
 
+/** Ids are never refused for their form (spec §1.6): one that is not a UUID names no row (and would fail the uuid cast). */
 export function findContactById(db: Db | Tx, workspaceId: string, id: string): Promise<ContactRow | undefined> {
+  if (!isUuid(id)) return Promise.resolve(undefined);
   return db.selectFrom('contacts').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id).executeTakeFirst();
 }
 
@@ -27,6 +29,7 @@ export function findContactByEmail(db: Db | Tx, workspaceId: string, email: stri
 
 /** Locks the contact's row for the rest of the transaction, so two changes to it apply one after the other. */
 export function lockContact(trx: Tx, workspaceId: string, by: { id: string } | { email: string }): Promise<ContactRow | undefined> {
+  if ('id' in by && !isUuid(by.id)) return Promise.resolve(undefined);
   let q = trx.selectFrom('contacts').selectAll().where('workspace_id', '=', workspaceId);
   q = 'id' in by ? q.where('id', '=', by.id) : q.where('email_key', '=', emailKey(by.email));
   return q.forUpdate().executeTakeFirst();
@@ -70,6 +73,7 @@ export async function deleteContactRow(trx: Tx, id: string): Promise<void> {
 }
 
 export function findAudience(db: Db | Tx, workspaceId: string, id: string): Promise<AudienceRow | undefined> {
+  if (!isUuid(id)) return Promise.resolve(undefined);
   return db.selectFrom('audiences').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id).executeTakeFirst();
 }
 
@@ -82,6 +86,7 @@ export function insertAudience(db: Db, a: { workspaceId: string; name: string; d
 }
 
 export async function deleteAudienceRow(db: Db, workspaceId: string, id: string): Promise<boolean> {
+  if (!isUuid(id)) return false;
   const res = await db.deleteFrom('audiences').where('workspace_id', '=', workspaceId).where('id', '=', id).executeTakeFirst();
   return Number(res.numDeletedRows) > 0;
 }
