@@ -44,6 +44,13 @@ export const EMAIL_EVENT_TYPES = [
   'late',
   // the recipient asked to unsubscribe on the hosted page
   'unsubscribed',
+  // engagement: the tracking pixel was fetched, a tracked link followed
+  'opened',
+  'clicked',
+  // the recipient reported the email as spam (a feedback report)
+  'complained',
+  // not attempted for a recipient on the workspace's suppression list
+  'suppressed',
   // the from address stopped being (or never was) one the sending key may use; see modules/domains/outgoing.ts
   'sender_unverified',
 ] as const;
