@@ -25,6 +25,7 @@ import { registerDomainRoutes, createOutgoingPreparer } from '../modules/domains
 import { DkimSignerPool } from '../platform/mail/dkim/signer-pool.js';
 import { registerTemplateRoutes } from '../modules/templates/index.js';
 import { registerHostedRoutes } from '../modules/hosted/index.js';
+import { registerContactImportRoutes } from '../modules/contacts/index.js';
 import { queueStats, releaseOrphanedLeases, largeHtmlTextAlternative } from '../modules/delivery/index.js';
 import { DeliveryWorker } from '../workers/delivery-worker.js';
 import { enqueueJob } from '../platform/queue/jobs-store.js';
@@ -131,6 +132,7 @@ export function buildHttp(services: Services, log: Logger, metrics: Metrics = ne
     registerDomainRoutes(scope, services.domains);
     registerTemplateRoutes(scope, services.templates);
     registerHostedRoutes(scope, services.hosted);
+    registerContactImportRoutes(scope, services.contactImports, services.config);
     registerMetricsRoute(scope, { metrics, token: services.config.metricsToken, refresh: queueGaugeReader(services, metrics) });
   });
   return app;

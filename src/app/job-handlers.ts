@@ -1,6 +1,7 @@
 import type { Services } from './services.js';
 import type { JobHandler } from '../workers/job-worker.js';
 import { VERIFY_QUEUE } from '../modules/domains/index.js';
+import { IMPORT_QUEUE } from '../modules/contacts/index.js';
 
 const HOUR = 3600_000;
 
@@ -18,6 +19,10 @@ export function createJobHandlers(s: Services): Record<string, JobHandler> {
     [VERIFY_QUEUE]: async (payload) => {
       const next = typeof payload.domainId === 'string' ? await s.domains.runScheduledCheck(payload.domainId) : null;
       return next ? { retryAt: next } : undefined;
+    },
+    // one job per CSV import; a retried or resumed job goes on from the import's last written batch
+    [IMPORT_QUEUE]: async (payload) => {
+      if (typeof payload.importId === 'string') await s.contactImports.run(payload.importId);
     },
   };
 }

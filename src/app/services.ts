@@ -6,7 +6,7 @@ import { QueueSignal } from '../platform/queue/signal.js';
 import { loadSharedSecret, TokenSigner } from '../platform/tokens.js';
 import { compiledScript } from '../platform/workers/compiled-script.js';
 import { ContentPool } from '../platform/workers/content-pool.js';
-import { AudienceService, ContactService } from '../modules/contacts/index.js';
+import { AudienceService, ContactImportService, ContactService } from '../modules/contacts/index.js';
 import { DomainSenderPolicy, DomainService } from '../modules/domains/index.js';
 import { EmailService } from '../modules/emails/index.js';
 import { HostedPageService } from '../modules/hosted/index.js';
@@ -34,6 +34,7 @@ export interface Services {
   hosted: HostedPageService;
   contacts: ContactService;
   audiences: AudienceService;
+  contactImports: ContactImportService;
 }
 
 /** Call after migrations: the URL-signing secret lives in the database. `metrics` counts what the services do (a server's, not a CLI command's). */
@@ -76,5 +77,6 @@ export async function createServices(config: Config, database: Database, metrics
     hosted: new HostedPageService({ tokens, emails }),
     contacts: new ContactService(db),
     audiences: new AudienceService(db, tokens, config),
+    contactImports: new ContactImportService({ db, signal, limits: config.imports }),
   };
 }

@@ -2,3 +2,4 @@
 export { registerSendingRoutes, SEND_PREFIXES } from './routes.js';
 export { SendingService, type SenderPolicy } from './service.js';
 export { retryDelayMs, TIER_POLICIES } from './tiers.js';
+export { isValidEmail } from './addresses.js';

@@ -1,0 +1,191 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import { call, startTestApp, waitFor, type TestApp } from './support/app.js';
+import { BACKENDS, type Backend } from './support/databases.js';
+
+const ROWS = 10_000;
+/** IMPORT_MAX_BYTES of these tests: above the 10,000-row file, low enough to send more than it cheaply */
+const MAX_BYTES = 1_500_000;
+
+/** A file of `n` contacts: every spelling of the columns the import maps, and a custom field. */
+function generatedCsv(n: number): string {
+  const lines = ['Email,First Name,lastName,company_name,Job Title,phone_number,tags,plan'];
+  for (let i = 0; i < n; i++) lines.push(`user${i}@example.com,First${i},Last${i},Company ${i % 97},Engineer,+1 555 ${String(i).padStart(7, '0')},"vip;batch${i % 5}",pro`);
+  return `${lines.join('\n')}\n`;
+}
+
+interface ImportView {
+  id: string;
+  status: string;
+  rows_read: number;
+  created: number;
+  updated: number;
+  skipped: number;
+  failed: number;
+  errors: { row: number; column: string | null; reason: string }[];
+  errors_total: number;
+  error: string | null;
+  bytes: number;
+}
+
+describe.each(BACKENDS)('CSV import of contacts (%s)', (backend: Backend) => {
+  let t: TestApp;
+  let ws: { id: string; adminKey: string; key: string };
+
+  beforeAll(async () => {
+    t = await startTestApp({ backend, env: { IMPORT_MAX_BYTES: String(MAX_BYTES), IMPORT_MAX_ACTIVE: '3' } });
+    ws = await t.workspace();
+  });
+  afterAll(() => t?.close());
+
+  const upload = (csv: string, opts: { key?: string; query?: string; contentType?: string } = {}) =>
+    call(`${t.url}/api/v1/public/contacts/import${opts.query ?? ''}`, { method: 'POST', key: opts.key ?? ws.adminKey, rawBody: csv, headers: { 'content-type': opts.contentType ?? 'text/csv' } });
+
+  async function uploadMultipart(csv: string, fields: Record<string, string> = {}, key = ws.adminKey) {
+    const form = new FormData();
+    // the field before the file and after it: both are read
+    form.append('note', 'ignored');
+    form.append('file', new Blob([csv], { type: 'text/csv' }), 'contacts.csv');
+    for (const [k, v] of Object.entries(fields)) form.append(k, v);
+    const res = await fetch(`${t.url}/api/v1/public/contacts/import`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: form });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
+  async function finished(id: string, key = ws.adminKey): Promise<ImportView> {
+    return waitFor(
+      async () => {
+        const res = await call(`${t.url}/api/v1/public/contacts/imports/${id}`, { key });
+        expect(res.status, res.text).toBe(200);
+        const data = res.body.data as ImportView;
+        return data.status === 'completed' || data.status === 'failed' ? data : null;
+      },
+      { timeoutMs: 120_000, intervalMs: 100, what: `import ${id}` },
+    );
+  }
+
+  const count = async (table: 'contacts' | 'contact_events', where = sql`true`) => {
+    const res = await sql<{ n: number }>`SELECT count(*)::int AS n FROM ${sql.table(table)} WHERE workspace_id = ${ws.id} AND ${where}`.execute(t.app.services.database.db);
+    return res.rows[0]!.n;
+  };
+
+  it('imports 10,000 rows as text/csv with exact counts, and the same file again as multipart changes nothing', async () => {
+    const audience = await t.app.services.audiences.create(ws.id, { name: 'Imported' });
+    const csv = generatedCsv(ROWS);
+    const res = await upload(csv, { query: `?audience_id=${audience.id}` });
+    expect(res.status, res.text).toBe(202);
+    const data = res.body.data as { id: string; status: string; bytes: number; status_url: string };
+    expect(data).toMatchObject({ status: 'queued', bytes: Buffer.byteLength(csv) });
+    expect(data.status_url).toBe(`${t.config.publicUrl}/api/v1/public/contacts/imports/${data.id}`);
+
+    const done = await finished(data.id);
+    expect(done).toMatchObject({ status: 'completed', rows_read: ROWS, created: ROWS, updated: 0, skipped: 0, failed: 0, errors: [], errors_total: 0, error: null });
+    expect(await count('contacts')).toBe(ROWS);
+    expect((await t.app.services.audiences.get(ws.id, audience.id)).contact_count).toBe(ROWS);
+    expect(await count('contact_events', sql`type = 'contact.created'`)).toBe(ROWS);
+    expect(await count('contact_events', sql`type = 'contact.subscribed'`)).toBe(ROWS);
+    const one = await t.app.services.contacts.get(ws.id, { email: 'USER42@example.com' });
+    expect(one).toMatchObject({
+      email: 'user42@example.com',
+      first_name: 'First42',
+      last_name: 'Last42',
+      company_name: 'Company 42',
+      job_title: 'Engineer',
+      phone: '+1 555 0000042',
+      tags: ['vip', 'batch2'],
+      custom_fields: { plan: 'pro' },
+    });
+
+    const events = await count('contact_events');
+    const again = await uploadMultipart(csv, { audience_id: audience.id });
+    expect(again.status, JSON.stringify(again.body)).toBe(202);
+    const second = await finished((again.body.data as { id: string }).id);
+    expect(second).toMatchObject({ status: 'completed', rows_read: ROWS, created: 0, updated: 0, skipped: ROWS, failed: 0 });
+    expect(await count('contact_events')).toBe(events);
+    expect((await t.app.services.audiences.get(ws.id, audience.id)).contact_count).toBe(ROWS);
+  }, 180_000);
+
+  it('reports malformed rows with their line and column and imports the rest; changed rows count as updated', async () => {
+    await t.app.services.contacts.add(ws.id, 'Known@Example.com', { profile: { first_name: 'Old', tags: ['a'] } });
+    const csv = [
+      'email,name,tags,status',
+      'good1@example.com,Grace Brewster Hopper,x|y,',
+      'not-an-email,Bad Row,,',
+      'short@example.com,Too Few',
+      `long@example.com,${'n'.repeat(300)},,`,
+      'nul@example.com,Nul\0Name,,',
+      'known@example.com,New Name,"a,b",',
+      'good1@EXAMPLE.com,Grace Hopper,,',
+      'bad-status@example.com,Someone,,maybe',
+      'good2@example.com,Solo,,unsubscribed',
+    ].join('\r\n');
+    const res = await upload(csv);
+    expect(res.status, res.text).toBe(202);
+    const done = await finished((res.body.data as { id: string }).id);
+    expect(done).toMatchObject({ status: 'completed', rows_read: 9, created: 2, updated: 2, skipped: 0, failed: 5, errors_total: 5 });
+    expect(done.errors).toEqual([
+      { row: 3, column: 'email', reason: 'is not a valid email address: "not-an-email"' },
+      { row: 4, column: null, reason: 'has 2 columns; the header has 4' },
+      { row: 5, column: 'name', reason: 'is longer than 200 characters' },
+      { row: 6, column: 'name', reason: 'contains a NUL character' },
+      { row: 9, column: 'status', reason: 'must be subscribed or unsubscribed, not "maybe"' },
+    ]);
+    // the second row of an address is applied after the first: Grace Hopper, no middle name
+    expect(await t.app.services.contacts.get(ws.id, { email: 'good1@example.com' })).toMatchObject({ email: 'good1@example.com', first_name: 'Grace', last_name: 'Hopper', tags: ['x', 'y'] });
+    expect(await t.app.services.contacts.get(ws.id, { email: 'known@example.com' })).toMatchObject({ email: 'Known@Example.com', first_name: 'New', last_name: 'Name', tags: ['a', 'b'] });
+  });
+
+  it('fails a file without an email column with a clear error, and an empty file too', async () => {
+    const res = await upload('name,company\nAda,Engines\n');
+    const done = await finished((res.body.data as { id: string }).id);
+    expect(done).toMatchObject({ status: 'failed', rows_read: 0, error: 'The file has no email column: its first row must name the columns, one of them "email"' });
+    const empty = await finished(((await upload('')).body.data as { id: string }).id);
+    expect(empty).toMatchObject({ status: 'failed', error: expect.stringContaining('empty') });
+  });
+
+  it('refuses an upload over IMPORT_MAX_BYTES with 413, declared or streamed, and keeps nothing of it', async () => {
+    const big = `email\n${'x'.repeat(MAX_BYTES)}\n`;
+    const declared = await upload(big);
+    expect(declared.status).toBe(413);
+    expect(declared.body).toMatchObject({ success: false, error: 'PAYLOAD_TOO_LARGE', code: 'PAYLOAD_TOO_LARGE' });
+    const chunks = [Buffer.from('email\n'), Buffer.alloc(MAX_BYTES, 'y')];
+    const streamed = await fetch(`${t.url}/api/v1/public/contacts/import`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ws.adminKey}`, 'content-type': 'text/csv' },
+      body: new ReadableStream({
+        pull(controller) {
+          const next = chunks.shift();
+          if (next) controller.enqueue(next);
+          else controller.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+    expect(streamed.status).toBe(413);
+    expect(((await streamed.json()) as { error: string }).error).toBe('PAYLOAD_TOO_LARGE');
+    const left = await t.app.services.database.db.selectFrom('contact_imports').select('id').where('workspace_id', '=', ws.id).where('status', '=', 'receiving').execute();
+    expect(left).toEqual([]);
+  });
+
+  it('keeps imports to their workspace, checks the audience, and leaves other routes answering 415 to CSV', async () => {
+    const other = await t.workspace();
+    const res = await upload('email\nmine@example.com\n');
+    const id = (res.body.data as { id: string }).id;
+    await finished(id);
+    const seen = await call(`${t.url}/api/v1/public/contacts/imports/${id}`, { key: other.adminKey });
+    expect(seen.status).toBe(404);
+    expect(seen.body.error).toBe('NOT_FOUND');
+    expect((await call(`${t.url}/api/v1/public/contacts/imports/not-a-uuid`, { key: ws.adminKey })).status).toBe(404);
+    const theirAudience = await t.app.services.audiences.create(other.id, { name: 'Theirs' });
+    const cross = await upload('email\nx@example.com\n', { query: `?audienceId=${theirAudience.id}` });
+    expect(cross.status).toBe(404);
+    expect(cross.body.message).toBe('Audience not found');
+    const crossField = await uploadMultipart('email\nx@example.com\n', { audienceId: theirAudience.id });
+    expect(crossField.status).toBe(404);
+    const json = await call(`${t.url}/api/v1/public/contacts/import`, { key: ws.adminKey, body: { email: 'x@example.com' } });
+    expect(json.status).toBe(415);
+    expect(json.body.error).toBe('UNSUPPORTED_MEDIA_TYPE');
+    const elsewhere = await call(`${t.url}/api/v1/templates/save`, { method: 'POST', key: ws.key, rawBody: 'email\nx@example.com\n', headers: { 'content-type': 'text/csv' } });
+    expect(elsewhere.status).toBe(415);
+    expect((await t.app.services.database.db.selectFrom('contacts').select('id').where('workspace_id', '=', other.id).execute()).length).toBe(0);
+  });
+});
