@@ -1,7 +1,11 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { call, startTestApp, waitFor, type TestApp } from './support/app.js';
-import { BACKENDS, type Backend } from './support/databases.js';
+import { BACKENDS, createPostgresDatabase, type Backend, type TestPostgres } from './support/databases.js';
+import { runCli } from './support/processes.js';
 
 const ROWS = 10_000;
 /** IMPORT_MAX_BYTES of these tests: above the 10,000-row file, low enough to send more than it cheaply */
@@ -188,4 +192,47 @@ describe.each(BACKENDS)('CSV import of contacts (%s)', (backend: Backend) => {
     expect(elsewhere.status).toBe(415);
     expect((await t.app.services.database.db.selectFrom('contacts').select('id').where('workspace_id', '=', other.id).execute()).length).toBe(0);
   });
+});
+
+describe('keplars-server contacts import (spawned, PostgreSQL)', () => {
+  let pg: TestPostgres;
+  let dir: string;
+  beforeAll(async () => {
+    pg = await createPostgresDatabase();
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'keplars-import-'));
+  });
+  afterAll(async () => {
+    await pg?.drop();
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('imports a file with progress lines on stderr (no terminal), a summary, --json, and exit 1 for a file it cannot import', async () => {
+    const env = { DATABASE_URL: pg.url, LOG_LEVEL: 'silent' };
+    const created = await runCli(['workspace', 'create', '--name', 'CLI', '--print', 'workspace.id'], env);
+    expect(created.code, created.stderr).toBe(0);
+    const workspace = created.stdout.trim();
+    const file = path.join(dir, 'contacts.csv');
+    await fs.writeFile(file, `${generatedCsv(3000)}broken,row\n`);
+
+    const first = await runCli(['contacts', 'import', file, '--workspace', workspace], env);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toContain(`Importing ${file}`);
+    expect(first.stderr).not.toContain('\r');
+    expect(first.stderr).toMatch(/^\d{4}-\d\d-\d\dT\S+ [\d,]+ rows read: [\d,]+ created, \d+ updated, \d+ skipped, \d+ failed \([\d,]+ rows\/s\)$/m);
+    expect(first.stdout).toContain(`Imported ${file}: 3,001 rows read, 3,000 created, 0 updated, 0 unchanged, 1 refused.`);
+    expect(first.stdout).toContain('3002, (row): has 2 columns; the header has 8');
+
+    const again = await runCli(['contacts', 'import', file, '--workspace', workspace, '--json'], env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ status: 'completed', rows_read: 3001, created: 0, updated: 0, skipped: 3000, failed: 1 });
+
+    const bad = path.join(dir, 'bad.csv');
+    await fs.writeFile(bad, 'name\nAda\n');
+    const failed = await runCli(['contacts', 'import', bad, '--workspace', workspace], env);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('The file has no email column');
+    const usage = await runCli(['contacts', 'import', '--workspace', workspace], env);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('FILE is required');
+  }, 120_000);
 });

@@ -129,14 +129,14 @@ export class ContactImportService {
     return row;
   }
 
-  /** Runs (or resumes) an import to its end; `onProgress` hears each write of its counters. */
-  async run(importId: string, onProgress?: (p: ImportProgress) => void): Promise<void> {
+  /** Runs (or resumes) an import to its end; `onProgress` hears each write of its counters, with the bytes of the file read so far. */
+  async run(importId: string, onProgress?: (p: ImportProgress, bytesRead: number) => void): Promise<void> {
     const db = this.deps.db;
     const start = await findImport(db, null, importId);
     if (!start || start.status === 'completed' || start.status === 'failed' || start.status === 'receiving') return;
     const fail = async (error: string) => {
       await inTransaction(db, (trx) => finishImport(trx, importId, 'failed', error));
-      onProgress?.((await findImport(db, null, importId))!);
+      onProgress?.((await findImport(db, null, importId))!, bytesRead);
     };
     if (start.audience_id && !(await findAudience(db, start.workspace_id, start.audience_id))) return fail('The audience of this import was deleted');
     await db.updateTable('contact_imports').set({ status: 'running', started_at: start.started_at ?? new Date(), updated_at: new Date() }).where('id', '=', importId).execute();
@@ -156,6 +156,7 @@ export class ContactImportService {
     let lastLine = checkpoint;
     let lastWrite = Date.now();
     let map: ColumnMap | null = null;
+    let bytesRead = 0;
 
     const write = async () => {
       const rows = batch;
@@ -173,7 +174,7 @@ export class ContactImportService {
         await saveProgress(trx, importId, counters, lastLine, errors);
       });
       lastWrite = Date.now();
-      onProgress?.({ ...start, ...counters, status: 'running', checkpoint_line: lastLine, updated_at: new Date() });
+      onProgress?.({ ...start, ...counters, status: 'running', checkpoint_line: lastLine, updated_at: new Date() }, bytesRead);
     };
     const failRow = (e: ImportRowError) => {
       counters.rows_failed++;
@@ -244,7 +245,9 @@ export class ContactImportService {
       const chunk = await readChunk(db, importId, seq);
       if (!chunk) break;
       for (let at = 0; at < chunk.length; at += PARSE_SLICE) {
-        await feed(chunk.subarray(at, at + PARSE_SLICE));
+        const slice = chunk.subarray(at, at + PARSE_SLICE);
+        await feed(slice);
+        bytesRead += slice.length;
         if (parseError) return fail(`The file could not be read as CSV: ${(parseError as Error).message}`);
         const fatal = await take();
         if (fatal) return fail(fatal);
@@ -257,6 +260,6 @@ export class ContactImportService {
     if (!map) return fail('The file is empty: its first row must name the columns, one of them "email"');
     await write();
     await inTransaction(db, (trx) => finishImport(trx, importId, 'completed', null));
-    onProgress?.((await findImport(db, null, importId))!);
+    onProgress?.((await findImport(db, null, importId))!, bytesRead);
   }
 }

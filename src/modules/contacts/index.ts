@@ -2,4 +2,4 @@
 export { AudienceService, AUDIENCE_SORT_KEYS, type AudienceSortKey, type AudienceView } from './audiences.js';
 export { ContactService, CONTACT_SORT_KEYS, type ContactSelector, type ContactSortKey } from './service.js';
 export { ContactImportService, IMPORT_QUEUE, MAX_REPORTED_ERRORS, type ImportLimits, type ImportProgress } from './imports.js';
-export { registerContactImportRoutes } from './import-routes.js';
+export { importView, registerContactImportRoutes } from './import-routes.js';
