@@ -170,6 +170,44 @@ describe.each(BACKENDS)('CSV import of contacts (%s)', (backend: Backend) => {
     expect(left).toEqual([]);
   });
 
+  it('resumes an interrupted import from its last written batch, counting every row once', async () => {
+    const imports = t.app.services.contactImports;
+    const audience = await t.app.services.audiences.create(ws.id, { name: 'Resumed' });
+    const csv = generatedCsv(5000).replaceAll('@example.com', '@resume.example');
+    const id = await imports.begin(ws.id, audience.id);
+    await imports.store(id, [Buffer.from(csv)]);
+    await imports.submit(ws.id, id, { audienceId: audience.id, enqueue: false });
+    // the process dies after its first batch is written: the run stops there
+    let writes = 0;
+    await expect(
+      imports.run(id, () => {
+        if (++writes === 1) throw new Error('crash');
+      }),
+    ).rejects.toThrow('crash');
+    const midway = await imports.get(ws.id, id);
+    expect(midway.status).toBe('running');
+    expect(midway.rows_created).toBeGreaterThan(0);
+    expect(midway.rows_created).toBeLessThan(5000);
+    await imports.run(id);
+    const done = await imports.get(ws.id, id);
+    expect(done).toMatchObject({ status: 'completed', rows_read: 5000, rows_created: 5000, rows_updated: 0, rows_skipped: 0, rows_failed: 0 });
+    expect(await count('contact_events', sql`type = 'contact.created' AND data->>'import_id' = ${id}`)).toBe(5000);
+    expect((await t.app.services.audiences.get(ws.id, audience.id)).contact_count).toBe(5000);
+    expect(await t.app.services.database.db.selectFrom('contact_import_chunks').select('seq').where('import_id', '=', id).execute()).toEqual([]);
+  });
+
+  it('allows IMPORT_MAX_ACTIVE imports in progress per workspace, then answers 429', async () => {
+    const other = await t.workspace();
+    const imports = t.app.services.contactImports;
+    const held = [await imports.begin(other.id), await imports.begin(other.id), await imports.begin(other.id)];
+    const refused = await upload('email\nx@example.com\n', { key: other.adminKey });
+    expect(refused.status).toBe(429);
+    expect(refused.body).toMatchObject({ error: 'RATE_LIMITED' });
+    expect(refused.headers.get('retry-after')).toBe('30');
+    await imports.discard(held[0]!);
+    expect((await upload('email\nx@example.com\n', { key: other.adminKey })).status).toBe(202);
+  });
+
   it('keeps imports to their workspace, checks the audience, and leaves other routes answering 415 to CSV', async () => {
     const other = await t.workspace();
     const res = await upload('email\nmine@example.com\n');

@@ -54,7 +54,7 @@ describe('the OpenAPI document and the API reference', () => {
   let doc: Document;
   let ws: { id: string; adminKey: string; key: string };
   /** what the examples' ids and times are replaced with: things this test created */
-  const fixture = { email: '', captured: '', scheduled: '', template: '', disposableTemplate: '', domain: '', verifiedDomain: '', doomed: [] as string[], view: '', unsubscribe: '' };
+  const fixture = { email: '', captured: '', scheduled: '', template: '', disposableTemplate: '', domain: '', verifiedDomain: '', doomed: [] as string[], view: '', unsubscribe: '', contactImport: '' };
 
   beforeAll(async () => {
     dns = await startDnsServer();
@@ -85,6 +85,9 @@ describe('the OpenAPI document and the API reference', () => {
     fixture.doomed = [await domain('doomed-1.example.com'), await domain('doomed-2.example.com')];
     fixture.view = s.tokens.sign('view', fixture.email);
     fixture.unsubscribe = s.tokens.sign('unsubscribe', fixture.email);
+    const imported = await call(`${t.url}/api/v1/public/contacts/import`, { key: ws.adminKey, rawBody: 'email\nada@example.org\n', headers: { 'content-type': 'text/csv' } });
+    expect(imported.status, imported.text).toBe(202);
+    fixture.contactImport = (imported.body.data as { id: string }).id;
   }, 60_000);
   afterAll(async () => {
     await t?.close();
@@ -122,7 +125,7 @@ describe('the OpenAPI document and the API reference', () => {
       expect(op.description, name).toBeTruthy();
       // a request example: one for every parameter and for the body (an operation without input is requested as it is)
       for (const p of op.parameters ?? []) if (p.required) expect(firstExample(p), `${name}: parameter ${p.name}`).toBeDefined();
-      if (op.requestBody) expect(firstExample(op.requestBody.content['application/json']), `${name}: body`).toBeDefined();
+      if (op.requestBody) expect(firstExample(op.requestBody.content['application/json'] ?? op.requestBody.content['text/csv']), `${name}: body`).toBeDefined();
       const success = Object.entries(op.responses).filter(([status]) => status.startsWith('2'));
       expect(success.length, name).toBeGreaterThan(0);
       expect(success.some(([, r]) => Object.values(r.content ?? {}).some((m) => firstExample(m) !== undefined)), `${name}: a response example`).toBe(true);
@@ -165,6 +168,7 @@ describe('the OpenAPI document and the API reference', () => {
     if (path.includes('/delete-domain')) return fixture.doomed.shift()!;
     if (path.includes('/rotate-dkim') || path.includes('/api-keys/')) return fixture.verifiedDomain;
     if (path.startsWith('/api/v1/public/domains')) return fixture.domain;
+    if (path.startsWith('/api/v1/public/contacts/imports/')) return fixture.contactImport;
     throw new Error(`no fixture for an id on ${path}`);
   }
   const ID_FIELDS = new Set(['id', 'email_id', 'emailId', 'domain_id', 'domainId', 'custom_domain_id']);
@@ -185,6 +189,9 @@ describe('the OpenAPI document and the API reference', () => {
       else if (p.in === 'query') query.set(p.name, String(value));
       else if (p.name !== 'idempotency-key') headers[p.name] = String(value);
     }
+    // a CSV body (the contact import) is sent as it is, with its type
+    const csv = firstExample(op.requestBody?.content['text/csv']) as string | undefined;
+    if (csv !== undefined && !op.requestBody?.content['application/json']) headers['content-type'] = 'text/csv';
     let body = firstExample(op.requestBody?.content['application/json']) as Json | undefined;
     if (body) {
       body = { ...body };
@@ -193,7 +200,7 @@ describe('the OpenAPI document and the API reference', () => {
       if (path.endsWith('/add-domain')) body.domain = 'added.example.com';
     }
     const key = op.security?.some((s) => 'sendingKey' in s) ? ws.key : op.security?.some((s) => 'adminKey' in s) ? ws.adminKey : undefined;
-    return { url: `${t.url}${url}${query.size > 0 ? `?${query}` : ''}`, method, headers, body, key };
+    return { url: `${t.url}${url}${query.size > 0 ? `?${query}` : ''}`, method, headers, body, key, ...(headers['content-type'] === 'text/csv' ? { rawBody: csv } : {}) };
   }
 
   it('answers every example request with the documented status and a body the documented schema accepts', async () => {
@@ -213,7 +220,7 @@ describe('the OpenAPI document and the API reference', () => {
         if (type === 'application/json' && media.schema && firstExample(media) !== undefined) expect(check(media.schema, firstExample(media)), `${name}: response example`).toEqual([]);
       }
       const r = exampleRequest(path, method, op);
-      const res: ApiResponse = await call(r.url, { method: r.method, headers: r.headers, ...(r.key ? { key: r.key } : {}), ...(r.body !== undefined ? { body: r.body } : {}) });
+      const res: ApiResponse = await call(r.url, { method: r.method, headers: r.headers, ...(r.key ? { key: r.key } : {}), ...(r.body !== undefined ? { body: r.body } : {}), ...(r.rawBody !== undefined ? { rawBody: r.rawBody } : {}) });
       tried++;
       expect(String(res.status), `${name}: ${res.text.slice(0, 300)}`).toBe(status);
       const type = (res.headers.get('content-type') ?? '').split(';')[0]!;

@@ -7,7 +7,7 @@ const AUDIENCE_ID = '019ad9a0-1a2b-7c3d-8e4f-5a6b7c8d9e0f';
 const importStatus = z.enum(['receiving', 'queued', 'running', 'completed', 'failed']);
 
 const audienceQuery = z.object({
-  audience_id: z.string().optional().meta({ description: 'Add every imported contact to this audience (also accepted as `audienceId`, or as a form field)', examples: [AUDIENCE_ID] }),
+  audience_id: z.string().optional().meta({ description: 'Add every imported contact to this audience (also accepted as `audienceId`, or as a form field)' }),
   audienceId: z.string().optional().meta({ description: 'Alias of `audience_id`' }),
 });
 
@@ -61,6 +61,9 @@ export const importContactsSchema = {
     extension: true,
   }),
   querystring: audienceQuery,
+  // declared for the reference only: the route's own parsers hand the handler the request stream, which this lets through
+  consumes: ['text/csv', 'multipart/form-data'],
+  body: z.unknown().meta({ description: 'The CSV file: the body itself (text/csv), or a file field of a multipart/form-data upload', examples: [CSV_EXAMPLE] }),
   response: {
     202: envelope(accepted).meta({
       examples: [

@@ -78,7 +78,7 @@ export class ContactImportService {
    * Stores the upload in pieces as it arrives, never holding more than one piece (and the read in progress):
    * iteration waits for each write, so a fast client is slowed to the database's pace. Over the limit, 413.
    */
-  async store(importId: string, source: AsyncIterable<Buffer | string>): Promise<number> {
+  async store(importId: string, source: AsyncIterable<Buffer | string> | Iterable<Buffer | string>): Promise<number> {
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     let total = 0;
