@@ -138,6 +138,26 @@ describe.each(BACKENDS)('CSV import of contacts (%s)', (backend: Backend) => {
     expect(await t.app.services.contacts.get(ws.id, { email: 'known@example.com' })).toMatchObject({ email: 'Known@Example.com', first_name: 'New', last_name: 'Name', tags: ['a', 'b'] });
   });
 
+  it('refuses a row too long or a quote that never closes, and reads on from the next line', async () => {
+    const csv = [
+      'email,note',
+      'before@long.example,ok',
+      `huge@long.example,${'x'.repeat(200_000)}`,
+      'after@long.example,ok',
+      'last@long.example,"never closed',
+      'swallowed@long.example,ok',
+    ].join('\n');
+    const res = await upload(csv);
+    expect(res.status, res.text).toBe(202);
+    const done = await finished((res.body.data as { id: string }).id);
+    // a quote that never closes takes the rest of the file into its value, as CSV has it
+    expect(done).toMatchObject({ status: 'completed', created: 2, failed: 2 });
+    expect(done.errors.map((e) => e.row)).toEqual([3, 6]);
+    expect(done.errors[0]!.reason).toBe('is longer than 65536 bytes (or a quote never closes); reading goes on at line 4');
+    expect(done.errors[1]!.reason).toContain('Quote Not Closed');
+    for (const email of ['before@long.example', 'after@long.example']) expect((await t.app.services.contacts.get(ws.id, { email })).email).toBe(email);
+  });
+
   it('fails a file without an email column with a clear error, and an empty file too', async () => {
     const res = await upload('name,company\nAda,Engines\n');
     const done = await finished((res.body.data as { id: string }).id);

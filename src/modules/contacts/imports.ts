@@ -185,33 +185,50 @@ export class ContactImportService {
     };
 
     const events: ParseEvent[] = [];
-    const parser: Parser = parse({
-      bom: true,
-      relax_column_count: true,
-      relax_quotes: true,
-      skip_empty_lines: true,
-      skip_records_with_error: true,
-      max_record_size: CSV_LIMITS.rowChars,
-      // rows are taken here, in order with the skipped ones, rather than read from the stream
-      on_record: (record: string[], context) => {
-        events.push({ kind: 'record', record, line: context.lines });
-        return null;
-      },
-      on_skip: (err: CsvError | undefined) => {
-        const line = typeof err?.lines === 'number' ? err.lines : (parser.info?.lines ?? 0);
-        events.push({ kind: 'skip', reason: err?.message ?? 'is not valid CSV', line });
-      },
-    });
-    let parseError: Error | null = null;
-    parser.on('error', (err) => (parseError = err));
-    parser.resume();
-    const feed = (slice: Buffer | null) =>
-      new Promise<void>((resolve) => {
-        if (slice) parser.write(slice, () => resolve());
-        else parser.end(() => resolve());
+    /**
+     * One parser per stretch of the file. csv-parse's own record size limit drops the rest of the file once
+     * reached, so the bound is kept here: a row still unfinished more than CSV_LIMITS.rowChars bytes after
+     * the previous one ended (a huge value, a quote that never closes) is refused, and reading starts
+     * afresh with a new parser after the next line break. Lines count from the file's start throughout.
+     */
+    const newParser = (lineOffset: number) => {
+      const state = { lineOffset, fed: 0, lastEnd: 0, lastLine: lineOffset, error: null as Error | null };
+      const parser: Parser = parse({
+        bom: lineOffset === 0,
+        relax_column_count: true,
+        relax_quotes: true,
+        skip_empty_lines: true,
+        skip_records_with_error: true,
+        // rows are taken here, in order with the skipped ones, rather than read from the stream
+        on_record: (record: string[], context) => {
+          state.lastEnd = context.bytes;
+          state.lastLine = lineOffset + context.lines;
+          events.push({ kind: 'record', record, line: state.lastLine });
+          return null;
+        },
+        on_skip: (err: CsvError | undefined) => {
+          const line = lineOffset + (typeof err?.lines === 'number' ? err.lines : (parser.info?.lines ?? 0));
+          state.lastEnd = parser.info?.bytes ?? state.lastEnd;
+          state.lastLine = line;
+          events.push({ kind: 'skip', reason: err?.message ?? 'is not valid CSV', line });
+        },
       });
+      parser.on('error', (err) => (state.error = err));
+      parser.resume();
+      const feed = (slice: Buffer | null) =>
+        new Promise<void>((resolve) => {
+          if (slice) {
+            state.fed += slice.length;
+            parser.write(slice, () => resolve());
+          } else parser.end(() => resolve());
+        });
+      return { parser, state, feed };
+    };
+    let current = newParser(0);
+    /** after a row too long: the bytes up to the next line break are dropped */
+    let skipping = false;
 
-    /** Takes the parsed rows; false when the import cannot go on (no email column). */
+    /** Takes the parsed rows; a string when the import cannot go on (no email column). */
     const take = async (): Promise<string | null> => {
       for (const e of events.splice(0)) {
         if (!map) {
@@ -240,22 +257,41 @@ export class ContactImportService {
       }
       return null;
     };
+    const readError = () => (current.state.error ? `The file could not be read as CSV: ${current.state.error.message}` : null);
 
     for (let seq = 0; ; seq++) {
       const chunk = await readChunk(db, importId, seq);
       if (!chunk) break;
       for (let at = 0; at < chunk.length; at += PARSE_SLICE) {
-        const slice = chunk.subarray(at, at + PARSE_SLICE);
-        await feed(slice);
+        let slice = chunk.subarray(at, at + PARSE_SLICE);
         bytesRead += slice.length;
-        if (parseError) return fail(`The file could not be read as CSV: ${(parseError as Error).message}`);
-        const fatal = await take();
+        if (skipping) {
+          const lf = slice.indexOf(10);
+          if (lf < 0) continue;
+          slice = slice.subarray(lf + 1);
+          skipping = false;
+        }
+        await current.feed(slice);
+        const fatal = readError() ?? (await take());
         if (fatal) return fail(fatal);
+        if (current.state.fed - current.state.lastEnd > CSV_LIMITS.rowChars) {
+          // the row under way is too long: refuse it and go on after the line the parser is on
+          const row = current.state.lastLine + 1;
+          if (!map) return fail(`The header row is longer than ${CSV_LIMITS.rowChars} bytes`);
+          const at = current.state.lineOffset + current.parser.info.lines;
+          current.parser.destroy();
+          if (row > checkpoint) {
+            counters.rows_read++;
+            lastLine = Math.max(lastLine, row);
+            failRow({ row, column: null, reason: `is longer than ${CSV_LIMITS.rowChars} bytes (or a quote never closes); reading goes on at line ${at + 1}` });
+          }
+          current = newParser(at);
+          skipping = true;
+        }
       }
     }
-    await feed(null);
-    if (parseError) return fail(`The file could not be read as CSV: ${(parseError as Error).message}`);
-    const fatal = await take();
+    await current.feed(null);
+    const fatal = readError() ?? (await take());
     if (fatal) return fail(fatal);
     if (!map) return fail('The file is empty: its first row must name the columns, one of them "email"');
     await write();
