@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { call, startTestApp, waitFor, type TestApp } from './support/app.js';
 import { BACKENDS, createPostgresDatabase, type Backend, type TestPostgres } from './support/databases.js';
-import { runCli } from './support/processes.js';
+import { runCli, startServerProcess, type ServerProcess } from './support/processes.js';
 
 const ROWS = 10_000;
 /** IMPORT_MAX_BYTES of these tests: above the 10,000-row file, low enough to send more than it cheaply */
@@ -226,6 +226,10 @@ describe.each(BACKENDS)('CSV import of contacts (%s)', (backend: Backend) => {
     expect(refused.headers.get('retry-after')).toBe('30');
     await imports.discard(held[0]!);
     expect((await upload('email\nx@example.com\n', { key: other.adminKey })).status).toBe(202);
+    // an upload whose process died while receiving it stops counting after 10 minutes and is removed after an hour
+    await t.app.services.database.db.updateTable('contact_imports').set({ updated_at: new Date(Date.now() - 2 * 3600_000) }).where('id', '=', held[1]!).execute();
+    expect(await imports.expireAbandoned()).toBe(1);
+    expect(await t.app.services.database.db.selectFrom('contact_imports').select('id').where('id', '=', held[1]!).execute()).toEqual([]);
   });
 
   it('keeps imports to their workspace, checks the audience, and leaves other routes answering 415 to CSV', async () => {
@@ -292,5 +296,36 @@ describe('keplars-server contacts import (spawned, PostgreSQL)', () => {
     const usage = await runCli(['contacts', 'import', '--workspace', workspace], env);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('FILE is required');
+  }, 120_000);
+});
+
+describe('keplars-server contacts import (spawned, embedded database)', () => {
+  let dataDir: string;
+  let server: ServerProcess | null = null;
+  beforeAll(async () => {
+    dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'keplars-import-embedded-'));
+  });
+  afterAll(async () => {
+    await server?.stop('SIGKILL');
+    if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('runs the import itself with no server, and through the server that holds DATA_DIR while it runs', async () => {
+    const env = { DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent' };
+    const created = await runCli(['workspace', 'create', '--name', 'Embedded', '--print', 'workspace.id'], env);
+    expect(created.code, created.stderr).toBe(0);
+    const workspace = created.stdout.trim();
+    const file = path.join(dataDir, 'contacts.csv');
+    await fs.writeFile(file, generatedCsv(500));
+    const alone = await runCli(['contacts', 'import', file, '--workspace', workspace, '--json'], env);
+    expect(alone.code, alone.stderr).toBe(0);
+    expect(JSON.parse(alone.stdout)).toMatchObject({ status: 'completed', created: 500 });
+
+    server = await startServerProcess('start', { ...env, LOG_LEVEL: 'info' });
+    await fs.writeFile(file, `${generatedCsv(800)}not-an-email,x,x,x,x,x,x,x\n`);
+    const through = await runCli(['contacts', 'import', file, '--workspace', workspace], env);
+    expect(through.code, through.stderr).toBe(0);
+    expect(through.stdout).toContain(`Imported ${file}: 801 rows read, 300 created, 0 updated, 500 unchanged, 1 refused.`);
+    expect(through.stdout).toContain('802, Email: is not a valid email address: "not-an-email"');
   }, 120_000);
 });

@@ -49,6 +49,12 @@ export async function deleteImport(db: Db, id: string): Promise<void> {
   await db.deleteFrom('contact_imports').where('id', '=', id).execute();
 }
 
+/** Imports still receiving whose last piece arrived before `before`; their pieces go with them (cascade). */
+export async function deleteAbandonedImports(db: Db, before: Date): Promise<number> {
+  const res = await db.deleteFrom('contact_imports').where('status', '=', 'receiving').where('updated_at', '<', before).executeTakeFirst();
+  return Number(res.numDeletedRows);
+}
+
 export interface ImportCounters {
   rows_read: number;
   rows_created: number;

@@ -9,6 +9,7 @@ import { CSV_LIMITS, mapHeader, readRow, type ColumnMap, type ImportedRow } from
 import {
   appendChunk,
   countActiveImports,
+  deleteAbandonedImports,
   deleteImport,
   findImport,
   finishImport,
@@ -121,6 +122,11 @@ export class ContactImportService {
   /** An upload that was refused or broke off: nothing of it stays. */
   async discard(importId: string): Promise<void> {
     await deleteImport(this.deps.db, importId);
+  }
+
+  /** Uploads that stopped arriving an hour ago (their process died while receiving): removed with their pieces. */
+  async expireAbandoned(): Promise<number> {
+    return deleteAbandonedImports(this.deps.db, new Date(Date.now() - 3600_000));
   }
 
   async get(workspaceId: string, id: string): Promise<ContactImportRow> {
