@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sql } from 'kysely';
 import { call, startTestApp, waitFor, type TestApp } from './support/app.js';
 import { BACKENDS, createPostgresDatabase, type Backend, type TestPostgres } from './support/databases.js';
@@ -214,6 +214,22 @@ describe.each(BACKENDS)('CSV import of contacts (%s)', (backend: Backend) => {
     expect(await count('contact_events', sql`type = 'contact.created' AND data->>'import_id' = ${id}`)).toBe(5000);
     expect((await t.app.services.audiences.get(ws.id, audience.id)).contact_count).toBe(5000);
     expect(await t.app.services.database.db.selectFrom('contact_import_chunks').select('seq').where('import_id', '=', id).execute()).toEqual([]);
+  });
+
+  it("retries a failing import's job, and fails the import on its last attempt", async () => {
+    const imports = t.app.services.contactImports;
+    const id = await imports.begin(ws.id);
+    await imports.store(id, ['email\nretry@example.com\n']);
+    await imports.submit(ws.id, id, { enqueue: false });
+    const broken = vi.spyOn(imports, 'run').mockRejectedValue(new Error('the database went away'));
+    try {
+      await expect(imports.runJob(id, 1)).rejects.toThrow('the database went away');
+      expect((await imports.get(ws.id, id)).status).toBe('queued');
+      await imports.runJob(id, 5);
+    } finally {
+      broken.mockRestore();
+    }
+    expect(await imports.get(ws.id, id)).toMatchObject({ status: 'failed', error: 'The import stopped after 5 attempts: the database went away' });
   });
 
   it('allows IMPORT_MAX_ACTIVE imports in progress per workspace, then answers 429', async () => {

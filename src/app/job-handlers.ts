@@ -29,8 +29,8 @@ export function createJobHandlers(s: Services): Record<string, JobHandler> {
       return { retryAt: new Date(Date.now() + HOUR) };
     },
     // one job per CSV import; a retried or resumed job goes on from the import's last written batch
-    [IMPORT_QUEUE]: async (payload) => {
-      if (typeof payload.importId === 'string') await s.contactImports.run(payload.importId);
+    [IMPORT_QUEUE]: async (payload, ctx) => {
+      if (typeof payload.importId === 'string') await s.contactImports.runJob(payload.importId, ctx.attempt);
     },
   };
 }

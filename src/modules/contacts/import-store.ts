@@ -9,13 +9,16 @@ import { emailKey } from './store.js';
 // column (unnest), so a statement takes a fixed number of bind parameters however many rows it carries and
 // stays far within platform/db/param-budget.ts.
 
-/** Imports of the workspace still receiving, waiting or running; an upload abandoned by a crash stops counting after 10 minutes. */
+/**
+ * Imports of the workspace receiving, waiting or running. One receiving or running writes at least every few
+ * seconds, so one silent for 10 minutes was cut off by a crash (a resumed job writes again) and stops counting.
+ */
 export async function countActiveImports(db: Db, workspaceId: string): Promise<number> {
   const row = await db
     .selectFrom('contact_imports')
     .select(sql<number>`count(*)::int`.as('n'))
     .where('workspace_id', '=', workspaceId)
-    .where((eb) => eb.or([eb('status', 'in', ['queued', 'running']), eb.and([eb('status', '=', 'receiving'), eb('updated_at', '>', sql<Date>`now() - interval '10 minutes'`)])]))
+    .where((eb) => eb.or([eb('status', '=', 'queued'), eb.and([eb('status', 'in', ['receiving', 'running']), eb('updated_at', '>', sql<Date>`now() - interval '10 minutes'`)])]))
     .executeTakeFirstOrThrow();
   return row.n;
 }
@@ -148,7 +151,8 @@ export async function upsertContactBatch(trx: Tx, o: { workspaceId: string; audi
   const byKey = new Map(o.rows.map((r) => [emailKey(r.email), r]));
   const existing = await lockExisting(trx, o.workspaceId, [...byKey.keys()]);
   const found = new Set(existing.map((c) => c.email_key));
-  const fresh = o.rows.filter((r) => !found.has(emailKey(r.email)));
+  // inserted in address order too, so two imports adding the same new addresses do not deadlock on them
+  const fresh = o.rows.filter((r) => !found.has(emailKey(r.email))).sort((a, b) => (emailKey(a.email) < emailKey(b.email) ? -1 : 1));
 
   const events: { contactId: string; audienceId: string | null; type: string; data: Record<string, unknown> }[] = [];
   const source = { source: 'import', import_id: o.importId };

@@ -23,6 +23,8 @@ import { emailKey, findAudience } from './store.js';
 
 /** The jobs queue that runs imports (registered in app/job-handlers.ts). */
 export const IMPORT_QUEUE = 'contacts.import';
+/** Attempts of an import's job (each goes on from the last batch written); after the last, the import fails. */
+export const IMPORT_MAX_ATTEMPTS = 5;
 
 export interface ImportLimits {
   /** IMPORT_MAX_BYTES: an upload beyond is refused with 413 */
@@ -114,7 +116,9 @@ export class ContactImportService {
         .where('workspace_id', '=', workspaceId)
         .returningAll()
         .executeTakeFirstOrThrow();
-      if (opts.enqueue) await enqueueJob(trx, this.deps.signal, { queue: IMPORT_QUEUE, payload: { importId }, dedupeKey: `contact-import:${importId}` });
+      if (opts.enqueue) {
+        await enqueueJob(trx, this.deps.signal, { queue: IMPORT_QUEUE, payload: { importId }, dedupeKey: `contact-import:${importId}`, maxAttempts: IMPORT_MAX_ATTEMPTS });
+      }
       return row;
     });
   }
@@ -133,6 +137,16 @@ export class ContactImportService {
     const row = isUuid(id) ? await findImport(this.deps.db, workspaceId, id) : undefined;
     if (!row) throw notFound('Import');
     return row;
+  }
+
+  /** The job of an import: a failure is retried (going on from the last batch written) until the last attempt fails the import. */
+  async runJob(importId: string, attempt: number): Promise<void> {
+    try {
+      await this.run(importId);
+    } catch (err) {
+      if (attempt < IMPORT_MAX_ATTEMPTS) throw err;
+      await inTransaction(this.deps.db, (trx) => finishImport(trx, importId, 'failed', `The import stopped after ${attempt} attempts: ${(err as Error).message}`));
+    }
   }
 
   /** Runs (or resumes) an import to its end; `onProgress` hears each write of its counters, with the bytes of the file read so far. */
