@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sql } from 'kysely';
 import { call, startTestApp, waitFor, type TestApp } from './support/app.js';
 import { BACKENDS, createPostgresDatabase, type Backend, type TestPostgres } from './support/databases.js';
+import { run } from '../src/cli/run.js';
 import { runCli, startServerProcess, type ServerProcess } from './support/processes.js';
 
 const ROWS = 10_000;
@@ -312,6 +313,15 @@ describe('keplars-server contacts import (spawned, PostgreSQL)', () => {
     const usage = await runCli(['contacts', 'import', '--workspace', workspace], env);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('FILE is required');
+
+    // on a terminal: a bar redrawn in place, with the share of the file read and rows/s, ended by a line break
+    let stderr = '';
+    let stdout = '';
+    const onTerminal = await run(['contacts', 'import', file, '--workspace', workspace], { stdout: (x) => (stdout += x), stderr: (x) => (stderr += x), env, isTTY: true });
+    expect(onTerminal, stderr).toBe(0);
+    expect(stderr.endsWith('\u001b[K\n')).toBe(true);
+    expect(stderr).toMatch(/\r\[#{30}\] 100% {2}3,001 rows read: 0 created, 0 updated, 3,000 skipped, 1 failed {2}[\d,]+ rows\/s/);
+    expect(stdout).toContain('3,000 unchanged, 1 refused.');
   }, 120_000);
 });
 
