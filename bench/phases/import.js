@@ -72,6 +72,7 @@ export async function run({ log }) {
         const accepted = await res.json();
         if (res.status !== 202) throw new Error(`import answered ${res.status}: ${JSON.stringify(accepted)}`);
         const uploadSec = (Date.now() - t0) / 1000;
+        const uploadPeakKiB = peakKiB;
         log(`uploaded in ${round(uploadSec, 1)} s`);
         let last = null;
         let longestGapMs = 0;
@@ -103,6 +104,8 @@ export async function run({ log }) {
           idleRssMiB: round(idleKiB / 1024, 1),
           peakRssMiB: round(peakKiB / 1024, 1),
           rssGrowthMiB: round((peakKiB - idleKiB) / 1024, 1),
+          uploadRssGrowthMiB: round((uploadPeakKiB - idleKiB) / 1024, 1),
+          endRssMiB: round((await rssKiB(server.pid)) / 1024, 1),
           longestProgressGapSec: round(longestGapMs / 1000, 2),
           counts: { created: view.created, updated: view.updated, skipped: view.skipped, failed: view.failed },
           log: server.problems,
