@@ -217,6 +217,17 @@ describe.each(BACKENDS)('CSV import of contacts (%s)', (backend: Backend) => {
     expect(await t.app.services.database.db.selectFrom('contact_import_chunks').select('seq').where('import_id', '=', id).execute()).toEqual([]);
   });
 
+  it('fails an import whose audience was deleted before it ran', async () => {
+    const imports = t.app.services.contactImports;
+    const audience = await t.app.services.audiences.create(ws.id, { name: 'Gone' });
+    const id = await imports.begin(ws.id, audience.id);
+    await imports.store(id, ['email\ngone@example.com\n']);
+    await imports.submit(ws.id, id, { audienceId: audience.id, enqueue: false });
+    await t.app.services.audiences.delete(ws.id, audience.id);
+    await imports.run(id);
+    expect(await imports.get(ws.id, id)).toMatchObject({ status: 'failed', error: 'The audience of this import was deleted', rows_read: 0 });
+  });
+
   it("retries a failing import's job, and fails the import on its last attempt", async () => {
     const imports = t.app.services.contactImports;
     const id = await imports.begin(ws.id);

@@ -154,6 +154,7 @@ export class ContactImportService {
     const db = this.deps.db;
     const start = await findImport(db, null, importId);
     if (!start || start.status === 'completed' || start.status === 'failed' || start.status === 'receiving') return;
+    let bytesRead = 0;
     const fail = async (error: string) => {
       await inTransaction(db, (trx) => finishImport(trx, importId, 'failed', error));
       onProgress?.((await findImport(db, null, importId))!, bytesRead);
@@ -176,7 +177,6 @@ export class ContactImportService {
     let lastLine = checkpoint;
     let lastWrite = Date.now();
     let map: ColumnMap | null = null;
-    let bytesRead = 0;
 
     const write = async () => {
       const rows = batch;
