@@ -45,7 +45,8 @@ export async function appendChunk(db: Db, importId: string, seq: number, data: B
 
 export async function readChunk(db: Db, importId: string, seq: number): Promise<Buffer | undefined> {
   const row = await db.selectFrom('contact_import_chunks').select('data').where('import_id', '=', importId).where('seq', '=', seq).executeTakeFirst();
-  return row ? Buffer.from(row.data) : undefined;
+  // PGlite answers a Uint8Array: seen as a Buffer without a copy
+  return row ? Buffer.from(row.data.buffer, row.data.byteOffset, row.data.byteLength) : undefined;
 }
 
 export async function deleteImport(db: Db, id: string): Promise<void> {

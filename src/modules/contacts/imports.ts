@@ -237,10 +237,15 @@ export class ContactImportService {
       parser.resume();
       const feed = (slice: Buffer | null) =>
         new Promise<void>((resolve) => {
-          if (slice) {
-            state.fed += slice.length;
-            parser.write(slice, () => resolve());
-          } else parser.end(() => resolve());
+          if (!slice) return parser.end(() => resolve());
+          const before = state.fed;
+          const empty = parser.info?.empty_lines ?? 0;
+          state.fed += slice.length;
+          parser.write(slice, () => {
+            // an empty line (skipped, so no record marks it) ends whatever came before: no row was under way then
+            if ((parser.info?.empty_lines ?? 0) > empty) state.lastEnd = Math.max(state.lastEnd, before);
+            resolve();
+          });
         });
       return { parser, state, feed };
     };
