@@ -3,7 +3,7 @@
 //
 // Every server, sink and baseline runs as a child process on 127.0.0.1 and is killed on exit; the
 // PostgreSQL databases it creates (keplars_bench_<random>_<phase>) are dropped at the end.
-// BENCH_PHASES=throughput,delivery,dkim,latency,memory runs only some phases (for working on the bench).
+// BENCH_PHASES=throughput,delivery,dkim,latency,memory,import runs only some phases (for working on the bench).
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,11 +16,12 @@ import { markdown, notes } from './lib/report.js';
 import { round } from './lib/stats.js';
 import * as delivery from './phases/delivery.js';
 import * as dkim from './phases/dkim.js';
+import * as contactImport from './phases/import.js';
 import * as latency from './phases/latency.js';
 import * as memory from './phases/memory.js';
 import * as throughput from './phases/throughput.js';
 
-const PHASES = { throughput, delivery, dkim, latency, memory };
+const PHASES = { throughput, delivery, dkim, latency, memory, import: contactImport };
 /** The whole run normally takes 4–6 minutes; past this something is stuck. */
 const HARD_LIMIT_MS = 15 * 60_000;
 const RESULTS = path.join(ROOT, 'bench', 'results', 'latest.json');

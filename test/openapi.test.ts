@@ -54,7 +54,7 @@ describe('the OpenAPI document and the API reference', () => {
   let doc: Document;
   let ws: { id: string; adminKey: string; key: string };
   /** what the examples' ids and times are replaced with: things this test created */
-  const fixture = { email: '', captured: '', scheduled: '', template: '', disposableTemplate: '', domain: '', verifiedDomain: '', doomed: [] as string[], view: '', unsubscribe: '', audience: '', doomedAudience: '', contact: '', doomedContact: '', doomedAddress: 'doomed-rest@example.org', subscribe: '', confirm: '' };
+  const fixture = { email: '', captured: '', scheduled: '', template: '', disposableTemplate: '', domain: '', verifiedDomain: '', doomed: [] as string[], view: '', unsubscribe: '', audience: '', doomedAudience: '', contact: '', doomedContact: '', doomedAddress: 'doomed-rest@example.org', subscribe: '', confirm: '', contactImport: '' };
 
   beforeAll(async () => {
     dns = await startDnsServer();
@@ -96,6 +96,9 @@ describe('the OpenAPI document and the API reference', () => {
     const pending = await s.contacts.add(ws.id, 'pending@example.org', { profile: {} });
     await s.contacts.setSubscription(ws.id, pending.contact.id, audience.id, 'pending', 'fixture');
     fixture.confirm = s.subscribe.confirmToken(ws.id, audience.id, pending.contact.id);
+    const imported = await call(`${t.url}/api/v1/public/contacts/import`, { key: ws.adminKey, rawBody: 'email\nada@example.org\n', headers: { 'content-type': 'text/csv' } });
+    expect(imported.status, imported.text).toBe(202);
+    fixture.contactImport = (imported.body.data as { id: string }).id;
   }, 60_000);
   afterAll(async () => {
     await t?.close();
@@ -179,6 +182,7 @@ describe('the OpenAPI document and the API reference', () => {
     if (path.includes('/delete-domain')) return fixture.doomed.shift()!;
     if (path.includes('/rotate-dkim') || path.includes('/api-keys/')) return fixture.verifiedDomain;
     if (path.startsWith('/api/v1/public/domains')) return fixture.domain;
+    if (path.startsWith('/api/v1/public/contacts/imports/')) return fixture.contactImport;
     if (path.startsWith('/api/v1/public/contacts')) return method === 'DELETE' ? fixture.doomedContact : fixture.contact;
     if (path.startsWith('/api/v1/public/audiences')) return method === 'DELETE' ? fixture.doomedAudience : fixture.audience;
     throw new Error(`no fixture for an id on ${path}`);
@@ -208,6 +212,9 @@ describe('the OpenAPI document and the API reference', () => {
       else if (p.in === 'query') query.set(p.name, String(value));
       else if (p.name !== 'idempotency-key') headers[p.name] = String(value);
     }
+    // a CSV body (the contact import) is sent as it is, with its type
+    const csv = firstExample(op.requestBody?.content['text/csv']) as string | undefined;
+    if (csv !== undefined && !op.requestBody?.content['application/json']) headers['content-type'] = 'text/csv';
     let body = firstExample(op.requestBody?.content['application/json']) as Json | undefined;
     if (body) {
       body = { ...body };
@@ -224,6 +231,7 @@ describe('the OpenAPI document and the API reference', () => {
       headers['content-type'] = 'application/x-www-form-urlencoded';
     }
     const key = op.security?.some((s) => 'sendingKey' in s) ? ws.key : op.security?.some((s) => 'adminKey' in s) ? ws.adminKey : undefined;
+    if (csv !== undefined && headers['content-type'] === 'text/csv') rawBody = csv;
     return { url: `${t.url}${url}${query.size > 0 ? `?${query}` : ''}`, method, headers, body, rawBody, key };
   }
 

@@ -80,6 +80,15 @@ export function tableRows(phases) {
     rows.push(failedRow(f4, m));
     rows.push(failedRow(f5, m));
   }
+
+  const i = phases.import;
+  const f7 = (what) => `CSV import of ${i?.ok ? fmt(i.result.rows) : '1,000,000'} contacts into PostgreSQL through the API (1 \`start\` process): ${what}`;
+  if (i?.ok) {
+    const r = i.result;
+    rows.push([f7('time, upload to done'), `${fmt(r.seconds, 1)} s (${fmt(r.rowsPerSecond)} rows/s; upload ${fmt(r.uploadSec, 1)} s)`, '—', `goal ≤ ${r.goals.seconds} s ${mark(r.seconds <= r.goals.seconds)}`]);
+    rows.push([f7('server RSS growth'), `${fmt(r.rssGrowthMiB, 1)} MiB (idle ${fmt(r.idleRssMiB, 1)} MiB)`, '—', `goal ≤ ${r.goals.rssGrowthMiB} MiB ${mark(r.rssGrowthMiB <= r.goals.rssGrowthMiB)}`]);
+    rows.push([f7('longest gap between progress writes'), `${fmt(r.longestProgressGapSec, 2)} s`, '—', `goal ≤ ${r.goals.progressGapSec} s ${mark(r.longestProgressGapSec <= r.goals.progressGapSec)}`]);
+  } else if (i) rows.push(failedRow(f7('time, RSS growth, progress gap'), i));
   return rows;
 }
 

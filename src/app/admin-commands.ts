@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import { importView } from '../modules/contacts/index.js';
 import { ApiError } from '../platform/http/errors.js';
 import { isUuid } from '../platform/ids.js';
 import type { Services } from './services.js';
@@ -91,6 +93,26 @@ export async function runAdminCommand(s: Services, command: string, args: Args):
     case 'domain.verify': {
       const workspaceId = (await workspaceOf(s, args)).id;
       return { domain: await orListing(s.domains.verify(workspaceId, str(args, 'domain')!), `keplars-server domain list --workspace ${workspaceId}`) };
+    }
+    // `contacts import` when this server holds the embedded database: it reads the file (the CLI runs on
+    // the same machine) and imports it as a job, which the CLI follows with import-status
+    case 'contacts.import-file': {
+      const workspaceId = (await workspaceOf(s, args)).id;
+      const audienceId = str(args, 'audience', false);
+      const file = fs.createReadStream(str(args, 'file')!);
+      const id = await s.contactImports.begin(workspaceId, audienceId);
+      try {
+        await s.contactImports.store(id, file);
+        return { import: importView(await s.contactImports.submit(workspaceId, id, { ...(audienceId ? { audienceId } : {}), enqueue: true })) };
+      } catch (err) {
+        file.destroy();
+        await s.contactImports.discard(id);
+        throw err;
+      }
+    }
+    case 'contacts.import-status': {
+      const workspaceId = (await workspaceOf(s, args)).id;
+      return { import: importView(await s.contactImports.get(workspaceId, str(args, 'id')!)) };
     }
     default:
       throw new ApiError('NOT_FOUND', `Unknown command ${command}`);

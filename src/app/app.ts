@@ -24,7 +24,7 @@ import { registerSendingRoutes, SEND_PREFIXES, TIER_POLICIES } from '../modules/
 import { registerDomainRoutes, createOutgoingPreparer } from '../modules/domains/index.js';
 import { DkimSignerPool } from '../platform/mail/dkim/signer-pool.js';
 import { registerTemplateRoutes } from '../modules/templates/index.js';
-import { registerContactRoutes } from '../modules/contacts/index.js';
+import { registerContactImportRoutes, registerContactRoutes } from '../modules/contacts/index.js';
 import { registerHostedRoutes, registerSubscribeRoutes } from '../modules/hosted/index.js';
 import { queueStats, releaseOrphanedLeases, largeHtmlTextAlternative } from '../modules/delivery/index.js';
 import { DeliveryWorker } from '../workers/delivery-worker.js';
@@ -134,6 +134,7 @@ export function buildHttp(services: Services, log: Logger, metrics: Metrics = ne
     registerContactRoutes(scope, services.contacts, services.audiences);
     registerHostedRoutes(scope, services.hosted);
     registerSubscribeRoutes(scope, services.subscribe, { postsPerMinute: services.config.subscribeFormPostsPerMinute });
+    registerContactImportRoutes(scope, services.contactImports, services.config);
     registerMetricsRoute(scope, { metrics, token: services.config.metricsToken, refresh: queueGaugeReader(services, metrics) });
   });
   return app;

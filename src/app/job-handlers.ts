@@ -1,11 +1,15 @@
 import type { Services } from './services.js';
 import type { JobHandler } from '../workers/job-worker.js';
 import { VERIFY_QUEUE } from '../modules/domains/index.js';
+import { IMPORT_QUEUE } from '../modules/contacts/index.js';
 
 const HOUR = 3600_000;
 
 /** Recurring jobs: each reschedules itself; the dedupe key keeps one per cluster however many workers start it. */
-export const RECURRING_JOBS = [{ queue: 'maintenance.expire-idempotency-keys', everyMs: HOUR }] as const;
+export const RECURRING_JOBS = [
+  { queue: 'maintenance.expire-idempotency-keys', everyMs: HOUR },
+  { queue: 'maintenance.expire-abandoned-imports', everyMs: HOUR },
+] as const;
 
 /** Every queue of side work and the function that does it. Later capabilities register theirs here. */
 export function createJobHandlers(s: Services): Record<string, JobHandler> {
@@ -18,6 +22,15 @@ export function createJobHandlers(s: Services): Record<string, JobHandler> {
     [VERIFY_QUEUE]: async (payload) => {
       const next = typeof payload.domainId === 'string' ? await s.domains.runScheduledCheck(payload.domainId) : null;
       return next ? { retryAt: next } : undefined;
+    },
+    // uploads cut off by a crash of the process receiving them: their stored pieces go
+    'maintenance.expire-abandoned-imports': async () => {
+      await s.contactImports.expireAbandoned();
+      return { retryAt: new Date(Date.now() + HOUR) };
+    },
+    // one job per CSV import; a retried or resumed job goes on from the import's last written batch
+    [IMPORT_QUEUE]: async (payload, ctx) => {
+      if (typeof payload.importId === 'string') await s.contactImports.runJob(payload.importId, ctx.attempt);
     },
   };
 }

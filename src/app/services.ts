@@ -6,7 +6,7 @@ import { QueueSignal } from '../platform/queue/signal.js';
 import { loadSharedSecret, TokenSigner } from '../platform/tokens.js';
 import { compiledScript } from '../platform/workers/compiled-script.js';
 import { ContentPool } from '../platform/workers/content-pool.js';
-import { AudienceService, ContactService } from '../modules/contacts/index.js';
+import { AudienceService, ContactImportService, ContactService } from '../modules/contacts/index.js';
 import { DomainSenderPolicy, DomainService } from '../modules/domains/index.js';
 import { EmailService } from '../modules/emails/index.js';
 import { HostedPageService, SubscribePageService } from '../modules/hosted/index.js';
@@ -35,6 +35,7 @@ export interface Services {
   contacts: ContactService;
   audiences: AudienceService;
   subscribe: SubscribePageService;
+  contactImports: ContactImportService;
 }
 
 /** Call after migrations: the URL-signing secret lives in the database. `metrics` counts what the services do (a server's, not a CLI command's). */
@@ -89,5 +90,6 @@ export async function createServices(config: Config, database: Database, metrics
       // the capture transport keeps anything; elsewhere the built-in placeholder sender cannot deliver (README, "Hosted subscribe page")
       canSend: config.defaultFromExplicit || config.deliveryMode === 'capture',
     }),
+    contactImports: new ContactImportService({ db, signal, limits: config.imports }),
   };
 }

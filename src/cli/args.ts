@@ -122,8 +122,14 @@ function parseOptionsOf(spec: CommandSpec, args: string[]): Record<string, strin
   } catch (err) {
     throw optionError(err, spec, options, fail);
   }
-  if (parsed.positionals.length > 0) throw fail(`unexpected argument ${shown(parsed.positionals[0]!)} (a value with spaces needs quotes: --name "My team")`);
+  const expected = spec.argument ? 1 : 0;
+  if (parsed.positionals.length > expected) throw fail(`unexpected argument ${shown(parsed.positionals[expected]!)} (a value with spaces needs quotes: --name "My team")`);
   const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (spec.argument) {
+    const given = parsed.positionals[0];
+    if (given === undefined || given.trim() === '') throw fail(`${spec.argument.name} is required`, synopsis(spec));
+    values[spec.argument.name.toLowerCase()] = given;
+  }
   for (const o of options) {
     const v = values[o.name];
     if (typeof v !== 'string') {

@@ -20,8 +20,8 @@ export interface OptionSpec {
   seconds?: boolean;
 }
 
-/** start/api/worker run a server; migrate migrates; the rest run an operator command (src/app/admin-commands.ts). */
-export type CommandKind = 'server' | 'migrate' | 'admin';
+/** start/api/worker run a server; migrate migrates; import imports a file with progress (src/cli/import-command.ts); the rest run an operator command (src/app/admin-commands.ts). */
+export type CommandKind = 'server' | 'migrate' | 'admin' | 'import';
 
 export interface CommandSpec {
   /** one or two words: `start`, `workspace create` */
@@ -31,6 +31,8 @@ export interface CommandSpec {
   /** more than the summary, shown by `--help` */
   details?: string;
   options: readonly OptionSpec[];
+  /** a positional argument the command requires (`contacts import FILE`), given as the value `name` in lower case */
+  argument?: { name: string; description: string };
   /** the dotted paths `--print` accepts: fields every result of the command has */
   output: readonly string[];
   example?: string;
@@ -56,6 +58,7 @@ const DOMAIN = [
   'dkim.key_bits',
   'dns_records',
 ];
+const IMPORT = ['id', 'status', 'audience_id', 'bytes', 'rows_read', 'created', 'updated', 'skipped', 'failed', 'errors', 'errors_total', 'error'];
 const USAGE = ['plan', 'period', 'resets_at', 'monthly_quota', 'used', 'remaining', 'emails_accepted', 'requests_per_second'];
 
 /** `field` itself and each of its sub-fields. */
@@ -190,6 +193,19 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [workspaceOption(), { name: 'domain', value: 'ID_OR_NAME', required: true, description: "the domain's id or name" }, ...RESULT_OPTIONS],
     output: nested('domain', DOMAIN),
   },
+  {
+    name: 'contacts import',
+    kind: 'import',
+    summary: 'import contacts from a CSV file, showing progress; the summary lists the rows refused',
+    details:
+      'The first row names the columns (README, "Importing contacts"). With DATABASE_URL, or on the embedded database with no server running, the import runs in this process; ' +
+      'when a server holds DATA_DIR, that server imports the file (read from the same path) and this command follows it. ' +
+      'Progress goes to stderr: a bar with rows/s on a terminal, a line every 5 s otherwise. Exit code 0 once the import completed (even with refused rows), 1 when it failed.',
+    argument: { name: 'FILE', description: 'the CSV file' },
+    options: [workspaceOption(), { name: 'audience', value: 'ID', description: 'also add every contact to this audience (its id)' }, ...RESULT_OPTIONS],
+    output: IMPORT,
+    example: 'keplars-server contacts import contacts.csv --workspace <id> --audience <id>',
+  },
 ];
 
 /** The first words of two-word commands, in the table's order. */
@@ -211,5 +227,6 @@ export function optionsOf(spec: CommandSpec): OptionSpec[] {
 /** The command line with its required options, e.g. `keplars-server workspace usage --workspace <id>`. */
 export function synopsis(spec: CommandSpec, values: Record<string, string> = {}): string {
   const required = spec.options.filter((o) => o.required).map((o) => `--${o.name} ${values[o.name] ?? `<${o.value!.toLowerCase()}>`}`);
-  return ['keplars-server', spec.name, ...required].join(' ');
+  const argument = spec.argument ? [`<${spec.argument.name.toLowerCase()}>`] : [];
+  return ['keplars-server', spec.name, ...argument, ...required].join(' ');
 }

@@ -9,6 +9,7 @@ import { createServices } from '../app/services.js';
 import type { CommandSpec } from './commands.js';
 import { reachDataDir, type DataDirAccess } from './data-dir-access.js';
 import { formatHuman, pickField } from './format.js';
+import { runImportCommand } from './import-command.js';
 import { KEEP_RUNNING, type CliIo } from './run.js';
 
 // Loaded only once the command line is known to be right: help and usage errors never load the server.
@@ -30,7 +31,12 @@ export async function execute(spec: CommandSpec, values: Record<string, string |
   const config = loadConfig(io.env);
   const waitSeconds = typeof values.wait === 'string' ? Number(values.wait) : config.cliWaitSeconds;
   if (spec.kind === 'server') return runServer(config, spec.name);
-  const { result, human } = spec.kind === 'migrate' ? await runMigrate(config, waitSeconds, io) : await runAdmin(config, waitSeconds, spec, values, io);
+  const { result, human } =
+    spec.kind === 'migrate'
+      ? await runMigrate(config, waitSeconds, io)
+      : spec.kind === 'import'
+        ? await runImportCommand(config, await reach(config, waitSeconds, io), values, io)
+        : await runAdmin(config, waitSeconds, spec, values, io);
   if (typeof values.print === 'string') io.stdout(`${pickField(result, values.print)}\n`);
   else io.stdout(values.json === true ? `${JSON.stringify(result, null, 2)}\n` : human());
   return 0;

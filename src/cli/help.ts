@@ -23,7 +23,7 @@ function usageLine(spec: CommandSpec): string {
       return o.required ? label : `[${label}]`;
     });
   if (spec.options.some((o) => o.name === 'wait')) parts.push('[--wait SECONDS]');
-  return ['keplars-server', spec.name, ...parts].join(' ');
+  return ['keplars-server', spec.name, ...(spec.argument ? [spec.argument.name] : []), ...parts].join(' ');
 }
 
 export const EXIT_CODES = [
@@ -72,7 +72,9 @@ function groupHelp(group: string): string {
 export function commandHelp(spec: CommandSpec): string {
   const lines = [`keplars-server ${spec.name} — ${spec.summary}`];
   if (spec.details) lines.push('', spec.details);
-  lines.push('', `Usage: ${usageLine(spec)}`, '', 'Options:');
+  lines.push('', `Usage: ${usageLine(spec)}`);
+  if (spec.argument) lines.push('', 'Argument:', ...column([[spec.argument.name, spec.argument.description]]));
+  lines.push('', 'Options:');
   lines.push(...column(optionsOf(spec).map((o) => [optionLabel(o), `${o.description}${o.required ? ' (required)' : ''}`])));
   if (spec.output.length > 0) lines.push('', `Output fields (--print FIELD): ${spec.output.join(', ')}`);
   if (spec.example) lines.push('', 'Example:', `  ${spec.example}`);

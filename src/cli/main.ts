@@ -6,6 +6,7 @@ const code = await run(process.argv.slice(2), {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
   env: process.env,
+  isTTY: process.stderr.isTTY === true,
 });
 // a failed command may leave a pool or a timer behind; a finished one ends when its work is done
 if (code > 0) process.exit(code);

@@ -6,6 +6,8 @@ export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
   env: Record<string, string | undefined>;
+  /** stderr is a terminal: progress may redraw its line */
+  isTTY?: boolean;
 }
 
 /** What `run` answers when the command is a server that keeps running. */

@@ -71,6 +71,8 @@ export interface Config {
   scheduleLateAfterSeconds: number;
   /** live sending (regular) API keys per workspace */
   maxSendingKeysPerWorkspace: number;
+  /** CSV imports of contacts: the largest upload, and imports in progress per workspace (IMPORT_MAX_BYTES, IMPORT_MAX_ACTIVE) */
+  imports: { maxBytes: number; maxActivePerWorkspace: number };
   /** PostgreSQL timeouts and the reachability probe (README: "PostgreSQL outages") */
   postgres: PostgresLimits;
   /** how long SIGTERM may take: every shutdown step shares this budget */
@@ -229,6 +231,10 @@ export function loadConfig(env: Env = process.env): Config {
     scheduleMaxDays: read('SCHEDULE_MAX_DAYS', positiveInt, 365),
     scheduleLateAfterSeconds: read('SCHEDULE_LATE_AFTER_SECONDS', z.coerce.number().int().min(0), 30),
     maxSendingKeysPerWorkspace: read('MAX_SENDING_KEYS_PER_WORKSPACE', positiveInt, 100),
+    imports: {
+      maxBytes: read('IMPORT_MAX_BYTES', positiveInt, 512 * 1024 * 1024),
+      maxActivePerWorkspace: read('IMPORT_MAX_ACTIVE', positiveInt, 2),
+    },
     postgres: {
       connectTimeoutMs: read('DATABASE_CONNECT_TIMEOUT_MS', positiveInt, PG.connectTimeoutMs),
       statementTimeoutMs: read('DATABASE_STATEMENT_TIMEOUT_MS', positiveInt, PG.statementTimeoutMs),

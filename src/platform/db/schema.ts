@@ -275,6 +275,44 @@ export interface ContactEventsTable {
   created_at: Timestamp;
 }
 
+// --- CSV imports of contacts (migrations/007_contact_imports.sql) ---
+
+export type ContactImportStatus = 'receiving' | 'queued' | 'running' | 'completed' | 'failed';
+
+/** One failed row of an import: its line in the file, the column at fault (null: the whole row), why. */
+export interface ImportRowError {
+  row: number;
+  column: string | null;
+  reason: string;
+}
+
+export interface ContactImportsTable {
+  id: string;
+  workspace_id: string;
+  audience_id: string | null;
+  status: ColumnType<ContactImportStatus, ContactImportStatus | undefined, ContactImportStatus>;
+  /** int8: a string on both backends (database.ts) */
+  bytes: ColumnType<string, number | undefined, number>;
+  rows_read: ColumnType<number, number | undefined, number>;
+  rows_created: ColumnType<number, number | undefined, number>;
+  rows_updated: ColumnType<number, number | undefined, number>;
+  rows_skipped: ColumnType<number, number | undefined, number>;
+  rows_failed: ColumnType<number, number | undefined, number>;
+  checkpoint_line: ColumnType<number, number | undefined, number>;
+  errors: Json<ImportRowError[]>;
+  error: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  started_at: NullableTimestamp;
+  finished_at: NullableTimestamp;
+}
+
+export interface ContactImportChunksTable {
+  import_id: string;
+  seq: number;
+  data: Buffer;
+}
+
 export interface DB {
   workspaces: WorkspacesTable;
   api_keys: ApiKeysTable;
@@ -295,9 +333,12 @@ export interface DB {
   audiences: AudiencesTable;
   audience_members: AudienceMembersTable;
   contact_events: ContactEventsTable;
+  contact_imports: ContactImportsTable;
+  contact_import_chunks: ContactImportChunksTable;
 }
 
 export type WorkspaceRow = Selectable<WorkspacesTable>;
+export type ContactImportRow = Selectable<ContactImportsTable>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type MessageRow = Selectable<MessagesTable>;
 export type NewMessage = Insertable<MessagesTable>;
