@@ -35,7 +35,7 @@ export function registerHostedRoutes(app: FastifyInstance, pages: HostedPageServ
   app.get('/u/:token', { schema: unsubscribePageSchema }, async (request, reply) => {
     const token = (request.params as { token: string }).token;
     protect(reply, OWN_PAGE_POLICY);
-    if (!pages.isUnsubscribeLink(token)) return reply.status(404).type('text/html; charset=utf-8').send(NOT_FOUND_PAGE);
+    if (!(await pages.isUnsubscribeLink(token))) return reply.status(404).type('text/html; charset=utf-8').send(NOT_FOUND_PAGE);
     return reply
       .type('text/html; charset=utf-8')
       .send(page('Unsubscribe', `<h1>Unsubscribe</h1><p>Stop receiving these emails?</p><form method="post"><button type="submit">Unsubscribe</button></form>`));

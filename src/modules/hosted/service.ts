@@ -47,8 +47,9 @@ export class HostedPageService {
     return id ? this.deps.emails.pageContent(id) : undefined;
   }
 
-  isUnsubscribeLink(token: string): boolean {
-    return this.read(UNSUBSCRIBE_TOKEN_PURPOSE, token) !== null;
+  /** True when the link is valid and its email (and the recipient it names) is still there. */
+  async isUnsubscribeLink(token: string): Promise<boolean> {
+    return (await this.target(UNSUBSCRIBE_TOKEN_PURPOSE, token)) !== undefined;
   }
 
   /**
@@ -56,9 +57,9 @@ export class HostedPageService {
    * key, the membership's state, or (for `recorded`) the timeline itself says it was done.
    */
   async unsubscribe(token: string, via: string): Promise<UnsubscribeResult> {
-    const link = this.read(UNSUBSCRIBE_TOKEN_PURPOSE, token);
-    const target = link && (await this.deps.emails.unsubscribeTarget(link.emailId, link.position));
-    if (!link || !target) return { kind: 'not-found' };
+    const found = await this.target(UNSUBSCRIBE_TOKEN_PURPOSE, token);
+    if (!found) return { kind: 'not-found' };
+    const { link, target } = found;
     const { recipient } = target;
     if (!recipient) {
       await this.deps.emails.recordSubscriptionEvent(link.emailId, 'unsubscribed', null, { via }, { once: true });
@@ -72,12 +73,13 @@ export class HostedPageService {
 
   /** The "you are unsubscribed" page's button: undoes what the unsubscribe did (never a suppression for another reason). */
   async resubscribe(token: string): Promise<ResubscribeResult> {
-    const link = this.read(RESUBSCRIBE_TOKEN_PURPOSE, token);
-    const target = link && (await this.deps.emails.unsubscribeTarget(link.emailId, link.position));
-    if (!link || !target?.recipient) return { kind: 'not-found' };
+    const found = await this.target(RESUBSCRIBE_TOKEN_PURPOSE, token);
+    const recipient = found?.target.recipient;
+    if (!found || !recipient) return { kind: 'not-found' };
+    const { link, target } = found;
     const via = 'resubscribe link';
     if (await this.leaveAudience(target, link.emailId, 'resubscribed', via)) return { kind: 'resubscribed' };
-    const lifted = await this.deps.suppressions.liftUnsubscribe({ workspaceId: target.workspaceId, email: target.recipient.email, emailId: link.emailId, detail: { via } });
+    const lifted = await this.deps.suppressions.liftUnsubscribe({ workspaceId: target.workspaceId, email: recipient.email, emailId: link.emailId, detail: { via } });
     return { kind: lifted ? 'resubscribed' : 'unchanged' };
   }
 
@@ -93,6 +95,14 @@ export class HostedPageService {
     if (outcome === 'not-member') return false;
     if (outcome === 'changed') await this.deps.emails.recordSubscriptionEvent(emailId, type, target.recipient.email, { via, audience_id: target.audienceId }, { once: false });
     return true;
+  }
+
+  /** What a link acts on; undefined when it is not valid, its email is gone, or the recipient it names is not there. */
+  private async target(purpose: string, token: string): Promise<{ link: Link; target: UnsubscribeTarget } | undefined> {
+    const link = this.read(purpose, token);
+    const target = link && (await this.deps.emails.unsubscribeTarget(link.emailId, link.position));
+    if (!link || !target || (link.position !== null && !target.recipient)) return undefined;
+    return { link, target };
   }
 
   /** `<email id>` or `<email id>/<recipient position>` (sending's hostedUrls), signed for `purpose`. */
