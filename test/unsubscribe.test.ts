@@ -31,7 +31,7 @@ describe.each(BACKENDS)('one-click unsubscribe and the suppression list on %s', 
 
   beforeAll(async () => {
     dns = await startDnsServer();
-    t = await startTestApp({ backend, env: { DNS_SERVERS: dns.server, SECRET_KEY: TEST_SECRET_KEY } });
+    t = await startTestApp({ backend, env: { DNS_SERVERS: dns.server, SECRET_KEY: TEST_SECRET_KEY, SCHEDULE_MIN_SECONDS: '0' } });
     ws = await t.workspace();
   });
   afterAll(async () => {
@@ -190,6 +190,14 @@ describe.each(BACKENDS)('one-click unsubscribe and the suppression list on %s', 
     // unsubscribing again after a resubscribe is a new request: a second event
     await oneClick(url);
     expect(eventsOf(await email(first), 'unsubscribed')).toHaveLength(2);
+  });
+
+  it('an unsubscribe made while a bulk email waits in the queue holds when its time comes', async () => {
+    const later = await send('bulk', { to: 'waiting@example.org', html: '<p>later</p>', scheduled_at: new Date(Date.now() + 4000).toISOString() });
+    expect((await email(later)).status).toBe('scheduled');
+    const receipt = await send('async', { to: 'waiting@example.org', html: '<p>now</p>' });
+    expect((await oneClick(`${t.url}/u/${t.app.services.tokens.sign('unsubscribe', `${receipt}/0`)}`)).status).toBe(200);
+    expect((await settled(later, 'suppressed')).recipients[0]!.status).toBe('suppressed');
   });
 
   it('a resubscribe never lifts a suppression made for another reason', async () => {
