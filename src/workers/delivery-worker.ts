@@ -202,6 +202,7 @@ export class DeliveryWorker {
       transport: transport.kind,
       outcomes,
       suppressed,
+      earlier: recipients.filter((r) => r.status !== 'pending' && r.status !== 'deferred').map((r) => r.status),
       previouslyDelivered: recipients.filter((r) => r.status === 'delivered' || r.status === 'sent').length,
       retryBaseMs: this.opts.retryBaseMs,
     });

@@ -52,5 +52,8 @@ describe('decideCompletion', () => {
     expect(decide(1, 'mx', [outcome('a@x.test', 'bounced', 550)], 0, [suppressedOne('s@x.test')]).status).toBe('bounced');
     // accepted by an earlier attempt, suppressed since: the email keeps its delivery
     expect(decide(2, 'mx', [], 1, [suppressedOne('s@x.test')]).status).toBe('delivered');
+    // bounced in an earlier attempt, the rest suppressed since: the email bounced
+    const earlier = decideCompletion({ message: message(2), workerId: 'w', transport: 'mx', outcomes: [], previouslyDelivered: 0, suppressed: [suppressedOne('s@x.test')], earlier: ['bounced'], retryBaseMs: 10, now: new Date(0) });
+    expect(earlier).toMatchObject({ status: 'bounced', events: [{ type: 'bounced' }] });
   });
 });

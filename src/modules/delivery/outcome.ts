@@ -22,6 +22,8 @@ export function decideCompletion(opts: {
   previouslyDelivered: number;
   /** recipients not attempted because their address is suppressed (store.claimMessages), with the list's reason */
   suppressed?: { position: number; email: string; reason: string }[];
+  /** the final statuses recipients reached in earlier attempts: one that bounced then keeps the email from being `suppressed` */
+  earlier?: readonly string[];
   retryBaseMs: number;
   now?: Date;
 }): AttemptCompletion {
@@ -65,8 +67,8 @@ export function decideCompletion(opts: {
     nextAttemptAt = new Date(now.getTime() + retryDelayMs(message.tier, message.attempts, opts.retryBaseMs));
   } else if (accepted > 0) {
     status = acceptedStatus;
-  } else if (recipients.some((r) => r.status === 'failed' || r.status === 'bounced') || recipients.length === 0) {
-    status = recipients.some((r) => r.status === 'failed') ? 'failed' : 'bounced';
+  } else if ([...recipients.map((r) => r.status), ...(opts.earlier ?? [])].some((s) => s === 'failed' || s === 'bounced') || recipients.length === 0) {
+    status = [...recipients.map((r) => r.status), ...(opts.earlier ?? [])].includes('failed') ? 'failed' : 'bounced';
     events.push({ type: status, detail: { reason: lastError, attempts: message.attempts } });
   } else {
     // every recipient was suppressed: their own `suppressed` entries are the timeline, nothing was attempted
