@@ -102,6 +102,7 @@ describe('access rules of every route', () => {
       'POST /s/:token',
       'POST /s/confirm/:token',
       'POST /u/:token',
+      'POST /u/resubscribe/:token',
     ]);
     for (const r of all.filter((x) => x.auth && x.auth.key !== 'admin')) {
       expect(['all', 'own-domain', 'refused'], `${r.method} ${r.url} must say what a domain-tied key may do`).toContain((r.auth as { domainKey?: string }).domainKey);

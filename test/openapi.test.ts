@@ -54,7 +54,7 @@ describe('the OpenAPI document and the API reference', () => {
   let doc: Document;
   let ws: { id: string; adminKey: string; key: string };
   /** what the examples' ids and times are replaced with: things this test created */
-  const fixture = { email: '', captured: '', scheduled: '', template: '', disposableTemplate: '', domain: '', verifiedDomain: '', doomed: [] as string[], view: '', unsubscribe: '', audience: '', doomedAudience: '', contact: '', doomedContact: '', doomedAddress: 'doomed-rest@example.org', subscribe: '', confirm: '', contactImport: '' };
+  const fixture = { email: '', captured: '', scheduled: '', template: '', disposableTemplate: '', domain: '', verifiedDomain: '', doomed: [] as string[], view: '', unsubscribe: '', resubscribe: '', audience: '', doomedAudience: '', contact: '', doomedContact: '', doomedAddress: 'doomed-rest@example.org', subscribe: '', confirm: '', contactImport: '' };
 
   beforeAll(async () => {
     dns = await startDnsServer();
@@ -85,6 +85,7 @@ describe('the OpenAPI document and the API reference', () => {
     fixture.doomed = [await domain('doomed-1.example.com'), await domain('doomed-2.example.com')];
     fixture.view = s.tokens.sign('view', fixture.email);
     fixture.unsubscribe = s.tokens.sign('unsubscribe', fixture.email);
+    fixture.resubscribe = s.tokens.sign('resubscribe', fixture.email);
     fixture.audience = (await s.audiences.create(ws.id, { name: 'fixture' })).id;
     fixture.doomedAudience = (await s.audiences.create(ws.id, { name: 'to delete' })).id;
     fixture.contact = (await s.contacts.add(ws.id, 'fixture@example.org', { profile: {}, audienceId: fixture.audience })).contact.id;
@@ -206,7 +207,7 @@ describe('the OpenAPI document and the API reference', () => {
       // the Elixir SDK's /contacts/{email}
       if (p.name === 'email' && p.in === 'path') value = method === 'DELETE' ? fixture.doomedAddress : 'fixture@example.org';
       if (p.name === 'token') {
-        value = path.startsWith('/v/') ? fixture.view : path.startsWith('/u/') ? fixture.unsubscribe : path.startsWith('/s/confirm/') ? fixture.confirm : fixture.subscribe;
+        value = path.startsWith('/v/') ? fixture.view : path.startsWith('/u/resubscribe/') ? fixture.resubscribe : path.startsWith('/u/') ? fixture.unsubscribe : path.startsWith('/s/confirm/') ? fixture.confirm : fixture.subscribe;
       }
       if (p.in === 'path') url = url.replace(`{${p.name}}`, encodeURIComponent(String(value)));
       else if (p.in === 'query') query.set(p.name, String(value));

@@ -13,6 +13,7 @@ import { HostedPageService, SubscribePageService } from '../modules/hosted/index
 import { KeyService } from '../modules/keys/index.js';
 import { PlanService } from '../modules/plans/index.js';
 import { SendingService } from '../modules/sending/index.js';
+import { SuppressionService } from '../modules/suppressions/index.js';
 import { TemplateRenderer, TemplateService } from '../modules/templates/index.js';
 import { WorkspaceService } from '../modules/workspaces/index.js';
 import { serverSecrets } from './server-secret.js';
@@ -33,6 +34,7 @@ export interface Services {
   domains: DomainService;
   hosted: HostedPageService;
   contacts: ContactService;
+  suppressions: SuppressionService;
   audiences: AudienceService;
   subscribe: SubscribePageService;
   contactImports: ContactImportService;
@@ -50,6 +52,7 @@ export async function createServices(config: Config, database: Database, metrics
   const templates = new TemplateService(db, new TemplateRenderer(content, config.content), config.content);
   const emails = new EmailService(db);
   const contacts = new ContactService(db);
+  const suppressions = new SuppressionService(db);
   const audiences = new AudienceService(db, tokens, config);
   const domains = new DomainService({ db, signal, config, keys, resolver: createResolver(config.dnsServers), secrets: serverSecrets(config) });
   const sending = new SendingService({
@@ -78,8 +81,9 @@ export async function createServices(config: Config, database: Database, metrics
     sending,
     emails,
     domains,
-    hosted: new HostedPageService({ tokens, emails }),
+    hosted: new HostedPageService({ tokens, emails, suppressions, contacts }),
     contacts,
+    suppressions,
     audiences,
     subscribe: new SubscribePageService({
       tokens,

@@ -14,7 +14,7 @@
 export const TIERS = ['instant', 'high', 'async', 'bulk'] as const;
 export type Tier = (typeof TIERS)[number];
 
-/** An email's status (decisions §4); `suppressed` is reserved for the suppression list. */
+/** An email's status (decisions §4); `suppressed`: every recipient was on the workspace's suppression list. */
 export const EMAIL_STATUSES = ['queued', 'scheduled', 'sending', 'sent', 'delivered', 'deferred', 'bounced', 'failed', 'cancelled', 'suppressed'] as const;
 export type EmailStatus = (typeof EMAIL_STATUSES)[number];
 
@@ -22,13 +22,14 @@ export type EmailStatus = (typeof EMAIL_STATUSES)[number];
  * One recipient's status: `pending` until its first attempt; `sent` when the relay (SMTP_URL) took it and
  * `delivered` when the recipient's own mail server (or the capture store) did; `deferred` while a temporary
  * failure waits for a retry; `bounced` when refused for good (a 5xx reply, or a domain that takes no mail);
- * `failed` when its temporary failures outlasted the retries.
+ * `failed` when its temporary failures outlasted the retries; `suppressed` when it was not attempted because the
+ * address is on the workspace's suppression list for the email's tier (modules/suppressions).
  */
-export const RECIPIENT_STATUSES = ['pending', 'sent', 'delivered', 'deferred', 'bounced', 'failed'] as const;
+export const RECIPIENT_STATUSES = ['pending', 'sent', 'delivered', 'deferred', 'bounced', 'failed', 'suppressed'] as const;
 export type RecipientStatus = (typeof RECIPIENT_STATUSES)[number];
 
 /** The statuses a recipient ends in: no further attempt is made for it. */
-export const FINAL_RECIPIENT_STATUSES = ['sent', 'delivered', 'bounced', 'failed'] as const satisfies readonly RecipientStatus[];
+export const FINAL_RECIPIENT_STATUSES = ['sent', 'delivered', 'bounced', 'failed', 'suppressed'] as const satisfies readonly RecipientStatus[];
 
 /** Timeline entries of an email (message_events.type). */
 export const EMAIL_EVENT_TYPES = [
@@ -42,8 +43,9 @@ export const EMAIL_EVENT_TYPES = [
   'cancelled',
   // sent after downtime, later than scheduled
   'late',
-  // the recipient asked to unsubscribe on the hosted page
+  // the recipient asked to unsubscribe on the hosted page (or by one-click), and took it back
   'unsubscribed',
+  'resubscribed',
   // engagement: the tracking pixel was fetched, a tracked link followed
   'opened',
   'clicked',

@@ -44,7 +44,7 @@ export class Metrics {
     this.accepted = new Counter({ name: 'keplars_emails_accepted_total', help: 'Emails accepted by the send routes, per tier', labelNames: ['tier'], registers });
     this.deliveries = new Counter({
       name: 'keplars_delivery_outcomes_total',
-      help: 'Recipient outcomes of delivery attempts, per tier: sent (relay accepted), delivered (recipient server accepted), deferred (will retry), bounced (refused), failed (retries ran out)',
+      help: 'Recipient outcomes of delivery attempts, per tier: sent (relay accepted), delivered (recipient server accepted), deferred (will retry), bounced (refused), failed (retries ran out), suppressed (not attempted: on the suppression list)',
       labelNames: ['tier', 'outcome'],
       registers,
     });

@@ -170,11 +170,16 @@ export class DeliveryWorker {
   async deliverOne(lane: LaneOptions, message: ClaimedMessage): Promise<void> {
     const started = performance.now();
     const recipients = message.recipients;
-    const pending = recipients.filter((r) => r.status === 'pending' || r.status === 'deferred');
-    let outcomes: (RecipientOutcome & { position: number })[];
+    const waiting = recipients.filter((r) => r.status === 'pending' || r.status === 'deferred');
+    // a suppressed address is not attempted; the others of the same email go out (README, "Unsubscribe and the suppression list")
+    const suppressed = waiting.flatMap((r) => (r.suppressed !== null ? [{ position: r.position, email: r.email, reason: r.suppressed }] : []));
+    const pending = waiting.filter((r) => r.suppressed === null);
+    let outcomes: (RecipientOutcome & { position: number })[] = [];
     let transport = lane.transport;
     const notes: OutgoingMessage['events'] = [];
-    if (message.attempts > message.max_attempts) {
+    if (pending.length === 0) {
+      // nothing to attempt: every recipient still waiting is suppressed
+    } else if (message.attempts > message.max_attempts) {
       // claimed again after crashes used up its attempts: settle it instead of trying forever
       outcomes = pending.map((r) => ({ position: r.position, recipient: r.email, status: 'deferred', code: null, response: 'delivery interrupted repeatedly', host: null }));
     } else {
@@ -196,6 +201,8 @@ export class DeliveryWorker {
       workerId: this.workerId,
       transport: transport.kind,
       outcomes,
+      suppressed,
+      earlier: recipients.filter((r) => r.status !== 'pending' && r.status !== 'deferred').map((r) => r.status),
       previouslyDelivered: recipients.filter((r) => r.status === 'delivered' || r.status === 'sent').length,
       retryBaseMs: this.opts.retryBaseMs,
     });

@@ -228,6 +228,31 @@ export class ContactService {
   }
 
   /**
+   * An email's unsubscribe link (or its resubscribe link) for a member of the audience the email went to
+   * (README, "Unsubscribe and the suppression list"): the membership moves between `subscribed` and
+   * `unsubscribed`, with its contact event, and no other audience is touched. `not-member` when the address is
+   * no contact of the workspace or not in that audience (the caller falls back to the suppression list);
+   * `unchanged` when the membership already was in that state (or is pending, which only its own link confirms).
+   */
+  async setSubscriptionByEmail(
+    workspaceId: string,
+    email: string,
+    audienceId: string,
+    status: 'subscribed' | 'unsubscribed',
+    source: string,
+  ): Promise<'changed' | 'unchanged' | 'not-member'> {
+    return inTransaction(this.db, async (trx) => {
+      const contact = await lockContact(trx, workspaceId, { email });
+      const member = contact && (await lockMembership(trx, audienceId, contact.id));
+      if (!contact || !member) return 'not-member';
+      if (member.status === status || member.status === 'pending') return 'unchanged';
+      await setMembership(trx, audienceId, contact.id, status);
+      await recordContactEvents(trx, [subscriptionEvent(workspaceId, contact.id, audienceId, status, source)]);
+      return 'changed';
+    });
+  }
+
+  /**
    * The hosted subscribe form (README, "Hosted subscribe page"), in one transaction. The form is public, so it
    * never changes what a stranger should not: the name is stored only on a contact it creates, a globally
    * blocked contact stays blocked and joins nothing, and an existing contact's profile is left as it is. With

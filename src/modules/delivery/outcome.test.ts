@@ -9,8 +9,9 @@ const message = (attempts: number): ClaimedMessage => ({ id: 'msg_1', tier: 'hig
 
 const outcome = (recipient: string, status: AttemptOutcome, code: number | null) => ({ recipient, status, code, response: `${code ?? 'no reply'}`, host: 'mx.example.test', position: 0 });
 
-const decide = (attempts: number, transport: string, outcomes: ReturnType<typeof outcome>[], previouslyDelivered = 0) =>
-  decideCompletion({ message: message(attempts), workerId: 'w', transport, outcomes, previouslyDelivered, retryBaseMs: 10, now: new Date(0) });
+const decide = (attempts: number, transport: string, outcomes: ReturnType<typeof outcome>[], previouslyDelivered = 0, suppressed: { position: number; email: string; reason: string }[] = []) =>
+  decideCompletion({ message: message(attempts), workerId: 'w', transport, outcomes, previouslyDelivered, suppressed, retryBaseMs: 10, now: new Date(0) });
+const suppressedOne = (email: string) => ({ position: 9, email, reason: 'unsubscribe' });
 
 describe('decideCompletion', () => {
   it('calls a recipient the relay took sent, and one its own server (or capture) took delivered', () => {
@@ -40,5 +41,19 @@ describe('decideCompletion', () => {
     expect(decide(4, 'mx', [outcome('c@x.test', 'deferred', 451)], 1)).toMatchObject({ status: 'delivered', recipients: [{ status: 'failed' }] });
     expect(decide(4, 'mx', [outcome('b@x.test', 'bounced', 550), outcome('c@x.test', 'deferred', 451)]).status).toBe('failed');
     expect(decide(4, 'mx', [outcome('b@x.test', 'bounced', 550), outcome('d@x.test', 'bounced', 554)]).status).toBe('bounced');
+  });
+
+  it('records suppressed recipients as not attempted, and calls the email suppressed only when nobody else was tried', () => {
+    const all = decide(1, 'mx', [], 0, [suppressedOne('s@x.test')]);
+    expect(all).toMatchObject({ status: 'suppressed', failedAt: null, sentAt: null, events: [], recipients: [{ status: 'suppressed', code: null, host: null, detail: { reason: 'unsubscribe', scope: 'all' } }] });
+    expect(all.recipients[0]!.response).toContain('suppression list');
+    expect(decide(1, 'mx', [outcome('a@x.test', 'accepted', 250)], 0, [suppressedOne('s@x.test')])).toMatchObject({ status: 'delivered', recipients: [{ status: 'delivered' }, { status: 'suppressed' }] });
+    expect(decide(1, 'mx', [outcome('a@x.test', 'deferred', 451)], 0, [suppressedOne('s@x.test')]).status).toBe('deferred');
+    expect(decide(1, 'mx', [outcome('a@x.test', 'bounced', 550)], 0, [suppressedOne('s@x.test')]).status).toBe('bounced');
+    // accepted by an earlier attempt, suppressed since: the email keeps its delivery
+    expect(decide(2, 'mx', [], 1, [suppressedOne('s@x.test')]).status).toBe('delivered');
+    // bounced in an earlier attempt, the rest suppressed since: the email bounced
+    const earlier = decideCompletion({ message: message(2), workerId: 'w', transport: 'mx', outcomes: [], previouslyDelivered: 0, suppressed: [suppressedOne('s@x.test')], earlier: ['bounced'], retryBaseMs: 10, now: new Date(0) });
+    expect(earlier).toMatchObject({ status: 'bounced', events: [{ type: 'bounced' }] });
   });
 });

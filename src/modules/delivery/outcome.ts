@@ -10,7 +10,8 @@ import type { AttemptCompletion, ClaimedMessage, RecipientResult } from './store
  *
  * The email's status when its recipients ended differently (the README's "Email status and logs"): `deferred`
  * while any recipient waits for a retry; else `sent`/`delivered` when any recipient was accepted; else `failed`
- * when any recipient's retries ran out; else `bounced`. The recipients and their counts say the rest.
+ * when any recipient's retries ran out; else `bounced`; else (every recipient on the suppression list, none
+ * attempted) `suppressed`. The recipients and their counts say the rest.
  */
 export function decideCompletion(opts: {
   message: ClaimedMessage;
@@ -19,6 +20,10 @@ export function decideCompletion(opts: {
   outcomes: (RecipientOutcome & { position: number })[];
   /** recipients accepted (`sent` or `delivered`) by earlier attempts */
   previouslyDelivered: number;
+  /** recipients not attempted because their address is suppressed (store.claimMessages), with the list's reason */
+  suppressed?: { position: number; email: string; reason: string }[];
+  /** the final statuses recipients reached in earlier attempts: one that bounced then keeps the email from being `suppressed` */
+  earlier?: readonly string[];
   retryBaseMs: number;
   now?: Date;
 }): AttemptCompletion {
@@ -38,6 +43,18 @@ export function decideCompletion(opts: {
       host: o.host,
     };
   });
+  for (const r of opts.suppressed ?? []) {
+    const scope = message.tier === 'bulk' ? 'bulk' : 'all';
+    recipients.push({
+      position: r.position,
+      email: r.email,
+      status: 'suppressed',
+      code: null,
+      response: `not attempted: the address is on the workspace's suppression list (${r.reason})`,
+      host: null,
+      detail: { reason: r.reason, scope },
+    });
+  }
   const accepted = opts.previouslyDelivered + recipients.filter((r) => r.status === acceptedStatus).length;
   const deferred = recipients.filter((r) => r.status === 'deferred');
   const unsent = recipients.filter((r) => r.status === 'bounced' || r.status === 'failed');
@@ -50,9 +67,12 @@ export function decideCompletion(opts: {
     nextAttemptAt = new Date(now.getTime() + retryDelayMs(message.tier, message.attempts, opts.retryBaseMs));
   } else if (accepted > 0) {
     status = acceptedStatus;
-  } else {
-    status = recipients.some((r) => r.status === 'failed') ? 'failed' : 'bounced';
+  } else if ([...recipients.map((r) => r.status), ...(opts.earlier ?? [])].some((s) => s === 'failed' || s === 'bounced') || recipients.length === 0) {
+    status = [...recipients.map((r) => r.status), ...(opts.earlier ?? [])].includes('failed') ? 'failed' : 'bounced';
     events.push({ type: status, detail: { reason: lastError, attempts: message.attempts } });
+  } else {
+    // every recipient was suppressed: their own `suppressed` entries are the timeline, nothing was attempted
+    status = 'suppressed';
   }
   return {
     messageId: message.id,

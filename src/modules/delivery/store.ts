@@ -1,16 +1,24 @@
 import { sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
 import { countWithinParamBudget } from '../../platform/db/param-budget.js';
-import type { MessageRecipientRow, MessageRow } from '../../platform/db/schema.js';
+import type { MessageRecipientRow, MessageRow, SuppressionReason } from '../../platform/db/schema.js';
 import type { EmailEventType, EmailStatus, RecipientStatus } from '../../platform/lifecycle.js';
 
-/** The recipients of the claimed message, in position order; only the fields delivery reads. */
-export type ClaimedRecipient = Pick<MessageRecipientRow, 'message_id' | 'position' | 'kind' | 'email' | 'name' | 'status'>;
+/**
+ * The recipients of the claimed message, in position order; only the fields delivery reads. `suppressed` is the
+ * reason of the suppression that stops this attempt (null when there is none, and for recipients already done).
+ */
+export type ClaimedRecipient = Pick<MessageRecipientRow, 'message_id' | 'position' | 'kind' | 'email' | 'name' | 'status'> & { suppressed: SuppressionReason | null };
 export type ClaimedMessage = MessageRow & { recipients: ClaimedRecipient[] };
 
 /**
  * Claims due messages in strict priority order. The claim pushes next_attempt_at forward by the lease, so if
  * this process dies the message becomes claimable again by itself (at-least-once delivery).
+ *
+ * Each recipient still to attempt comes with the suppression that stops it, if any: an address suppressed for
+ * `all` tiers, or for `bulk` when the email is bulk (migrations/010_suppressions.sql). Checked here, at each
+ * attempt, so an unsubscribe made while the email waited in the queue still holds; one primary-key probe per
+ * recipient inside the claim statement, no round trip of its own.
  */
 export async function claimMessages(db: Db, opts: { workerId: string; limit: number; maxPriority: number; leaseMs: number }): Promise<ClaimedMessage[]> {
   const res = await sql<ClaimedMessage>`
@@ -26,7 +34,12 @@ export async function claimMessages(db: Db, opts: { workerId: string; limit: num
  RETURNING m.*,
            -- the recipients come with the claim: one round trip per batch instead of two
            (SELECT json_agg(json_build_object('message_id', r.message_id, 'position', r.position, 'kind', r.kind,
-                                              'email', r.email, 'name', r.name, 'status', r.status) ORDER BY r.position)
+                                              'email', r.email, 'name', r.name, 'status', r.status,
+                                              'suppressed', CASE WHEN r.status IN ('pending', 'deferred') THEN
+                                                (SELECT s.reason FROM suppressions s
+                                                  WHERE s.workspace_id = m.workspace_id AND s.email_key = lower(r.email)
+                                                    AND (s.scope = 'all' OR (s.scope = 'bulk' AND m.tier = 'bulk'))
+                                                  ORDER BY s.scope LIMIT 1) END) ORDER BY r.position)
               FROM message_recipients r WHERE r.message_id = m.id) AS recipients`.execute(db);
   return res.rows.map((row) => ({ ...row, recipients: row.recipients ?? [] }));
 }
@@ -52,6 +65,8 @@ export interface RecipientResult {
   code: number | null;
   response: string;
   host: string | null;
+  /** more for the recipient's timeline entry (a suppression's reason and scope) */
+  detail?: Record<string, unknown>;
 }
 
 export interface AttemptCompletion {
@@ -99,7 +114,7 @@ export async function completeAttempts(db: Db, batch: AttemptCompletion[]): Prom
     ...c.recipients.map(
       (r) =>
         sql`(${c.messageId}::text, ${r.status}::text, ${r.email}::text, ${c.attempt}::int, ${r.host}::text,
-             ${r.code}::int, ${r.response}::text, ${JSON.stringify({ transport: c.transport })}::jsonb)`,
+             ${r.code}::int, ${r.response}::text, ${JSON.stringify({ transport: c.transport, ...r.detail })}::jsonb)`,
     ),
     ...c.events.map((e) => sql`(${c.messageId}::text, ${e.type}::text, NULL::text, ${c.attempt}::int, NULL::text, NULL::int, NULL::text, ${JSON.stringify(e.detail)}::jsonb)`),
   ]);

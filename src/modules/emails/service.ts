@@ -74,6 +74,7 @@ function eventView(ev: MessageEventRow) {
 export type EmailView = ReturnType<typeof emailView>;
 
 export type PageContent = store.PageContent;
+export type UnsubscribeTarget = store.UnsubscribeTarget;
 
 export class EmailService {
   constructor(private readonly db: Db) {}
@@ -83,9 +84,17 @@ export class EmailService {
     return store.findPageContent(this.db, id);
   }
 
-  /** Records a recipient's unsubscribe request on the email's timeline; false when the email is gone. */
-  recordUnsubscribe(id: string, via: string): Promise<boolean> {
-    return store.insertUnsubscribed(this.db, id, { via });
+  /** What an unsubscribe link for this email (and recipient position) acts on; undefined when the email is gone. */
+  unsubscribeTarget(id: string, position: number | null): Promise<UnsubscribeTarget | undefined> {
+    return store.findUnsubscribeTarget(this.db, id, position);
+  }
+
+  /**
+   * Records an unsubscribe (or resubscribe) on the email's timeline. `once`: not when the recipient (or the
+   * email, for null) has such an entry already, so a repeated request writes nothing.
+   */
+  recordSubscriptionEvent(id: string, type: 'unsubscribed' | 'resubscribed', recipient: string | null, detail: Record<string, unknown>, o: { once: boolean }): Promise<boolean> {
+    return o.once ? store.insertEventOnce(this.db, id, type, recipient, detail) : store.insertEvent(this.db, id, type, recipient, detail);
   }
 
   async get(scope: store.EmailScope, id: string) {

@@ -4,7 +4,7 @@ import type { Db } from '../../platform/db/database.js';
 import type { DB, MessageEventRow, MessageRecipientRow, MessageRow } from '../../platform/db/schema.js';
 import { RECIPIENT_STATUSES, type EmailEventType, type EmailStatus, type RecipientStatus } from '../../platform/lifecycle.js';
 
-export type EmailRow = Omit<MessageRow, 'html' | 'text_body' | 'attachments'>;
+export type EmailRow = Omit<MessageRow, 'html' | 'text_body' | 'attachments' | 'audience_id'>;
 
 const COLUMNS = [
   'id', 'workspace_id', 'api_key_id', 'tier', 'priority', 'status', 'from_email', 'from_name', 'reply_to', 'subject',
@@ -79,7 +79,7 @@ export function listEmails(db: Db, f: EmailFilter): Promise<EmailSummaryRow[]> {
 /**
  * An email matches a status it has, or one any of its recipients reached (a `sent` email whose one recipient
  * bounced is found by `bounced`). The workspace's newest-first index drives the scan and the page stops at its
- * limit; recipients that did not get through come from a small partial index (migration 005), accepted ones are
+ * limit; recipients that did not get through come from a small partial index (migrations 005 and 010), accepted ones are
  * probed by the recipients' primary key (message_id leads it). Measured on PostgreSQL with 600,000 recipients:
  * `status=bounced` reads 666 index entries instead of every recipient (1.4 ms against 128 ms).
  */
@@ -128,11 +128,41 @@ export function findPageContent(db: Db, id: string): Promise<PageContent | undef
   return db.selectFrom('messages').select(['id', 'subject', 'html', 'text_body']).where('id', '=', id).executeTakeFirst();
 }
 
-/** Adds an unsubscribe request to the email's timeline in one statement; false when there is no such email. */
-export async function insertUnsubscribed(db: Db, id: string, detail: Record<string, unknown>): Promise<boolean> {
-  const type: EmailEventType = 'unsubscribed';
+/** What an unsubscribe link acts on. No workspace scope: the caller holds a token signed for this email. */
+export interface UnsubscribeTarget {
+  workspaceId: string;
+  audienceId: string | null;
+  /** the recipient at `position`, or without a position the only recipient; none for an email to several */
+  recipient: { position: number; email: string } | null;
+}
+
+export async function findUnsubscribeTarget(db: Db, id: string, position: number | null): Promise<UnsubscribeTarget | undefined> {
+  const message = await db.selectFrom('messages').select(['workspace_id', 'audience_id']).where('id', '=', id).executeTakeFirst();
+  if (!message) return undefined;
+  let q = db.selectFrom('message_recipients').select(['position', 'email']).where('message_id', '=', id);
+  if (position !== null) q = q.where('position', '=', position);
+  // two rows are enough to tell "the only recipient" from "one of several"
+  const rows = await q.orderBy('position').limit(2).execute();
+  return { workspaceId: message.workspace_id, audienceId: message.audience_id, recipient: rows.length === 1 ? rows[0]! : null };
+}
+
+/**
+ * Adds an event to the email's timeline in one statement, once: when `recipient` already has one of this type
+ * the timeline is left as it is. False when there is no such email or the entry was there.
+ */
+export async function insertEventOnce(db: Db, id: string, type: EmailEventType, recipient: string | null, detail: Record<string, unknown>): Promise<boolean> {
   const res = await sql`
-    INSERT INTO message_events (message_id, type, detail)
-    SELECT id, ${type}, ${JSON.stringify(detail)}::jsonb FROM messages WHERE id = ${id}`.execute(db);
+    INSERT INTO message_events (message_id, type, recipient, detail)
+    SELECT id, ${type}, ${recipient}, ${JSON.stringify(detail)}::jsonb FROM messages m
+     WHERE id = ${id}
+       AND NOT EXISTS (SELECT 1 FROM message_events e WHERE e.message_id = m.id AND e.type = ${type} AND e.recipient IS NOT DISTINCT FROM ${recipient})`.execute(db);
+  return Number(res.numAffectedRows ?? 0) > 0;
+}
+
+/** Adds an event to the email's timeline in one statement; false when there is no such email. */
+export async function insertEvent(db: Db, id: string, type: EmailEventType, recipient: string | null, detail: Record<string, unknown>): Promise<boolean> {
+  const res = await sql`
+    INSERT INTO message_events (message_id, type, recipient, detail)
+    SELECT id, ${type}, ${recipient}, ${JSON.stringify(detail)}::jsonb FROM messages WHERE id = ${id}`.execute(db);
   return Number(res.numAffectedRows ?? 0) > 0;
 }

@@ -37,12 +37,34 @@ export const unsubscribePageSchema = {
 export const unsubscribeSchema = {
   ...operation({
     summary: 'Unsubscribe (one-click)',
-    description: 'RFC 8058 one-click unsubscribe, posted by mail clients or by the page\'s form (a form body is accepted here only). The request is recorded on the email\'s timeline for the sender.',
+    description:
+      'RFC 8058 one-click unsubscribe, posted by mail clients (form body `List-Unsubscribe=One-Click`) or by the page\'s form (a form body is accepted here only). ' +
+      'The recipient the link names leaves the audience the email went to, or else its address is suppressed for the workspace\'s `bulk` tier: later bulk sends to it are not attempted (recipient status `suppressed`). ' +
+      'An `unsubscribed` event goes on the email\'s timeline; repeating the request changes nothing. A link of an email to several recipients names none of them: the request is only recorded on the timeline.',
     tag: 'Hosted pages',
   }),
   params: tokenParams('unsubscribe'),
   response: {
-    200: { description: 'The request was recorded', content: { 'text/html': { schema: html('<!doctype html><html><body><h1>Request received</h1></body></html>') } } },
+    200: {
+      description: 'Unsubscribed (a page with a button to subscribe again), or, for an email to several recipients, the request was recorded',
+      content: { 'text/html': { schema: html('<!doctype html><html><body><h1>You are unsubscribed</h1><form method="post" action="/u/resubscribe/…"><button type="submit">Subscribe again</button></form></body></html>') } },
+    },
+    404: notFound,
+    ...errorResponses({ key: false, extra: [413, 415] }),
+  },
+};
+
+export const resubscribeSchema = {
+  ...operation({
+    summary: 'Subscribe again after an unsubscribe',
+    description:
+      'The button on the "you are unsubscribed" page (its token is signed for this purpose only; an unsubscribe link does not work here). ' +
+      'Lifts the unsubscribe the link made (never a suppression for another reason, such as a bounce) or rejoins the audience, and records `resubscribed` on the email\'s timeline.',
+    tag: 'Hosted pages',
+  }),
+  params: z.object({ token: z.string().meta({ description: 'The signed resubscribe token from the unsubscribed page\'s form', examples: [TOKEN] }) }),
+  response: {
+    200: { description: 'Subscribed again, or nothing was left to undo', content: { 'text/html': { schema: html('<!doctype html><html><body><h1>Subscribed again</h1></body></html>') } } },
     404: notFound,
     ...errorResponses({ key: false, extra: [413, 415] }),
   },

@@ -49,12 +49,30 @@ interface Prepared {
   response: SendResponse;
 }
 
-/** Hosted URLs every email can link to; the tokens are signed so they cannot be guessed or forged. */
-export function hostedUrls(publicUrl: string, tokens: TokenSigner, emailId: string) {
+/**
+ * Hosted URLs every email can link to; the tokens are signed so they cannot be guessed or forged. The
+ * unsubscribe token names the email, and the recipient (by position) when the email has exactly one: then an
+ * unsubscribe knows whom to suppress (README, "Unsubscribe and the suppression list").
+ */
+export function hostedUrls(publicUrl: string, tokens: TokenSigner, emailId: string, recipientPosition: number | null = null) {
   return {
-    unsubscribeUrl: `${publicUrl}/u/${tokens.sign('unsubscribe', emailId)}`,
+    unsubscribeUrl: `${publicUrl}/u/${tokens.sign(UNSUBSCRIBE_TOKEN_PURPOSE, recipientPosition === null ? emailId : `${emailId}/${recipientPosition}`)}`,
     viewInBrowserUrl: `${publicUrl}/v/${tokens.sign('view', emailId)}`,
   };
+}
+
+/** The purpose unsubscribe links are signed for (platform/tokens.ts). */
+export const UNSUBSCRIBE_TOKEN_PURPOSE = 'unsubscribe';
+const ONE_CLICK = 'List-Unsubscribe=One-Click';
+
+/**
+ * RFC 2369 / RFC 8058 headers for mail people can unsubscribe from: every `bulk` email, and every email whose
+ * template put the unsubscribe link in it. A sender's own List-Unsubscribe is kept as it is (they run their own
+ * list; header-policy.ts checks it), and then ours is not added.
+ */
+function withListUnsubscribe(headers: Record<string, string>, unsubscribeUrl: string): Record<string, string> {
+  if (Object.keys(headers).some((k) => k.toLowerCase() === 'list-unsubscribe')) return headers;
+  return { ...headers, 'List-Unsubscribe': `<${unsubscribeUrl}>`, 'List-Unsubscribe-Post': ONE_CLICK };
 }
 
 export class SendingService {
@@ -134,14 +152,20 @@ export class SendingService {
     const id = when ? newScheduledEmailId(now.getTime()) : newEmailId(now.getTime());
     let content = { subject: email.subject ?? '', html: email.html, text: email.text };
     let template: { id: string; version: number } | null = null;
+    const recipientsCount = email.to.length + email.cc.length + email.bcc.length;
+    const urls = hostedUrls(this.deps.config.publicUrl, this.deps.tokens, id, recipientsCount === 1 ? 0 : null);
+    let linksUnsubscribe = false;
     if (email.templateId !== null) {
-      const rendered = await this.deps.templates.renderForSend(key.workspaceId, email.templateId, email.params, hostedUrls(this.deps.config.publicUrl, this.deps.tokens, id));
+      const rendered = await this.deps.templates.renderForSend(key.workspaceId, email.templateId, email.params, urls);
+      // the URL is signed for this email alone, so finding it means the template used {{unsubscribeUrl}}
+      linksUnsubscribe = rendered.html.includes(urls.unsubscribeUrl) || (rendered.text?.includes(urls.unsubscribeUrl) ?? false);
       // a non-empty subject in the request overrides the template's (decisions §2)
       content = { subject: email.subject || rendered.subject, html: rendered.html, text: rendered.text };
       template = { id: rendered.templateId, version: rendered.version };
       if (!content.subject) throw new ApiError('VALIDATION_ERROR', "Field 'subject' is required: the template has no subject");
     }
-    const item = buildQueuedEmail({ id, now, workspaceId: key.workspaceId, apiKeyId: key.id, tier, email, from, content, template, when, messageIdDomain: this.deps.config.messageIdDomain });
+    const headers = tier === 'bulk' || linksUnsubscribe ? withListUnsubscribe(email.headers, urls.unsubscribeUrl) : email.headers;
+    const item = buildQueuedEmail({ id, now, workspaceId: key.workspaceId, apiKeyId: key.id, tier, email: { ...email, headers }, from, content, template, when, messageIdDomain: this.deps.config.messageIdDomain });
     const response = sendResponse({
       id,
       tier,

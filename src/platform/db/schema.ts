@@ -75,6 +75,8 @@ export interface MessagesTable {
   template_version: ColumnType<number | null, number | null | undefined, number | null>;
   scheduled_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   timezone: ColumnType<string | null, string | null | undefined, string | null>;
+  /** the audience the email went to: its unsubscribe link leaves that audience (migrations/010_suppressions.sql) */
+  audience_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface MessageRecipientsTable {
@@ -313,6 +315,23 @@ export interface ContactImportChunksTable {
   data: Buffer;
 }
 
+// --- the suppression list (migrations/010_suppressions.sql) ---
+
+export const SUPPRESSION_SCOPES = ['bulk', 'all'] as const;
+export type SuppressionScope = (typeof SUPPRESSION_SCOPES)[number];
+export const SUPPRESSION_REASONS = ['unsubscribe', 'hard_bounce', 'complaint', 'manual'] as const;
+export type SuppressionReason = (typeof SUPPRESSION_REASONS)[number];
+
+export interface SuppressionsTable {
+  workspace_id: string;
+  email_key: string;
+  email: string;
+  scope: SuppressionScope;
+  reason: SuppressionReason;
+  source_email_id: string | null;
+  created_at: ColumnType<Date, Date | undefined, never>;
+}
+
 export interface DB {
   workspaces: WorkspacesTable;
   api_keys: ApiKeysTable;
@@ -335,6 +354,7 @@ export interface DB {
   contact_events: ContactEventsTable;
   contact_imports: ContactImportsTable;
   contact_import_chunks: ContactImportChunksTable;
+  suppressions: SuppressionsTable;
 }
 
 export type WorkspaceRow = Selectable<WorkspacesTable>;

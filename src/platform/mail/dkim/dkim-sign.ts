@@ -9,8 +9,12 @@ import { createHash, createPrivateKey, sign, type KeyObject } from 'node:crypto'
  * produce with mailauth's independent verifier.
  */
 
-/** The headers we sign, when present (each instance is signed, bottom-up as RFC 6376 §5.4.2 says). */
-export const SIGNED_HEADERS = ['From', 'To', 'Subject', 'Date', 'Message-ID', 'MIME-Version', 'Content-Type', 'Cc', 'Reply-To'] as const;
+/**
+ * The headers we sign, when present (each instance is signed, bottom-up as RFC 6376 §5.4.2 says). The
+ * List-Unsubscribe pair is signed because RFC 8058 §4 asks for it: a receiver honours one-click only when the
+ * signature covers both.
+ */
+export const SIGNED_HEADERS = ['From', 'To', 'Subject', 'Date', 'Message-ID', 'MIME-Version', 'Content-Type', 'Cc', 'Reply-To', 'List-Unsubscribe', 'List-Unsubscribe-Post'] as const;
 
 export interface DkimSigningKey {
   /** d= : the domain that takes responsibility (A-label form) */
