@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -6,6 +7,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Vitest's default (one core fewer than the machine) runs one file at a time on two cores, but most files spend
+    // their time waiting on child processes, PostgreSQL and sockets: one file per core halves the suite there.
+    maxWorkers: Math.max(2, availableParallelism()),
     reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });
