@@ -14,6 +14,7 @@ import { KeyService } from '../modules/keys/index.js';
 import { PlanService } from '../modules/plans/index.js';
 import { SendingService } from '../modules/sending/index.js';
 import { TemplateRenderer, TemplateService } from '../modules/templates/index.js';
+import { TrackingService } from '../modules/tracking/index.js';
 import { WorkspaceService } from '../modules/workspaces/index.js';
 import { serverSecrets } from './server-secret.js';
 
@@ -36,6 +37,7 @@ export interface Services {
   audiences: AudienceService;
   subscribe: SubscribePageService;
   contactImports: ContactImportService;
+  tracking: TrackingService;
 }
 
 /** Call after migrations: the URL-signing secret lives in the database. `metrics` counts what the services do (a server's, not a CLI command's). */
@@ -51,6 +53,7 @@ export async function createServices(config: Config, database: Database, metrics
   const emails = new EmailService(db);
   const contacts = new ContactService(db);
   const audiences = new AudienceService(db, tokens, config);
+  const tracking = new TrackingService({ db, tokens, pool: content, config });
   const domains = new DomainService({ db, signal, config, keys, resolver: createResolver(config.dnsServers), secrets: serverSecrets(config) });
   const sending = new SendingService({
     db,
@@ -61,6 +64,7 @@ export async function createServices(config: Config, database: Database, metrics
     tokens,
     // only the capture transport (development) accepts a from address outside the custom-domain rules
     senderPolicy: new DomainSenderPolicy(domains, config.deliveryMode === 'capture'),
+    tracker: tracking,
     // PGlite has one connection, so more than one commit in flight would only queue
     maxConcurrentCommits: database.kind === 'pglite' ? 1 : 4,
     ...(metrics ? { onAccepted: (tier: string) => metrics.accepted.inc({ tier }) } : {}),
@@ -91,5 +95,6 @@ export async function createServices(config: Config, database: Database, metrics
       canSend: config.defaultFromExplicit || config.deliveryMode === 'capture',
     }),
     contactImports: new ContactImportService({ db, signal, limits: config.imports }),
+    tracking,
   };
 }

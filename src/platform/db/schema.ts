@@ -11,6 +11,9 @@ export interface WorkspacesTable {
   name: string;
   plan: string;
   created_at: Timestamp;
+  /** whether a send that does not say is tracked (migration 009) */
+  track_opens_default: ColumnType<boolean, boolean | undefined, boolean>;
+  track_clicks_default: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 export interface ApiKeysTable {
@@ -75,6 +78,17 @@ export interface MessagesTable {
   template_version: ColumnType<number | null, number | null | undefined, number | null>;
   scheduled_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   timezone: ColumnType<string | null, string | null | undefined, string | null>;
+  /** open and click tracking (migration 009, the README's "Tracking") */
+  track_opens: ColumnType<boolean, boolean | undefined, boolean>;
+  track_clicks: ColumnType<boolean, boolean | undefined, boolean>;
+  /** the original URLs of the rewritten links, by link index */
+  tracked_links: ColumnType<string[] | null, string | null | undefined, string | null>;
+  opened_at: NullableTimestamp;
+  clicked_at: NullableTimestamp;
+  open_count: ColumnType<number, number | undefined, number>;
+  click_count: ColumnType<number, number | undefined, number>;
+  bot_open_count: ColumnType<number, number | undefined, number>;
+  bot_click_count: ColumnType<number, number | undefined, number>;
 }
 
 export interface MessageRecipientsTable {
