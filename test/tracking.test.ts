@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { BOT_USER_AGENTS } from '../src/modules/tracking/bots.js';
 import { scanForTracking } from '../src/modules/tracking/scan.js';
 import { RECORDED_BOTS } from '../src/modules/tracking/store.js';
 import { call, startTestApp, type TestApp } from './support/app.js';
@@ -44,6 +46,12 @@ describe('the tracking scan (pure)', () => {
     const plan = scanForTracking(html, options);
     expect(plan.links.map((l) => l[2])).toEqual(['https://mail.example.test/other']);
     expect(plan.pixelAt).toBe(html.length);
+  });
+
+  it('the README lists every bot User-Agent the code knows', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const section = readme.split('### Tracking')[1]!.split('\n### ')[0]!.toLowerCase();
+    for (const bot of BOT_USER_AGENTS) expect(section, bot.what).toContain(`\`${bot.match}`);
   });
 
   it('stops at a tag that never closes and reads a megabyte of "<a" in one pass', () => {

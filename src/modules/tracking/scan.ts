@@ -123,9 +123,12 @@ function readTag(html: string, from: number): { end: number; href: [number, numb
   }
 }
 
+/** A literal search each (no backtracking), made once; `lastIndex` is set before every use. */
+const RAW_TEXT_END = new Map([...RAW_TEXT].map((name) => [name, new RegExp(`</${name}`, 'gi')]));
+
 /** Where the element `name` that starts its raw text at `from` ends (the `<` of its end tag), or -1. */
 function rawTextEnd(html: string, name: string, from: number): number {
-  const end = new RegExp(`</${name}`, 'gi');
+  const end = RAW_TEXT_END.get(name)!;
   end.lastIndex = from;
   return end.exec(html)?.index ?? -1;
 }
