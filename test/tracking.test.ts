@@ -213,6 +213,18 @@ describe.each(BACKENDS)('open and click tracking on %s', (backend) => {
     expect(events.filter((e) => e.detail!.method === 'HEAD')).toHaveLength(2);
   });
 
+  it('the tracking routes are not throttled by the per-client limit that other unauthenticated requests meet', async () => {
+    const id = (await send({ html: '<a href="https://shop.example/">shop</a>' })).body.id as string;
+    const html = await storedHtml(id);
+    const [pixel, link] = [pixelOf(html)!, clickLinks(html)[0]!];
+    // the limit is 3 per second: 30 fetches at once are far over it
+    const statuses = await Promise.all(Array.from({ length: 30 }, (_, i) => fetchManual(i % 2 ? pixel : link).then((r) => r.status)));
+    expect(statuses.filter((s) => s === 429)).toEqual([]);
+    const health = await Promise.all(Array.from({ length: 10 }, () => fetch(`${t.url}/health`).then((r) => r.status)));
+    expect(health).toContain(429);
+    expect(await getEmail(id)).toMatchObject({ open_count: 15, click_count: 15 });
+  });
+
   it('records at most a bounded number of events per email and kind, and still counts every fetch', async () => {
     const id = (await send({ html: '<p>Hi</p>' })).body.id as string;
     const pixel = pixelOf(await storedHtml(id))!;
