@@ -81,7 +81,7 @@ describe('access rules of every route', () => {
     const all = routes();
     expect(all.length).toBeGreaterThan(20);
     // public by design: health, readiness, the API reference (its page, assets and document), the hosted
-    // pages behind signed tokens, and the metrics (their own rule: METRICS_TOKEN or loopback clients, see
+    // pages and the tracking pixel and links behind signed tokens, and the metrics (their own rule: METRICS_TOKEN or loopback clients, see
     // observability.test.ts)
     const open = all.filter((r) => !r.auth).map((r) => `${r.method} ${r.url}`);
     expect(open.sort()).toEqual([
@@ -97,6 +97,8 @@ describe('access rules of every route', () => {
       'GET /ready',
       'GET /s/:token',
       'GET /s/confirm/:token',
+      'GET /t/c/:token',
+      'GET /t/o/:token',
       'GET /u/:token',
       'GET /v/:token',
       'POST /s/:token',

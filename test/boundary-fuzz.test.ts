@@ -46,6 +46,7 @@ const REPLAY_PATH = process.env.FUZZ_PATH;
 const NON_ENVELOPE_ROUTES: { route: RegExp; why: string; contentType: RegExp; document?: true; redirects?: true }[] = [
   { route: /^(GET|POST) \/([vu]|u\/resubscribe)\/:token$/, why: 'hosted view, unsubscribe and resubscribe pages (a text email is shown as text)', contentType: /^text\/(html|plain); charset=utf-8$/ },
   { route: /^(GET|POST) \/s\/(confirm\/)?:token$/, why: 'hosted subscribe form and its confirmation page', contentType: /^text\/html; charset=utf-8$/ },
+  { route: /^GET \/t\/[oc]\/:token$/, why: 'the tracking pixel (a GIF) and tracked links (a redirect, or the 404 page)', contentType: /^(image\/gif|text\/html; charset=utf-8)$/, redirects: true },
   { route: /^GET \/api\/v1\/captured\/:id\/raw$/, why: 'the captured message as sent', contentType: /^message\/rfc822$/ },
   { route: /^GET \/docs(\/|$)/, why: 'the API reference page, its assets and its copy of the document', contentType: /^(text\/(html|css|javascript|plain|yaml)|application\/(javascript|json|yaml|x-yaml)|image\/|font\/)/, document: true, redirects: true },
   { route: /^GET \/api\/v1\/openapi\.json$/, why: 'the OpenAPI document', contentType: /^application\/json/, document: true },

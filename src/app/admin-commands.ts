@@ -56,6 +56,11 @@ export async function runAdminCommand(s: Services, command: string, args: Args):
     }
     case 'workspace.set-plan':
       return { workspace: await s.workspaces.setPlan((await workspaceOf(s, args)).id, str(args, 'plan')!) };
+    case 'workspace.set-tracking': {
+      const opens = str(args, 'opens', false);
+      const clicks = str(args, 'clicks', false);
+      return s.workspaces.setTracking((await workspaceOf(s, args)).id, { ...(opens ? { opens } : {}), ...(clicks ? { clicks } : {}) });
+    }
     case 'admin-key.create': {
       const workspaceId = (await workspaceOf(s, args)).id;
       const scopesArg = str(args, 'scopes', false);

@@ -15,6 +15,7 @@ import { PlanService } from '../modules/plans/index.js';
 import { SendingService } from '../modules/sending/index.js';
 import { SuppressionService } from '../modules/suppressions/index.js';
 import { TemplateRenderer, TemplateService } from '../modules/templates/index.js';
+import { TrackingService } from '../modules/tracking/index.js';
 import { WorkspaceService } from '../modules/workspaces/index.js';
 import { serverSecrets } from './server-secret.js';
 
@@ -38,6 +39,7 @@ export interface Services {
   audiences: AudienceService;
   subscribe: SubscribePageService;
   contactImports: ContactImportService;
+  tracking: TrackingService;
 }
 
 /** Call after migrations: the URL-signing secret lives in the database. `metrics` counts what the services do (a server's, not a CLI command's). */
@@ -54,6 +56,7 @@ export async function createServices(config: Config, database: Database, metrics
   const contacts = new ContactService(db);
   const suppressions = new SuppressionService(db);
   const audiences = new AudienceService(db, tokens, config);
+  const tracking = new TrackingService({ db, tokens, pool: content, config });
   const domains = new DomainService({ db, signal, config, keys, resolver: createResolver(config.dnsServers), secrets: serverSecrets(config) });
   const sending = new SendingService({
     db,
@@ -64,6 +67,7 @@ export async function createServices(config: Config, database: Database, metrics
     tokens,
     // only the capture transport (development) accepts a from address outside the custom-domain rules
     senderPolicy: new DomainSenderPolicy(domains, config.deliveryMode === 'capture'),
+    tracker: tracking,
     // PGlite has one connection, so more than one commit in flight would only queue
     maxConcurrentCommits: database.kind === 'pglite' ? 1 : 4,
     ...(metrics ? { onAccepted: (tier: string) => metrics.accepted.inc({ tier }) } : {}),
@@ -95,5 +99,6 @@ export async function createServices(config: Config, database: Database, metrics
       canSend: config.defaultFromExplicit || config.deliveryMode === 'capture',
     }),
     contactImports: new ContactImportService({ db, signal, limits: config.imports }),
+    tracking,
   };
 }

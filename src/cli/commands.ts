@@ -128,6 +128,20 @@ export const COMMANDS: readonly CommandSpec[] = [
     example: 'keplars-server workspace set-plan --workspace <id> --plan LAUNCH',
   },
   {
+    name: 'workspace set-tracking',
+    kind: 'admin',
+    summary: "turn open or click tracking on or off by default for a workspace's sends",
+    details: 'A send that sets track_opens or track_clicks still decides for itself. API processes see the change within two seconds.',
+    options: [
+      workspaceOption(),
+      { name: 'opens', value: 'on|off', choices: ['on', 'off'], description: 'the open-tracking pixel' },
+      { name: 'clicks', value: 'on|off', choices: ['on', 'off'], description: 'rewriting links to tracked ones' },
+      ...RESULT_OPTIONS,
+    ],
+    output: [...nested('workspace', WORKSPACE), 'tracking', 'tracking.opens', 'tracking.clicks'],
+    example: 'keplars-server workspace set-tracking --workspace <id> --opens off --clicks off',
+  },
+  {
     name: 'workspace usage',
     kind: 'admin',
     summary: "this month's emails against the plan's quota",

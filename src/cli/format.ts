@@ -30,6 +30,12 @@ export function formatHuman(command: string, result: unknown): string {
       const ws = r.workspace as { id: string; plan: string };
       return `Workspace ${ws.id} is now on ${ws.plan}\n`;
     }
+    case 'workspace.set-tracking': {
+      const ws = r.workspace as { id: string };
+      const t = r.tracking as { opens: boolean; clicks: boolean };
+      const word = (on: boolean) => (on ? 'on' : 'off');
+      return `Workspace ${ws.id}: open tracking ${word(t.opens)}, click tracking ${word(t.clicks)} by default\n`;
+    }
     case 'admin-key.create':
     case 'api-key.create':
       return `${String(r.secret_key)}\n\nShown only once: store it now.\n`;

@@ -46,6 +46,12 @@ const emailSummaryFields = {
   recipients_count: z.number(),
   recipients: z.array(recipient),
   tags: z.array(z.string()),
+  track_opens: z.boolean().describe('Whether opens are tracked (the pixel is in its HTML)'),
+  track_clicks: z.boolean().describe('Whether its links are tracked'),
+  opened_at: time.describe('The first open by a person (bots are not counted)'),
+  clicked_at: time.describe('The first click by a person'),
+  open_count: z.number().describe('Opens by people, repeats included'),
+  click_count: z.number().describe('Clicks by people, repeats included'),
 };
 const emailSummary = z.looseObject(emailSummaryFields);
 
@@ -97,6 +103,12 @@ const exampleEmail = {
   recipients_count: 1,
   recipients: [{ email: 'ada@example.org', name: null, type: 'to', status: 'delivered', smtp_code: 250, smtp_response: '250 2.0.0 OK' }],
   tags: [],
+  track_opens: true,
+  track_clicks: true,
+  opened_at: '2026-01-05T10:04:12.000Z',
+  clicked_at: null,
+  open_count: 2,
+  click_count: 0,
 };
 const exampleFull = {
   ...exampleEmail,

@@ -43,6 +43,12 @@ export function emailSummaryView(e: store.EmailSummaryRow, recipients: MessageRe
     recipients: recipients.map((r) => ({ email: r.email, name: r.name, type: r.kind, status: r.status, smtp_code: r.smtp_code, smtp_response: r.smtp_response })),
     recipient_counts: countByStatus(recipients),
     tags: e.tags,
+    track_opens: e.track_opens,
+    track_clicks: e.track_clicks,
+    opened_at: iso(e.opened_at),
+    clicked_at: iso(e.clicked_at),
+    open_count: e.open_count,
+    click_count: e.click_count,
   };
 }
 

@@ -4,13 +4,16 @@ import type { Db } from '../../platform/db/database.js';
 import type { DB, MessageEventRow, MessageRecipientRow, MessageRow } from '../../platform/db/schema.js';
 import { RECIPIENT_STATUSES, type EmailEventType, type EmailStatus, type RecipientStatus } from '../../platform/lifecycle.js';
 
-export type EmailRow = Omit<MessageRow, 'html' | 'text_body' | 'attachments' | 'audience_id'>;
+export type EmailRow = Omit<MessageRow, 'html' | 'text_body' | 'attachments' | 'audience_id' | 'tracked_links' | 'bot_open_count' | 'bot_click_count'>;
+
+/** What get-email and list items show of tracking (README, "Tracking"): the flags, the first times, the counts of people. */
+const TRACKING_COLUMNS = ['track_opens', 'track_clicks', 'opened_at', 'clicked_at', 'open_count', 'click_count'] as const;
 
 const COLUMNS = [
   'id', 'workspace_id', 'api_key_id', 'tier', 'priority', 'status', 'from_email', 'from_name', 'reply_to', 'subject',
   'headers', 'metadata', 'tags', 'message_id_header', 'recipients_count', 'attempts', 'max_attempts', 'next_attempt_at',
   'locked_by', 'transport', 'last_error', 'created_at', 'updated_at', 'sent_at', 'delivered_at', 'failed_at',
-  'template_id', 'template_version', 'scheduled_at', 'timezone',
+  'template_id', 'template_version', 'scheduled_at', 'timezone', ...TRACKING_COLUMNS,
 ] as const;
 
 /**
@@ -26,7 +29,7 @@ const LIST_TAGS_BYTES = 4_096;
 const SUMMARY_COLUMNS = [
   'id', 'workspace_id', 'api_key_id', 'tier', 'priority', 'status', 'from_email', 'message_id_header', 'recipients_count',
   'attempts', 'max_attempts', 'next_attempt_at', 'locked_by', 'transport', 'created_at', 'updated_at', 'sent_at',
-  'delivered_at', 'failed_at', 'template_id', 'template_version', 'scheduled_at', 'timezone',
+  'delivered_at', 'failed_at', 'template_id', 'template_version', 'scheduled_at', 'timezone', ...TRACKING_COLUMNS,
   sql<string>`left(subject, ${sql.lit(LIST_TEXT_CHARS)})`.as('subject'),
   sql<string | null>`left(from_name, ${sql.lit(LIST_NAME_CHARS)})`.as('from_name'),
   sql<string | null>`left(last_error, ${sql.lit(LIST_TEXT_CHARS)})`.as('last_error'),

@@ -23,6 +23,11 @@ export type RouteAuth =
 declare module 'fastify' {
   interface FastifyContextConfig {
     auth?: RouteAuth;
+    /**
+     * A public route (no `auth`) that the per-client limit for unauthenticated requests does not apply to: the
+     * tracking pixel and links, which many readers behind one address fetch (modules/tracking/routes.ts).
+     */
+    unthrottled?: boolean;
   }
   interface FastifyRequest {
     apiKey: AuthenticatedKey | null;
@@ -57,6 +62,7 @@ export function registerAuth(app: FastifyInstance, deps: { keys: KeyService; lim
     const token = auth ? bearer(request) : null;
     const key = token ? await deps.keys.authenticate(token) : null;
     if (!key) {
+      if (!auth && request.routeOptions.config.unthrottled) return;
       const d = deps.limiter.check(`ip:${request.ip}`, deps.config.unauthenticatedRequestsPerSecond);
       setRateHeaders(reply, d);
       if (!d.allowed) throw rateLimited(d, 'an unauthenticated client');

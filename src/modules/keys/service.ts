@@ -20,6 +20,8 @@ export interface AuthenticatedKey {
   domainName: string | null;
   expiresAt: Date | null;
   plan: Plan;
+  /** the workspace's tracking defaults, for a send that does not say (README, "Tracking") */
+  tracking: { opens: boolean; clicks: boolean };
 }
 
 export interface CreatedKey {
@@ -172,7 +174,7 @@ export class KeyService {
   }
 }
 
-function toAuthenticated(row: ApiKeyRow & { plan: string; domain_name: string | null }): AuthenticatedKey {
+function toAuthenticated(row: store.KeyWithWorkspace): AuthenticatedKey {
   return {
     id: row.id,
     keyId: row.key_id,
@@ -183,5 +185,6 @@ function toAuthenticated(row: ApiKeyRow & { plan: string; domain_name: string | 
     domainName: row.domain_name,
     expiresAt: row.expires_at,
     plan: row.plan as Plan,
+    tracking: { opens: row.track_opens_default, clicks: row.track_clicks_default },
   };
 }

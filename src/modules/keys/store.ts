@@ -32,12 +32,15 @@ export async function insertKey(db: Db | Tx, key: NewKeyRecord): Promise<ApiKeyR
     .executeTakeFirstOrThrow();
 }
 
-export function findKeyByHash(db: Db, secretHash: string): Promise<(ApiKeyRow & { plan: string; domain_name: string | null }) | undefined> {
+export type KeyWithWorkspace = ApiKeyRow & { plan: string; domain_name: string | null; track_opens_default: boolean; track_clicks_default: boolean };
+
+export function findKeyByHash(db: Db, secretHash: string): Promise<KeyWithWorkspace | undefined> {
   return db
     .selectFrom('api_keys')
     .innerJoin('workspaces', 'workspaces.id', 'api_keys.workspace_id')
     .selectAll('api_keys')
-    .select('workspaces.plan')
+    // the workspace's settings a send reads, cached with the key (KeyService)
+    .select(['workspaces.plan', 'workspaces.track_opens_default', 'workspaces.track_clicks_default'])
     // the name of a domain never changes, so the key's cached form may carry it
     .select((eb) => eb.selectFrom('domains').select('domains.name').whereRef('domains.id', '=', 'api_keys.domain_id').as('domain_name'))
     .where('secret_hash', '=', secretHash)

@@ -31,6 +31,8 @@ export interface NormalizedEmail {
   tags: string[];
   templateId: string | null;
   params: Record<string, unknown>;
+  /** track_opens / track_clicks as the request set them; null = the workspace's default (README, "Tracking") */
+  tracking: { opens: boolean | null; clicks: boolean | null };
 }
 
 /** A send-email/{tier} request: a time on it schedules the email in that tier (README, Scheduled sending). */
@@ -285,6 +287,10 @@ const sendFields = {
   scheduledAt: leaf('string', "Another spelling of 'scheduled_at'"),
   scheduledFor: leaf('string', "Another spelling of 'scheduled_for'"),
   timezone: leaf('string', 'IANA time zone of a wall-clock scheduled_at, such as Europe/Berlin (default UTC)'),
+  track_opens: leaf('boolean', "Add the open-tracking pixel (default: the workspace's setting, on unless an operator turned it off)"),
+  trackOpens: leaf('boolean', "Another spelling of 'track_opens'"),
+  track_clicks: leaf('boolean', "Rewrite the HTML's http(s) links to tracked ones (default: the workspace's setting, on unless an operator turned it off)"),
+  trackClicks: leaf('boolean', "Another spelling of 'track_clicks'"),
 };
 
 type SendFields = z.output<z.ZodObject<typeof sendFields>>;
@@ -371,6 +377,12 @@ function foldEmail(f: SendFields, ctx: z.core.ParsePayload<unknown>): Normalized
   // its own code and status (413), so not an issue of the 400 VALIDATION_ERROR; an ApiError passes through a parse
   if (approxSize > MAX_MESSAGE_BYTES) throw new ApiError('PAYLOAD_TOO_LARGE', 'The message would exceed the 40 MB limit');
 
+  const opens = readSwitch(firstOf(f.track_opens, f.trackOpens));
+  const clicks = readSwitch(firstOf(f.track_clicks, f.trackClicks));
+  if (opens === undefined) return refuse(ctx, 'must be true or false', [f.track_opens != null ? 'track_opens' : 'trackOpens']);
+  if (clicks === undefined) return refuse(ctx, 'must be true or false', [f.track_clicks != null ? 'track_clicks' : 'trackClicks']);
+  const tracking = { opens, clicks };
+
   const headers: Record<string, string> = {};
   if (f.headers || f.custom_headers) {
     const fieldOf: Record<string, string> = {};
@@ -399,7 +411,16 @@ function foldEmail(f: SendFields, ctx: z.core.ParsePayload<unknown>): Normalized
     tags: (f.tags ?? []) as string[],
     templateId: hasTemplate ? templateId : null,
     params: firstOf(f.params, f.template_data, f.templateData) ?? {},
+    tracking,
   };
+}
+
+/** A tracking switch: true or false (or the strings form clients send); null when not set, undefined when not a switch. */
+function readSwitch(value: unknown): boolean | null | undefined {
+  if (value === undefined || value === null || value === '') return null;
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  return undefined;
 }
 
 const scheduleTimeOf = (f: SendFields): unknown => f.scheduled_at ?? f.scheduled_for ?? f.scheduledAt ?? f.scheduledFor;

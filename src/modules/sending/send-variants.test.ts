@@ -75,6 +75,7 @@ function expected(m: Model): NormalizedEmail {
     tags: m.tags,
     templateId: m.content.kind === 'template' ? m.content.id : null,
     params: m.content.kind === 'template' ? m.content.params : {},
+    tracking: { opens: null, clicks: null },
   };
 }
 

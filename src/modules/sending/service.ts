@@ -26,6 +26,11 @@ export interface AcceptOptions {
   idempotencyKey?: string;
 }
 
+/** Rewrites an email's HTML for open and click tracking (modules/tracking); the links it rewrote, by index. */
+export interface LinkTracker {
+  apply(emailId: string, html: string, choice: { opens: boolean; clicks: boolean }): Promise<{ html: string; links: string[] }>;
+}
+
 /** Decides whether a key may send from an address (custom domains); throws an ApiError when not. */
 export interface SenderPolicy {
   check(key: AuthenticatedKey, fromEmail: string): Promise<void>;
@@ -39,6 +44,8 @@ export interface SendingDeps {
   plans: PlanService;
   tokens: TokenSigner;
   senderPolicy?: SenderPolicy;
+  /** without it nothing is tracked */
+  tracker?: LinkTracker;
   maxConcurrentCommits: number;
   /** hears each email committed by this process (metrics); not replays of an idempotent request */
   onAccepted?: (tier: string) => void;
@@ -165,7 +172,16 @@ export class SendingService {
       if (!content.subject) throw new ApiError('VALIDATION_ERROR', "Field 'subject' is required: the template has no subject");
     }
     const headers = tier === 'bulk' || linksUnsubscribe ? withListUnsubscribe(email.headers, urls.unsubscribeUrl) : email.headers;
-    const item = buildQueuedEmail({ id, now, workspaceId: key.workspaceId, apiKeyId: key.id, tier, email: { ...email, headers }, from, content, template, when, messageIdDomain: this.deps.config.messageIdDomain });
+    // The HTML is final here (the request's, or the template's rendered): tracking rewrites it once, before it is
+    // stored, so what delivery DKIM-signs and sends is the tracked HTML. Only HTML is tracked (README, "Tracking").
+    const choice = { opens: email.tracking.opens ?? key.tracking.opens, clicks: email.tracking.clicks ?? key.tracking.clicks };
+    let tracking: Tracking = NOT_TRACKED;
+    if (content.html !== null && this.deps.tracker && (choice.opens || choice.clicks)) {
+      const tracked = await this.deps.tracker.apply(id, content.html, choice);
+      content = { ...content, html: tracked.html };
+      tracking = { ...choice, links: tracked.links };
+    }
+    const item = buildQueuedEmail({ id, now, workspaceId: key.workspaceId, apiKeyId: key.id, tier, email: { ...email, headers }, from, content, template, tracking, when, messageIdDomain: this.deps.config.messageIdDomain });
     const response = sendResponse({
       id,
       tier,
@@ -203,6 +219,8 @@ export class SendingService {
       tags: o.tags,
       templateId: null,
       params: {},
+      // the server's own email (a subscription to confirm) is never tracked
+      tracking: { opens: false, clicks: false },
     };
     const item = buildQueuedEmail({
       id,
@@ -214,6 +232,7 @@ export class SendingService {
       from: { email: this.deps.config.defaultFrom },
       content: { subject: o.subject, html: o.html, text: o.text },
       template: null,
+      tracking: NOT_TRACKED,
       when: null,
       messageIdDomain: this.deps.config.messageIdDomain,
     });
@@ -243,6 +262,15 @@ export class SendingService {
   }
 }
 
+/** What was decided for an email: stored with it, so get-email shows it and the click route finds the links. */
+interface Tracking {
+  opens: boolean;
+  clicks: boolean;
+  links: string[];
+}
+
+const NOT_TRACKED: Tracking = { opens: false, clicks: false, links: [] };
+
 function buildQueuedEmail(o: {
   id: string;
   now: Date;
@@ -254,6 +282,7 @@ function buildQueuedEmail(o: {
   from: { email: string; name?: string };
   content: { subject: string; html: string | null; text: string | null };
   template: { id: string; version: number } | null;
+  tracking: Tracking;
   when: ScheduleTime | null;
   messageIdDomain: string;
 }): store.QueuedEmail {
@@ -292,6 +321,9 @@ function buildQueuedEmail(o: {
       template_version: o.template?.version ?? null,
       scheduled_at: o.when?.at ?? null,
       timezone: o.when?.timezone ?? null,
+      track_opens: o.tracking.opens,
+      track_clicks: o.tracking.clicks,
+      tracked_links: o.tracking.links.length > 0 ? JSON.stringify(o.tracking.links) : null,
     },
     recipients: recipients.map((r, position) => ({
       message_id: o.id,

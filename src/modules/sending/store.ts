@@ -11,7 +11,7 @@ export interface QueuedEmail {
   event: NewMessageEvent;
 }
 
-const MESSAGE_COLUMNS = 30;
+const MESSAGE_COLUMNS = 33;
 const RECIPIENT_COLUMNS = 9;
 
 /** How many of the pending emails fit in one multi-row INSERT. */

@@ -25,6 +25,20 @@ export function parsePlan(value: string): Plan {
   return plan as Plan;
 }
 
+/** A workspace's tracking defaults: whether a send that does not say is tracked (README, "Tracking"). */
+export interface TrackingDefaults {
+  opens: boolean;
+  clicks: boolean;
+}
+
+/** `on` or `off` (any case), as the CLI takes them; undefined when not given. */
+function readOnOff(name: string, value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
+  const v = value.toLowerCase();
+  if (v === 'on' || v === 'off') return v === 'on';
+  throw new ApiError('VALIDATION_ERROR', `--${name} must be on or off`);
+}
+
 export class WorkspaceService {
   constructor(
     private readonly db: Db,
@@ -51,6 +65,20 @@ export class WorkspaceService {
 
   async list(): Promise<PublicWorkspace[]> {
     return (await store.listWorkspaces(this.db)).map(toPublicWorkspace);
+  }
+
+  /**
+   * Turns tracking on or off by default for the workspace's sends (a send's track_opens / track_clicks still wins).
+   * Keys carry the defaults in their cache, so every API process sees the change within two seconds.
+   */
+  async setTracking(id: string, o: { opens?: string; clicks?: string }): Promise<{ workspace: PublicWorkspace; tracking: TrackingDefaults }> {
+    const opens = readOnOff('opens', o.opens);
+    const clicks = readOnOff('clicks', o.clicks);
+    if (opens === undefined && clicks === undefined) throw new ApiError('VALIDATION_ERROR', 'Give --opens on|off, --clicks on|off or both');
+    const row = isUuid(id) ? await store.updateTracking(this.db, id, { ...(opens !== undefined ? { opens } : {}), ...(clicks !== undefined ? { clicks } : {}) }) : undefined;
+    if (!row) throw new ApiError('NOT_FOUND', `Workspace ${id} not found`);
+    this.keys.forget();
+    return { workspace: toPublicWorkspace(row), tracking: { opens: row.track_opens_default, clicks: row.track_clicks_default } };
   }
 
   async setPlan(id: string, plan: string): Promise<PublicWorkspace> {

@@ -16,3 +16,16 @@ export function listWorkspaces(db: Db): Promise<WorkspaceRow[]> {
 export async function updatePlan(db: Db, id: string, plan: string): Promise<WorkspaceRow | undefined> {
   return db.updateTable('workspaces').set({ plan }).where('id', '=', id).returningAll().executeTakeFirst();
 }
+
+/** Sets the tracking defaults given (undefined leaves one as it is); undefined when there is no such workspace. */
+export async function updateTracking(db: Db, id: string, t: { opens?: boolean; clicks?: boolean }): Promise<WorkspaceRow | undefined> {
+  return db
+    .updateTable('workspaces')
+    .set((eb) => ({
+      track_opens_default: t.opens ?? eb.ref('track_opens_default'),
+      track_clicks_default: t.clicks ?? eb.ref('track_clicks_default'),
+    }))
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirst();
+}

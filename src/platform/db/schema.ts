@@ -11,6 +11,9 @@ export interface WorkspacesTable {
   name: string;
   plan: string;
   created_at: Timestamp;
+  /** whether a send that does not say is tracked (migration 009) */
+  track_opens_default: ColumnType<boolean, boolean | undefined, boolean>;
+  track_clicks_default: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 export interface ApiKeysTable {
@@ -77,6 +80,17 @@ export interface MessagesTable {
   timezone: ColumnType<string | null, string | null | undefined, string | null>;
   /** the audience the email went to: its unsubscribe link leaves that audience (migrations/010_suppressions.sql) */
   audience_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** open and click tracking (migration 009, the README's "Tracking") */
+  track_opens: ColumnType<boolean, boolean | undefined, boolean>;
+  track_clicks: ColumnType<boolean, boolean | undefined, boolean>;
+  /** the original URLs of the rewritten links, by link index */
+  tracked_links: ColumnType<string[] | null, string | null | undefined, string | null>;
+  opened_at: NullableTimestamp;
+  clicked_at: NullableTimestamp;
+  open_count: ColumnType<number, number | undefined, number>;
+  click_count: ColumnType<number, number | undefined, number>;
+  bot_open_count: ColumnType<number, number | undefined, number>;
+  bot_click_count: ColumnType<number, number | undefined, number>;
 }
 
 export interface MessageRecipientsTable {
