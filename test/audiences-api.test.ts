@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, startTestApp, type ApiResponse, type TestApp } from './support/app.js';
+import { startTestApp, type ApiResponse, type TestApp } from './support/app.js';
 import { BACKENDS } from './support/databases.js';
+import { publicApi, type Json, type Ws } from './support/public-api.js';
 
-type Json = Record<string, unknown>;
-type Ws = { id: string; adminKey: string; key: string };
 interface Audience {
   id: string;
   name: string;
@@ -44,12 +43,7 @@ describe.each(BACKENDS)('the audiences API on %s', (backend) => {
   });
   afterAll(() => t?.close());
 
-  const api = (path: string, opts: Parameters<typeof call>[1] = {}, w: Ws = ws) => call(`${t.url}/api/v1/public/${path}`, { key: w.adminKey, ...opts });
-  const ok = (res: ApiResponse): Json => {
-    expect(res.status, res.text).toBe(200);
-    expect(res.body.success).toBe(true);
-    return res.body.data as Json;
-  };
+  const { api, ok } = publicApi(() => t, () => ws);
   const create = async (body: Json, w: Ws = ws) => ok(await api('audiences/add-audience', { body }, w)) as unknown as Audience;
   const get = async (query: string, w: Ws = ws) => ok(await api(`audiences/get-audience?${query}`, {}, w)) as unknown as Audience;
   const list = async (query: string, w: Ws = ws) => ok(await api(`audiences/get-audiences?${query}`, {}, w)) as unknown as AudiencePage;

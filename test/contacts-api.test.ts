@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startTestApp, type ApiResponse, type TestApp } from './support/app.js';
 import { BACKENDS } from './support/databases.js';
+import { publicApi, type Json, type Ws } from './support/public-api.js';
 
-type Json = Record<string, unknown>;
 interface Detail {
   id: string;
   email: string;
@@ -34,7 +34,6 @@ interface ContactPage {
   totalPages: number;
   meta: { total: number; page: number; limit: number; has_more: boolean };
 }
-type Ws = { id: string; adminKey: string; key: string };
 
 /** The keys of get-contact's answer: spec §4.2, plus our extension fields. */
 const DETAIL_KEYS = [
@@ -57,12 +56,7 @@ describe.each(BACKENDS)('the contacts API on %s', (backend) => {
   });
   afterAll(() => t?.close());
 
-  const api = (path: string, opts: Parameters<typeof call>[1] = {}, w: Ws = ws) => call(`${t.url}/api/v1/public/${path}`, { key: w.adminKey, ...opts });
-  const ok = (res: ApiResponse): Json => {
-    expect(res.status, res.text).toBe(200);
-    expect(res.body.success).toBe(true);
-    return res.body.data as Json;
-  };
+  const { api, ok } = publicApi(() => t, () => ws);
   const addContact = async (body: Json, w: Ws = ws) => ok(await api('contacts/add-contact', { body }, w)) as unknown as Detail;
   const addAudience = async (name: string, w: Ws = ws) => ok(await api('audiences/add-audience', { body: { name } }, w)) as { id: string };
   const getContact = async (query: string, w: Ws = ws) => ok(await api(`contacts/get-contact?${query}`, {}, w)) as unknown as Detail;
