@@ -15,9 +15,10 @@ import { KEEP_RUNNING, type CliIo } from './run.js';
 // Loaded only once the command line is known to be right: help and usage errors never load the server.
 
 const ROLES: Record<string, Roles> = {
-  start: { api: true, worker: true },
+  start: { api: true, worker: true, inbound: true },
   api: { api: true, worker: false },
   worker: { api: false, worker: true },
+  inbound: { api: false, worker: false, inbound: true },
 };
 
 /** A command's result, and how it reads for people (--json prints the result itself). */
