@@ -21,12 +21,12 @@ type PreparedMessage = Pick<MessageRow, 'id' | 'workspace_id' | 'api_key_id' | '
 };
 
 /**
- * The position the return path names: the one recipient this attempt sends to, or 0 when the envelope carries
+ * The position the return path names: the one recipient this attempt sends to, or null when the envelope carries
  * several (a report then names its recipient itself, in Final-Recipient or Original-Rcpt-To).
  */
-function attemptedPosition(message: PreparedMessage): number {
+function attemptedPosition(message: PreparedMessage): number | null {
   const waiting = (message.recipients ?? []).filter((r) => (r.status === 'pending' || r.status === 'deferred') && r.suppressed === null);
-  return waiting.length === 1 ? waiting[0]!.position : 0;
+  return waiting.length === 1 ? waiting[0]!.position : null;
 }
 
 /**

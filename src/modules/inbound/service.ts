@@ -60,7 +60,7 @@ export class InboundService {
         ? await this.deps.db.selectFrom('messages').select('id').where('id', '=', id).where('message_id_header', '=', report.originalMessageId).executeTakeFirst()
         : undefined;
       if (row) {
-        target = { emailId: row.id, position: 0 };
+        target = { emailId: row.id, position: null };
         matchedBy = 'message_id';
       }
     }

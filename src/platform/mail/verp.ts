@@ -9,10 +9,11 @@ import { constantTimeEqual } from '../crypto.js';
  *   byte 0       version and id kind: 0x01 = msg_…, 0x02 = scheduled_msg_…
  *   bytes 1–16   the UUIDv7 of the email id; its first 48 bits are the id's epoch milliseconds (platform/ids.ts),
  *                so the whole id is rebuilt from it and found by its primary key
- *   bytes 17–18  the recipient's position (big-endian); 0 = the envelope carried several recipients
+ *   bytes 17–18  the recipient's position + 1 (big-endian); 0 = the envelope carried several recipients
  *   bytes 19–28  HMAC-SHA256 of bytes 0–18 under the installation's secret, truncated to 80 bits
- * Lowercase base32 because some servers change the case of a local part. Only the exact encoding `address`
- * produces is accepted, so each email and position has one return path; anything else reads as no token.
+ * Lowercase base32 because some servers change the case of a local part. Only the encoding `address` produces
+ * is accepted (in either letter case), so each email and position has one return path; anything else reads as
+ * no token.
  */
 
 const PREFIX = 'b+';
@@ -63,8 +64,8 @@ function unbase32(text: string): Buffer {
 
 export interface ReturnPathTarget {
   emailId: string;
-  /** the recipient's position in the email; 0 when the envelope that carried it had several recipients */
-  position: number;
+  /** the recipient's position in the email (from 0); null when the envelope that carried it had several recipients */
+  position: number | null;
 }
 
 export class ReturnPathSigner {
@@ -75,21 +76,21 @@ export class ReturnPathSigner {
   }
 
   /** The local part for an email and recipient position; null for an id this format cannot carry (then no VERP). */
-  localPart(emailId: string, position: number): string | null {
+  localPart(emailId: string, position: number | null): string | null {
     const m = ID_PATTERN.exec(emailId);
-    if (!m || !Number.isInteger(position) || position < 0 || position > 0xffff) return null;
+    if (!m || (position !== null && (!Number.isInteger(position) || position < 0 || position >= 0xffff))) return null;
     const uuid = Buffer.from(m.slice(3).join(''), 'hex');
     // the id must be rebuildable from its UUID: its milliseconds are the UUID's first 48 bits
     if (String(uuid.readUIntBE(0, 6)) !== m[2]) return null;
     const body = Buffer.alloc(BODY_BYTES);
     body[0] = m[1] === 'msg' ? 1 : 2;
     uuid.copy(body, 1);
-    body.writeUInt16BE(position, 17);
+    body.writeUInt16BE(position === null ? 0 : position + 1, 17);
     return `${PREFIX}${base32(Buffer.concat([body, this.mac(body)]))}`;
   }
 
   /** `b+<token>@domain`, or null when the id cannot be carried. */
-  address(emailId: string, position: number, domain: string): string | null {
+  address(emailId: string, position: number | null, domain: string): string | null {
     const local = this.localPart(emailId, position);
     return local === null ? null : `${local}@${domain}`;
   }
@@ -110,6 +111,7 @@ export class ReturnPathSigner {
     if (!prefix) return null;
     const hex = body.subarray(1, 17).toString('hex');
     const uuid = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-    return { emailId: `${prefix}${body.readUIntBE(1, 6)}_${uuid}`, position: body.readUInt16BE(17) };
+    const position = body.readUInt16BE(17);
+    return { emailId: `${prefix}${body.readUIntBE(1, 6)}_${uuid}`, position: position === 0 ? null : position - 1 };
   }
 }
