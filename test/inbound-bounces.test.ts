@@ -1,6 +1,7 @@
 import net from 'node:net';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../src/cli/run.js';
 import { newEmailId, newScheduledEmailId, uuidv7 } from '../src/platform/ids.js';
 import { RETURN_PATH_LOCAL_PART_OCTETS, ReturnPathSigner } from '../src/platform/mail/verp.js';
 import { call, startTestApp, waitFor, type TestApp } from './support/app.js';
@@ -187,6 +188,30 @@ describe('VERP return paths', () => {
   });
 });
 
+describe('the inbound role', () => {
+  it('is a CLI server command of its own, which wants PostgreSQL like api and worker', async () => {
+    const out: string[] = [];
+    const io = { stdout: (t: string) => out.push(t), stderr: (t: string) => out.push(t), env: { LOG_LEVEL: 'silent' } };
+    expect(await run(['help', 'inbound'], io)).toBe(0);
+    expect(out.join('')).toContain('inbound SMTP listener for bounces and complaints');
+    out.length = 0;
+    expect(await run(['inbound'], io)).toBe(1);
+    expect(out.join('')).toContain("'inbound' runs one role");
+  });
+
+  it('listens only in a process with the role and INBOUND_SMTP_PORT set', async () => {
+    const without = await startTestApp({ backend: 'pglite', env: { INBOUND_SMTP_PORT: '0', INBOUND_SMTP_HOST: '127.0.0.1' }, roles: { api: true, worker: false } });
+    const unset = await startTestApp({ backend: 'pglite', roles: { api: false, worker: false, inbound: true } });
+    try {
+      expect(without.app.inbound).toBeNull();
+      expect(unset.app.inbound).toBeNull();
+    } finally {
+      await without.close();
+      await unset.close();
+    }
+  });
+});
+
 describe.each(BACKENDS)('inbound bounces and complaints on %s', (backend) => {
   let t: TestApp;
   let relay: SmtpSink;
@@ -294,6 +319,14 @@ describe.each(BACKENDS)('inbound bounces and complaints on %s', (backend) => {
     await deliver(`postmaster@${BOUNCE_DOMAIN}`, exchangeDsn({ ...o, verp: `postmaster@${BOUNCE_DOMAIN}` }));
     expect((await status(o.id)).recipients[o.recipient]).toBe('bounced');
     expect(await suppressionsOf(o.recipient)).toMatchObject([{ reason: 'hard_bounce' }]);
+  });
+
+  it('reads the report of a DSN whose returned original is far larger than what is parsed', async () => {
+    const o = await sendOne('large-original@example.org');
+    const raw = postfixDsn(o).replace('Thanks for your order!', `${'z'.repeat(998)}\r\n`.repeat(2000));
+    expect(raw.length).toBeGreaterThan(1_000_000);
+    const result = await t.app.services.inbound.receive([o.verp], Buffer.from(raw));
+    expect(result).toMatchObject({ report: 'delivery_status', emailId: o.id, matchedBy: 'return_path', recorded: [{ recipient: o.recipient, kind: 'bounced', bounceClass: 'hard' }] });
   });
 
   it('a DSN with Action: delayed is not a bounce', async () => {
