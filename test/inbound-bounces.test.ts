@@ -421,6 +421,21 @@ describe.each(BACKENDS)('inbound bounces and complaints on %s', (backend) => {
     expect((await status(o.id)).recipients[o.recipient]).toBe('bounced');
   });
 
+  it('suppressed exactly the hard bounces and the complaint of the corpus: no false suppression', async () => {
+    const rows = await t.app.services.database.db.selectFrom('suppressions').select(['email', 'reason', 'scope']).where('workspace_id', '=', ws.id).orderBy('email').execute();
+    expect(rows).toEqual(
+      [
+        ['after-garbage@example.org', 'hard_bounce'],
+        ['by-message-id@example.org', 'hard_bounce'],
+        ['exchange-gone@example.org', 'hard_bounce'],
+        ['exim-unknown@example.org', 'hard_bounce'],
+        ['large-original@example.org', 'hard_bounce'],
+        ['postfix-unknown@example.org', 'hard_bounce'],
+        ['yahoo-complainer@example.org', 'complaint'],
+      ].map(([email, reason]) => ({ email, reason, scope: 'all' })),
+    );
+  });
+
   it('limits connections per client address per minute', async () => {
     const limited = await startTestApp({ backend: 'pglite', env: { INBOUND_SMTP_PORT: '0', INBOUND_SMTP_HOST: '127.0.0.1', BOUNCE_DOMAIN, INBOUND_CONNECTIONS_PER_MINUTE: '2' }, roles: { api: false, worker: false, inbound: true } });
     try {

@@ -1,5 +1,4 @@
 import type { Db } from '../../platform/db/database.js';
-import type { Logger } from '../../platform/logger.js';
 import type { ReturnPathSigner, ReturnPathTarget } from '../../platform/mail/verp.js';
 import { recordAsyncOutcome } from '../delivery/index.js';
 import type { DomainService } from '../domains/index.js';
@@ -32,7 +31,6 @@ export class InboundService {
       returnPaths: ReturnPathSigner;
       /** BOUNCE_DOMAIN: the return-path domain of mail sent as DEFAULT_FROM */
       bounceDomain: string | null;
-      log?: Logger;
     },
   ) {}
 
