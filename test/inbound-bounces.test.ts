@@ -421,6 +421,26 @@ describe.each(BACKENDS)('inbound bounces and complaints on %s', (backend) => {
     expect((await status(o.id)).recipients[o.recipient]).toBe('bounced');
   });
 
+  it('reads hostile report text in time linear in its size', async () => {
+    const o = await sendOne('hostile-text@example.org');
+    const head = `From: MAILER-DAEMON@mx.example.net\r\nTo: ${o.verp}\r\nSubject: Undelivered Mail Returned to Sender\r\n\r\n`;
+    const bodies = [
+      '-'.repeat(250_000),
+      `${'a@'.repeat(60_000)}`,
+      `${'a.'.repeat(60_000)}@${'b.'.repeat(60_000)}`,
+      `${`${'x'.repeat(60)}@${'y-'.repeat(100)}.example 550 5.1.1 `.repeat(400)}\r\n`.repeat(20),
+      `--- ${'original message '.repeat(10_000)}`,
+    ];
+    const started = performance.now();
+    for (const body of bodies) {
+      const result = await t.app.services.inbound.receive([o.verp], Buffer.from(head + body));
+      expect(result.recorded).toEqual([]);
+    }
+    // generous: linear work on a few hundred KB takes milliseconds; quadratic work would take minutes
+    expect(performance.now() - started).toBeLessThan(10_000);
+    expect(await suppressionsOf(o.recipient)).toEqual([]);
+  });
+
   it('suppressed exactly the hard bounces and the complaint of the corpus: no false suppression', async () => {
     const rows = await t.app.services.database.db.selectFrom('suppressions').select(['email', 'reason', 'scope']).where('workspace_id', '=', ws.id).orderBy('email').execute();
     expect(rows).toEqual(

@@ -119,27 +119,37 @@ const BOUNCE_SENDER = /^(?:mailer-daemon|postmaster|mail-daemon|mailerdaemon)@/i
 const BOUNCE_SUBJECT = /(?:undeliver|delivery (?:status notification|failure|has failed)|mail delivery (?:failed|failure|system)|returned mail|failure notice|could not be delivered|delivery failed)/i;
 /** Lines of a plain-text bounce that say a mailbox was refused for good: a 5xx reply, or the usual words. */
 const PERMANENT_LINE = /\b5[0-5]\d[ -](?:#?5\.\d{1,3}\.\d{1,3}\b|[A-Za-z<])|user unknown|unknown user|no such user|mailbox (?:unavailable|not found|does not exist)|does not exist|address rejected|recipient rejected/i;
-const ADDRESS = /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}/g;
+/** One whitespace- or bracket-delimited word that is an address; anchored and unambiguous, so linear. */
+const ADDRESS = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,10}$/;
+/** Where a bounce starts quoting the original (Exim, Postfix, qmail and Exchange say so in a dashed line). */
+const QUOTE_START = /original message|below this line|copy of the message|message header|returned message/i;
+
+function addressesIn(line: string): string[] {
+  return line
+    .split(/[\s<>()[\],;:"]+/)
+    .map((w) => w.replace(/\.+$/, ''))
+    .filter((w) => w.length <= 320 && w.includes('@') && ADDRESS.test(w));
+}
 
 function plainTextBounce(from: string, subject: string, body: string): InboundReport | null {
   if (!BOUNCE_SENDER.test(from) || !BOUNCE_SUBJECT.test(subject.slice(0, 200))) return null;
-  // the part before the quoted original: the original's own text must not count
-  const head = body.slice(0, PART_CHARS).split(/^-{3,}.*(?:original message|below this line|message header).*$|^-{2,} ?original message ?-{2,}/im)[0] ?? '';
-  const lines = head.split(/\r?\n/).slice(0, 2000);
+  // lines cut to a bounded length before any pattern runs; only those above the quoted original count
+  const all = body.slice(0, PART_CHARS).split(/\r?\n/, 2000).map((l) => l.slice(0, MAX_FIELD_CHARS));
+  const quoteAt = all.findIndex((l) => /^\s*-{2,}/.test(l) && QUOTE_START.test(l));
+  const lines = quoteAt < 0 ? all : all.slice(0, quoteAt);
   const recipients: DsnRecipient[] = [];
   const seen = new Set<string>();
   for (let i = 0; i < lines.length && recipients.length < MAX_RECIPIENTS; i++) {
-    const line = lines[i]!.slice(0, MAX_FIELD_CHARS);
-    for (const address of line.match(ADDRESS) ?? []) {
+    for (const address of addressesIn(lines[i]!)) {
       const key = address.toLowerCase();
       if (seen.has(key) || BOUNCE_SENDER.test(address)) continue;
       // the refusal follows its address within a few lines (Postfix, Exim, qmail, Exchange all do so)
-      const window = lines.slice(i, i + 6).join('\n').slice(0, 4 * MAX_FIELD_CHARS);
+      const window = lines.slice(i, i + 6).join('\n');
       const refusal = PERMANENT_LINE.exec(window);
       if (!refusal) continue;
       seen.add(key);
       const status = ENHANCED_STATUS.exec(window);
-      const reason = window.slice(refusal.index).split(/\r?\n/)[0]!.trim();
+      const reason = window.slice(refusal.index).split('\n')[0]!.trim();
       recipients.push({ finalRecipient: address, originalRecipient: null, action: 'failed', status: status && status[1] !== '2' ? status[0] : '5.0.0', diagnostic: reason });
     }
   }

@@ -94,7 +94,8 @@ export class InboundService {
     // only `failed` is a bounce; `delayed` (still retrying), `delivered`, `relayed` and `expanded` record nothing
     const failed = report.recipients.filter((r) => r.action === 'failed');
     for (const r of failed) {
-      const recipient = resolve([r.finalRecipient, r.originalRecipient], failed.length === 1);
+      // a plain-text bounce's address is only a guess from its words: it must be one of the email's recipients
+      const recipient = resolve([r.finalRecipient, r.originalRecipient], failed.length === 1 && report.style === 'rfc3464');
       if (!recipient) continue;
       const bounceClass = classifyStatus(r.status, r.diagnostic);
       const recorded = await recordAsyncOutcome(this.deps.db, {
