@@ -197,6 +197,9 @@ describe('the inbound role', () => {
     out.length = 0;
     expect(await run(['inbound'], io)).toBe(1);
     expect(out.join('')).toContain("'inbound' runs one role");
+    out.length = 0;
+    expect(await run(['inbound'], { ...io, env: { ...io.env, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' } })).toBe(1);
+    expect(out.join('')).toContain('set INBOUND_SMTP_PORT');
   });
 
   it('listens only in a process with the role and INBOUND_SMTP_PORT set', async () => {

@@ -48,6 +48,9 @@ async function runServer(config: Config, command: string): Promise<number> {
   if (!config.databaseUrl && command !== 'start') {
     throw new ApiError('VALIDATION_ERROR', `'${command}' runs one role so that several processes can share PostgreSQL; set DATABASE_URL, or use 'start' for the embedded database`);
   }
+  if (command === 'inbound' && config.inbound.port === null) {
+    throw new ApiError('VALIDATION_ERROR', "'inbound' runs the inbound SMTP listener, which is off: set INBOUND_SMTP_PORT (25 where it receives the return-path domains' mail)");
+  }
   const app = await startApp({ config, roles });
   app.log.info({ url: app.url, database: app.services.database.kind, delivery: config.deliveryMode, roles }, 'keplars-server ready');
   let stopping = false;
