@@ -23,6 +23,7 @@ import { registerAuth, requireKey } from '../modules/keys/index.js';
 import { registerSendingRoutes, SEND_PREFIXES, TIER_POLICIES } from '../modules/sending/index.js';
 import { registerDomainRoutes, createOutgoingPreparer } from '../modules/domains/index.js';
 import { DkimSignerPool } from '../platform/mail/dkim/signer-pool.js';
+import { startInboundServer, type InboundServer } from '../platform/mail/inbound-server.js';
 import { registerTemplateRoutes } from '../modules/templates/index.js';
 import { registerContactImportRoutes, registerContactRoutes } from '../modules/contacts/index.js';
 import { registerHostedRoutes, registerSubscribeRoutes } from '../modules/hosted/index.js';
@@ -40,6 +41,8 @@ import { createRegionTransports, createTransport } from './transports.js';
 export interface Roles {
   api: boolean;
   worker: boolean;
+  /** the inbound SMTP listener for bounces and complaints, when INBOUND_SMTP_PORT is set */
+  inbound?: boolean;
 }
 
 export interface RunningApp {
@@ -47,6 +50,8 @@ export interface RunningApp {
   url: string | null;
   http: FastifyInstance | null;
   worker: DeliveryWorker | null;
+  /** the inbound SMTP listener, when this process runs it */
+  inbound: InboundServer | null;
   log: Logger;
   /** what GET /metrics exposes; counts this process only */
   metrics: Metrics;
@@ -184,7 +189,15 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
         retryBaseMs: config.retryBaseMs,
         lateAfterMs: config.scheduleLateAfterSeconds * 1000,
         pollMs: config.deliveryPollMs,
-        prepareOutgoing: createOutgoingPreparer({ domains: services.domains, keys: services.keys, signer, captureOnly: config.deliveryMode === 'capture' }),
+        prepareOutgoing: createOutgoingPreparer({
+          domains: services.domains,
+          keys: services.keys,
+          signer,
+          captureOnly: config.deliveryMode === 'capture',
+          returnPaths: services.returnPaths,
+          bounceDomain: config.inbound.bounceDomain,
+          defaultFrom: config.defaultFrom,
+        }),
         completeContent: largeHtmlTextAlternative(services.content, log),
         metrics,
         lanes: [
@@ -213,6 +226,29 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
       closers.push((deadline) => jobs.stop({ deadline }));
     }
 
+    let inbound: InboundServer | null = null;
+    if (opts.roles.inbound && config.inbound.port !== null) {
+      const i = config.inbound;
+      const server = await startInboundServer({
+        host: i.host,
+        port: i.port!,
+        name: config.heloName,
+        maxBytes: i.maxBytes,
+        maxConnections: i.maxConnections,
+        connectionsPerMinute: i.connectionsPerMinute,
+        socketTimeoutMs: i.socketTimeoutMs,
+        acceptsDomain: (domain) => services.inbound.acceptsDomain(domain),
+        onMessage: async (m) => {
+          const result = await services.inbound.receive(m.to, m.raw);
+          log.info({ from: m.from, remoteAddress: m.remoteAddress, ...result }, 'inbound report');
+        },
+        log,
+      });
+      inbound = server;
+      closers.push(() => server.close());
+      log.info({ host: i.host, port: server.port }, 'inbound SMTP listener ready');
+    }
+
     let http: FastifyInstance | null = null;
     let url: string | null = null;
     if (opts.roles.api) {
@@ -232,6 +268,7 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
       url,
       http,
       worker,
+      inbound,
       log,
       metrics,
       async close() {

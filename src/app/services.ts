@@ -3,6 +3,7 @@ import type { Database } from '../platform/db/database.js';
 import type { Metrics } from '../platform/metrics.js';
 import { createResolver } from '../platform/dns/resolver.js';
 import { QueueSignal } from '../platform/queue/signal.js';
+import { ReturnPathSigner } from '../platform/mail/verp.js';
 import { loadSharedSecret, TokenSigner } from '../platform/tokens.js';
 import { compiledScript } from '../platform/workers/compiled-script.js';
 import { ContentPool } from '../platform/workers/content-pool.js';
@@ -10,6 +11,7 @@ import { AudienceService, ContactImportService, ContactService } from '../module
 import { DomainSenderPolicy, DomainService } from '../modules/domains/index.js';
 import { EmailService } from '../modules/emails/index.js';
 import { HostedPageService, SubscribePageService } from '../modules/hosted/index.js';
+import { InboundService } from '../modules/inbound/index.js';
 import { KeyService } from '../modules/keys/index.js';
 import { PlanService } from '../modules/plans/index.js';
 import { SendingService } from '../modules/sending/index.js';
@@ -40,6 +42,10 @@ export interface Services {
   subscribe: SubscribePageService;
   contactImports: ContactImportService;
   tracking: TrackingService;
+  /** signs and reads the VERP return paths (platform/mail/verp.ts) */
+  returnPaths: ReturnPathSigner;
+  /** bounces and complaints received by the inbound listener */
+  inbound: InboundService;
 }
 
 /** Call after migrations: the URL-signing secret lives in the database. `metrics` counts what the services do (a server's, not a CLI command's). */
@@ -57,6 +63,7 @@ export async function createServices(config: Config, database: Database, metrics
   const suppressions = new SuppressionService(db);
   const audiences = new AudienceService(db, tokens, config);
   const tracking = new TrackingService({ db, tokens, pool: content, config });
+  const returnPaths = new ReturnPathSigner(await loadSharedSecret(db, 'return-path-secret'));
   const domains = new DomainService({ db, signal, config, keys, resolver: createResolver(config.dnsServers), secrets: serverSecrets(config) });
   const sending = new SendingService({
     db,
@@ -100,5 +107,7 @@ export async function createServices(config: Config, database: Database, metrics
     }),
     contactImports: new ContactImportService({ db, signal, limits: config.imports }),
     tracking,
+    returnPaths,
+    inbound: new InboundService({ db, domains, returnPaths, bounceDomain: config.inbound.bounceDomain }),
   };
 }

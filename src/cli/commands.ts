@@ -85,13 +85,14 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'start',
     kind: 'server',
-    summary: 'run every role in one process (API, delivery workers), on the embedded database or PostgreSQL',
+    summary: 'run every role in one process (API, delivery workers, inbound listener if INBOUND_SMTP_PORT is set), on the embedded database or PostgreSQL',
     options: [],
     output: [],
     example: 'PORT=8080 keplars-server start',
   },
   { name: 'api', kind: 'server', summary: 'run the HTTP API only (PostgreSQL: DATABASE_URL)', options: [], output: [] },
   { name: 'worker', kind: 'server', summary: 'run the delivery workers only (PostgreSQL: DATABASE_URL)', options: [], output: [] },
+  { name: 'inbound', kind: 'server', summary: 'run the inbound SMTP listener for bounces and complaints only (INBOUND_SMTP_PORT; PostgreSQL: DATABASE_URL)', options: [], output: [] },
   {
     name: 'migrate',
     kind: 'migrate',

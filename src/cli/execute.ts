@@ -15,9 +15,10 @@ import { KEEP_RUNNING, type CliIo } from './run.js';
 // Loaded only once the command line is known to be right: help and usage errors never load the server.
 
 const ROLES: Record<string, Roles> = {
-  start: { api: true, worker: true },
+  start: { api: true, worker: true, inbound: true },
   api: { api: true, worker: false },
   worker: { api: false, worker: true },
+  inbound: { api: false, worker: false, inbound: true },
 };
 
 /** A command's result, and how it reads for people (--json prints the result itself). */
@@ -46,6 +47,9 @@ async function runServer(config: Config, command: string): Promise<number> {
   const roles = ROLES[command]!;
   if (!config.databaseUrl && command !== 'start') {
     throw new ApiError('VALIDATION_ERROR', `'${command}' runs one role so that several processes can share PostgreSQL; set DATABASE_URL, or use 'start' for the embedded database`);
+  }
+  if (command === 'inbound' && config.inbound.port === null) {
+    throw new ApiError('VALIDATION_ERROR', "'inbound' runs the inbound SMTP listener, which is off: set INBOUND_SMTP_PORT (25 where it receives the return-path domains' mail)");
   }
   const app = await startApp({ config, roles });
   app.log.info({ url: app.url, database: app.services.database.kind, delivery: config.deliveryMode, roles }, 'keplars-server ready');

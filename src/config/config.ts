@@ -81,6 +81,23 @@ export interface Config {
   deliveryPollMs: number;
   /** timeouts, connection cap and the memory budget of large bodies */
   http: HttpServerLimits;
+  /** the inbound SMTP listener for bounces and complaints (README, "Bounces and complaints") */
+  inbound: InboundConfig;
+}
+
+export interface InboundConfig {
+  /** INBOUND_SMTP_PORT; null = the listener is off */
+  port: number | null;
+  host: string;
+  /** the largest message accepted, in bytes */
+  maxBytes: number;
+  maxConnections: number;
+  /** new connections per client address per minute, in each process */
+  connectionsPerMinute: number;
+  /** idle time before a connection is closed */
+  socketTimeoutMs: number;
+  /** BOUNCE_DOMAIN: the return-path domain of mail sent as DEFAULT_FROM; null = such mail keeps its from address */
+  bounceDomain: string | null;
 }
 
 const portSchema = z.coerce.number().int().min(0).max(65535);
@@ -252,6 +269,23 @@ export function loadConfig(env: Env = process.env): Config {
       // at least one send body (60 MB) must fit
       sendBodyBudgetBytes: read('SEND_BODY_BUDGET_MB', z.coerce.number().int().min(60), HTTP.sendBodyBudgetBytes / 2 ** 20) * 2 ** 20,
       sendBodyWaitMs: read('SEND_BODY_WAIT_MS', z.coerce.number().int().min(0), HTTP.sendBodyWaitMs),
+    },
+    inbound: {
+      port: read('INBOUND_SMTP_PORT', portSchema, null as number | null),
+      host: read('INBOUND_SMTP_HOST', z.string().min(1), '0.0.0.0'),
+      maxBytes: read('INBOUND_MAX_BYTES', positiveInt, 10 * 2 ** 20),
+      maxConnections: read('INBOUND_MAX_CONNECTIONS', positiveInt, 100),
+      connectionsPerMinute: read('INBOUND_CONNECTIONS_PER_MINUTE', positiveInt, 60),
+      socketTimeoutMs: read('INBOUND_SOCKET_TIMEOUT_MS', positiveInt, 60_000),
+      bounceDomain: read(
+        'BOUNCE_DOMAIN',
+        z
+          .string()
+          .trim()
+          .toLowerCase()
+          .refine((v) => v.length <= 253 && /^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$/.test(v), 'must be a domain name such as bounces.example.com'),
+        null as string | null,
+      ),
     },
   };
   if (config.http.headersTimeoutMs > config.http.requestTimeoutMs) {

@@ -27,7 +27,7 @@ export async function startTestApp(opts: { backend: Backend; env?: Record<string
   }
   const config = loadConfig(env);
   const database = opts.backend === 'pglite' ? await openEmbedded(undefined) : undefined;
-  const app = await startApp({ config, roles: opts.roles ?? { api: true, worker: true }, logger: opts.logger ?? createLogger('silent'), ...(database ? { database } : {}) });
+  const app = await startApp({ config, roles: opts.roles ?? { api: true, worker: true, inbound: true }, logger: opts.logger ?? createLogger('silent'), ...(database ? { database } : {}) });
   return {
     app,
     url: app.url ?? '',

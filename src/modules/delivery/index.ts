@@ -1,4 +1,5 @@
 // The delivery module's public face: what workers/, app/ and other modules may use (eslint.config.js enforces it).
+export { recordAsyncOutcome, type AsyncOutcome, type BounceClass } from './async-outcome.js';
 export { toMailContent } from './compose-row.js';
 export { decideCompletion } from './outcome.js';
 export {

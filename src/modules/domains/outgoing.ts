@@ -1,12 +1,13 @@
 import type { MessageRow } from '../../platform/db/schema.js';
 import type { EmailEventType } from '../../platform/lifecycle.js';
 import type { DkimSignerPool } from '../../platform/mail/dkim/signer-pool.js';
+import type { ReturnPathSigner } from '../../platform/mail/verp.js';
 import type { KeyService } from '../keys/index.js';
 import type { DomainService } from './service.js';
 
 export interface OutgoingMessage {
   raw: Buffer;
-  /** MAIL FROM: a per-message address on the domain's return-path domain, so a bounce names its message */
+  /** MAIL FROM: a signed VERP address on the return-path domain, so a bounce names its email and recipient */
   envelopeFrom: string;
   /** the custom domain's region, whose delivery settings apply; null = the global ones */
   region: string | null;
@@ -14,8 +15,19 @@ export interface OutgoingMessage {
   events: { type: EmailEventType; detail: Record<string, unknown> }[];
 }
 
-/** VERP-style return path: b+<message id>@bounces.example.com (message ids are [a-z0-9_-] only). */
-export const returnPathFor = (messageId: string, mailFromDomain: string): string => `b+${messageId}@${mailFromDomain}`;
+/** The message as the preparer reads it: its recipients say which position a single-recipient envelope carries. */
+type PreparedMessage = Pick<MessageRow, 'id' | 'workspace_id' | 'api_key_id' | 'from_email'> & {
+  recipients?: readonly { position: number; status: string; suppressed: string | null }[];
+};
+
+/**
+ * The position the return path names: the one recipient this attempt sends to, or null when the envelope carries
+ * several (a report then names its recipient itself, in Final-Recipient or Original-Rcpt-To).
+ */
+function attemptedPosition(message: PreparedMessage): number | null {
+  const waiting = (message.recipients ?? []).filter((r) => (r.status === 'pending' || r.status === 'deferred') && r.suppressed === null);
+  return waiting.length === 1 ? waiting[0]!.position : null;
+}
 
 /**
  * What delivery does per message for custom domains: sign with the verified domain's DKIM key (on the
@@ -23,8 +35,21 @@ export const returnPathFor = (messageId: string, mailFromDomain: string): string
  * is not from a domain the key may use (accepted only by the capture transport, or sent after its domain lost
  * verification) goes out as before, with a note on its timeline saying so.
  */
-export function createOutgoingPreparer(o: { domains: DomainService; keys: KeyService; signer: DkimSignerPool; captureOnly: boolean }) {
-  return async (message: Pick<MessageRow, 'id' | 'workspace_id' | 'api_key_id' | 'from_email'>, raw: Buffer): Promise<OutgoingMessage> => {
+export function createOutgoingPreparer(o: {
+  domains: DomainService;
+  keys: KeyService;
+  signer: DkimSignerPool;
+  captureOnly: boolean;
+  /** signs the VERP return paths; without it the return path is the from address */
+  returnPaths?: ReturnPathSigner;
+  /** BOUNCE_DOMAIN: the return-path domain of mail sent as DEFAULT_FROM */
+  bounceDomain?: string | null;
+  defaultFrom?: string;
+}) {
+  // today's behaviour whenever the id cannot be carried or no return-path domain applies
+  const returnPath = (message: PreparedMessage, domain: string | null): string =>
+    (domain && o.returnPaths?.address(message.id, attemptedPosition(message), domain)) || message.from_email;
+  return async (message: PreparedMessage, raw: Buffer): Promise<OutgoingMessage> => {
     const keyDomainId = message.api_key_id ? await o.keys.domainIdOf(message.api_key_id) : null;
     const [identity, verdict] = await Promise.all([
       o.domains.signingIdentity(message.workspace_id, message.from_email),
@@ -44,10 +69,13 @@ export function createOutgoingPreparer(o: { domains: DomainService; keys: KeySer
         },
       });
     }
-    if (!identity) return { raw, envelopeFrom: message.from_email, region: null, events };
+    if (!identity) {
+      const platformSender = o.bounceDomain && o.defaultFrom && message.from_email.toLowerCase() === o.defaultFrom.toLowerCase();
+      return { raw, envelopeFrom: returnPath(message, platformSender ? o.bounceDomain! : null), region: null, events };
+    }
     return {
       raw: await o.signer.sign(raw, identity.key),
-      envelopeFrom: identity.domain.mailFromVerified ? returnPathFor(message.id, identity.domain.mailFromDomain) : message.from_email,
+      envelopeFrom: returnPath(message, identity.domain.mailFromVerified ? identity.domain.mailFromDomain : null),
       region: identity.domain.region,
       events,
     };

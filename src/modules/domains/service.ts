@@ -240,6 +240,22 @@ export class DomainService {
     return { domain, key: { id: domain.key.id, domain: domain.name, selector: domain.key.selector, privateKeyPem: pem } };
   }
 
+  /**
+   * Whether mail to this domain is a report for us: it is the verified MAIL FROM domain of a custom domain
+   * (the inbound listener accepts nothing else; README, "Bounces and complaints").
+   */
+  async isReturnPathDomain(name: string): Promise<boolean> {
+    if (name.length > 253) return false;
+    const row = await this.deps.db
+      .selectFrom('domains')
+      .select('id')
+      .where('mail_from_domain', '=', name.toLowerCase())
+      .where('mail_from_status', '=', 'verified')
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   // --- internals ------------------------------------------------------------------------------------------
 
   private forget(workspaceId: string): void {

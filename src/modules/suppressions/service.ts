@@ -1,7 +1,7 @@
 import type { Db } from '../../platform/db/database.js';
 import * as store from './store.js';
 
-export type { ListChange, SuppressionEntry } from './store.js';
+export type { ListChange, Suppression, SuppressionEntry } from './store.js';
 
 /**
  * The workspace's suppression list (migrations/010_suppressions.sql; README, "Unsubscribe and the suppression
@@ -10,6 +10,14 @@ export type { ListChange, SuppressionEntry } from './store.js';
  */
 export class SuppressionService {
   constructor(private readonly db: Db) {}
+
+  /**
+   * Adds an address for a scope, on `db` or inside the caller's transaction (a bounce's or complaint's record,
+   * modules/delivery/async-outcome.ts). Static so that callers holding only a transaction need no instance.
+   */
+  static suppress(db: Db, s: store.Suppression): Promise<boolean> {
+    return store.suppress(db, s);
+  }
 
   /** The address leaves the workspace's `bulk` mail; true when it was not on the list for it yet. */
   addUnsubscribe(change: store.ListChange): Promise<boolean> {

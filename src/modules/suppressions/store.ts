@@ -74,3 +74,20 @@ export function findByAddress(db: Db, workspaceId: string, email: string): Promi
     .orderBy('scope')
     .execute();
 }
+
+export interface Suppression {
+  workspaceId: string;
+  email: string;
+  scope: SuppressionScope;
+  reason: SuppressionReason;
+  sourceEmailId: string | null;
+}
+
+/** Adds the address for the scope; a repeat changes nothing (the first reason and source stay). True when added. */
+export async function suppress(db: Db, s: Suppression): Promise<boolean> {
+  const res = await sql`
+    INSERT INTO suppressions (workspace_id, email_key, email, scope, reason, source_email_id)
+    VALUES (${s.workspaceId}, lower(${s.email}), ${s.email}, ${s.scope}, ${s.reason}, ${s.sourceEmailId})
+    ON CONFLICT (workspace_id, email_key, scope) DO NOTHING`.execute(db);
+  return Number(res.numAffectedRows ?? 0) > 0;
+}
