@@ -14,3 +14,4 @@ export {
   type RecipientResult,
 } from './store.js';
 export { largeHtmlTextAlternative, type HtmlToTextTask } from './text-alternative.js';
+export { recordAsyncOutcome, type AsyncOutcome, type AsyncOutcomeResult } from './async-outcome.js';
