@@ -158,7 +158,9 @@ export class DeliveryWorker {
   private async simulateComplaints(completion: AttemptCompletion): Promise<void> {
     for (const r of completion.recipients) {
       if ((r.status !== 'sent' && r.status !== 'delivered') || !simulatedComplaint(r.email)) continue;
-      await recordAsyncOutcome(this.opts.db, { emailId: completion.messageId, recipient: r.email, kind: 'complained', bounceClass: null, reason: 'abuse (simulated)' });
+      await recordAsyncOutcome(this.opts.db, { emailId: completion.messageId, recipient: r.email, kind: 'complained', bounceClass: null, reason: 'abuse (simulated)' }).catch((err: unknown) => {
+        this.opts.log.error({ err, messageId: completion.messageId }, 'could not record the simulated complaint');
+      });
     }
   }
 
