@@ -5,6 +5,7 @@ import { classifyBounce, enhancedStatusOf } from '../src/platform/mail/bounce-cl
 import { runAdminCommand } from '../src/app/admin-commands.js';
 import { call, startTestApp, waitFor, type TestApp } from './support/app.js';
 import { BACKENDS } from './support/databases.js';
+import { startDnsServer, type TestDnsServer } from './support/dns-server.js';
 import { startSmtpSink, type SmtpSink } from './support/smtp-sink.js';
 
 /** The README's table ("Bounces and the suppression list"), one row each: reply code, text, the class it gives. */
@@ -295,5 +296,37 @@ describe('the simulator addresses in capture mode', () => {
     ]);
     const captured = (await call(`${t.url}/api/v1/captured?email_id=${id}`, { key: ws.key })).body.data as { messages: { envelope_to: string[] }[] };
     expect(captured.messages.map((m) => m.envelope_to)).toEqual([['ada@example.org']]);
+  });
+});
+
+describe('the simulator addresses in direct delivery (mx) mode', () => {
+  let t: TestApp;
+  let dns: TestDnsServer;
+  beforeAll(async () => {
+    // the DNS server knows no name: a simulator address must never be looked up
+    dns = await startDnsServer();
+    t = await startTestApp({ backend: 'pglite', env: { DELIVERY_MODE: 'mx', DNS_SERVERS: dns.server, DEFAULT_FROM: 'app@sender.test' } });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await dns?.close();
+  });
+
+  it('answers every simulator address without a DNS query or a connection', async () => {
+    const ws = await t.workspace();
+    const to = ['delivered@simulator.invalid', 'bounced@simulator.invalid', 'soft-bounced@simulator.invalid', 'suppressed@simulator.invalid'];
+    const res = await call(`${t.url}/api/v1/send-email/instant`, { key: ws.key, body: { to, subject: 'sim', text: 'hi' } });
+    expect(res.status, res.text).toBe(200);
+    const email = await waitFor(async () => {
+      const data = (await call(`${t.url}/api/v1/emails/${res.body.id as string}`, { key: ws.key })).body.data as EmailData;
+      return data.status === 'delivered' ? data : null;
+    });
+    expect(email.recipients.map((r) => [r.status, r.bounce_type])).toEqual([
+      ['delivered', null],
+      ['bounced', 'hard'],
+      ['bounced', 'soft'],
+      ['suppressed', null],
+    ]);
+    expect(dns.queries.filter((q) => JSON.stringify(q).includes('simulator.invalid'))).toEqual([]);
   });
 });
