@@ -250,6 +250,21 @@ describe.each(BACKENDS)('bounces and the suppression list through a real SMTP re
     expect(((await suppressions('?email=M3@EXAMPLE.test', w.adminKey)).body.data as { suppressions: unknown[] }).suppressions).toHaveLength(1);
     expect(((await suppressions('?reason=hard_bounce', w.adminKey)).body.data as { suppressions: unknown[] }).suppressions).toHaveLength(0);
 
+    // a contact added (or imported) for a listed address comes in blocked; an unsubscribe alone blocks nobody
+    const getContact = async (email: string) => (await call(`${t.url}/api/v1/public/contacts/get-contact?email=${encodeURIComponent(email)}`, { key: w.adminKey })).body.data as { status: string; blocked_reason: string | null };
+    await call(`${t.url}/api/v1/public/contacts/add-contact`, { key: w.adminKey, body: { email: 'M2@example.test' } });
+    await call(`${t.url}/api/v1/public/contacts/add-contact`, { key: w.adminKey, body: { email: 'bulk@example.test' } });
+    expect(await getContact('m2@example.test')).toMatchObject({ status: 'blocked', blocked_reason: 'manual' });
+    expect(await getContact('bulk@example.test')).toMatchObject({ status: 'subscribed', blocked_reason: null });
+    const imported = await call(`${t.url}/api/v1/public/contacts/import`, { key: w.adminKey, rawBody: 'email\nm4@example.test\nfree@example.test\n', headers: { 'content-type': 'text/csv' } });
+    expect(imported.status, imported.text).toBe(202);
+    await waitFor(async () => {
+      const r = await call(`${t.url}/api/v1/public/contacts/imports/${(imported.body.data as { id: string }).id}`, { key: w.adminKey });
+      return (r.body.data as { status: string }).status === 'completed';
+    }, { what: 'the import' });
+    expect(await getContact('m4@example.test')).toMatchObject({ status: 'blocked', blocked_reason: 'manual' });
+    expect(await getContact('free@example.test')).toMatchObject({ status: 'subscribed' });
+
     // another workspace sees none of them and cannot remove them
     expect(((await suppressions('', other.adminKey)).body.data as { suppressions: unknown[] }).suppressions).toEqual([]);
     expect((await call(`${t.url}/api/v1/suppressions/m1%40example.test`, { method: 'DELETE', key: other.adminKey })).status).toBe(404);
