@@ -24,6 +24,7 @@ const CLASS_TABLE: [number | null, string, string][] = [
   [550, '550 5.7.26 unauthenticated email from example.test is not accepted due to its DMARC policy', 'block'],
   [421, '421 4.7.0 try again later, sender reputation', 'block'],
   [553, '553 5.1.8 sender address domain does not exist', 'block'],
+  [550, '550-5.1.1 The email account that you tried to reach does not exist.', 'hard'],
   [550, '550 no such user here', 'hard'],
   [null, 'domain nowhere.test does not exist (NXDOMAIN)', 'hard'],
   [null, 'domain example.test accepts no mail (null MX, RFC 7505)', 'hard'],

@@ -22,8 +22,11 @@ export interface BounceVerdict {
   status: string | null;
 }
 
-/** `class.subject.detail`: class 2, 4 or 5, then up to three digits each (RFC 3463 §2). */
-const ENHANCED = /(?:^|[\s(#[])([245])\.(\d{1,3})\.(\d{1,3})(?=$|[\s),.;:\]])/;
+/**
+ * `class.subject.detail`: class 2, 4 or 5, then up to three digits each (RFC 3463 §2), after a space, a bracket or
+ * the hyphen of a multi-line reply (`550-5.1.1 …`), so a version number like `15.1.10` is not read as one.
+ */
+const ENHANCED = /(?:^|[\s(#[-])([245])\.(\d{1,3})\.(\d{1,3})(?=$|[\s),.;:\]])/;
 
 /** subject.detail of class 5 that say the address itself is wrong: it does not exist, never will, or takes no mail. */
 const HARD_DETAILS = new Set([
