@@ -58,7 +58,7 @@ describe('decideCompletion', () => {
   });
 
   it('classifies a bounced or failed recipient by its last answer, and leaves accepted and deferred ones unclassified', () => {
-    const answer = (recipient: string, status: AttemptOutcome, code: number | null, response: string) => ({ recipient, status, code, response, host: null, position: 0 });
+    const answer = (recipient: string, status: AttemptOutcome, code: number | null, response: string) => ({ recipient, status, code, response, host: 'mx.example.test', position: 0 });
     const c = decide(4, 'mx', [
       answer('a@x.test', 'bounced', 550, '550 5.1.1 no such user'),
       answer('b@x.test', 'deferred', 452, '452 4.2.2 mailbox full'),
