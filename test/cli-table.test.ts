@@ -136,6 +136,9 @@ describe('the declared output fields are the real results', () => {
     await runs('domain add', { workspace, domain: 'fields.test' });
     await runs('domain list', { workspace });
     await runs('domain verify', { workspace, domain: 'fields.test' });
+    await runs('suppression add', { workspace, email: 'Gone@Fields.test' });
+    await runs('suppression list', { workspace, reason: 'manual' });
+    await runs('suppression remove', { workspace, email: 'gone@fields.test' });
 
     for (const spec of COMMANDS.filter((c) => c.kind === 'admin')) {
       expect(results.has(spec.name), `no sample run of ${spec.name}`).toBe(true);

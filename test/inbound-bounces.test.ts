@@ -282,7 +282,7 @@ describe.each(BACKENDS)('inbound bounces and complaints on %s', (backend) => {
     await deliver(o.verp, postfixDsn(o));
     expect(await status(o.id)).toEqual({ status: 'bounced', recipients: { [o.recipient]: 'bounced' } });
     const [event] = await reportEvents(o.id);
-    expect(event).toMatchObject({ type: 'bounced', recipient: o.recipient, detail: { source: 'report', bounce_type: 'hard', code: '5.1.1', suppressed: 'all' } });
+    expect(event).toMatchObject({ type: 'bounced', recipient: o.recipient, detail: { async: true, bounce_type: 'hard', code: '5.1.1' } });
     expect(event!.smtp_response).toContain('User unknown');
     expect(await suppressionsOf(o.recipient)).toMatchObject([{ scope: 'all', reason: 'hard_bounce', source_email_id: o.id }]);
     // the same report again records nothing new
@@ -343,7 +343,7 @@ describe.each(BACKENDS)('inbound bounces and complaints on %s', (backend) => {
     const o = await sendOne('yahoo-complainer@example.org');
     await deliver(o.verp, yahooArf(o));
     expect(await status(o.id)).toEqual({ status: 'sent', recipients: { [o.recipient]: 'sent' } });
-    expect(await reportEvents(o.id)).toMatchObject([{ type: 'complained', recipient: o.recipient, detail: { source: 'report', suppressed: 'all' } }]);
+    expect(await reportEvents(o.id)).toMatchObject([{ type: 'complained', recipient: o.recipient, detail: { async: true, feedback_type: 'feedback report: abuse' } }]);
     expect(await suppressionsOf(o.recipient)).toMatchObject([{ scope: 'all', reason: 'complaint', source_email_id: o.id }]);
   });
 

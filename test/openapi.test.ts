@@ -96,6 +96,8 @@ describe('the OpenAPI document and the API reference', () => {
     fixture.contact = (await s.contacts.add(ws.id, 'fixture@example.org', { profile: {}, audienceId: fixture.audience })).contact.id;
     fixture.doomedContact = (await s.contacts.add(ws.id, 'doomed@example.org', { profile: {} })).contact.id;
     await s.contacts.add(ws.id, fixture.doomedAddress, { profile: {} });
+    // the address the reactivation example takes off the suppression list
+    await s.suppressions.add({ workspaceId: ws.id, email: fixture.doomedAddress, scope: 'all', reason: 'manual' });
     // a double opt-in audience: the form's example subscribes, and a pending member's link confirms
     const audience = await s.audiences.create(ws.id, { name: 'Fixture list', doubleOptIn: true });
     fixture.subscribe = audience.subscribe_url.split('/s/')[1]!;

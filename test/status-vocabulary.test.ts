@@ -2,7 +2,8 @@ import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openEmbedded, openPostgres, type Database } from '../src/platform/db/database.js';
 import { listMigrations, migrate } from '../src/platform/db/migrate.js';
-import { EMAIL_STATUSES, RECIPIENT_STATUSES, TIERS } from '../src/platform/lifecycle.js';
+import { BOUNCE_CLASSES, EMAIL_STATUSES, RECIPIENT_STATUSES, TIERS } from '../src/platform/lifecycle.js';
+import { SUPPRESSION_REASONS } from '../src/platform/db/schema.js';
 import { BACKENDS, createPostgresDatabase, openMigratedDatabase, type Backend } from './support/databases.js';
 
 /** The words a CHECK constraint allows, read back from the database. */
@@ -24,6 +25,8 @@ describe.each(BACKENDS)('one vocabulary for the code and the database (%s)', (ba
     expect(await allowed(database, 'messages_status_check')).toEqual([...EMAIL_STATUSES]);
     expect(await allowed(database, 'message_recipients_status_check')).toEqual([...RECIPIENT_STATUSES]);
     expect(await allowed(database, 'messages_tier_check')).toEqual([...TIERS]);
+    expect(await allowed(database, 'message_recipients_bounce_type_check')).toEqual([...BOUNCE_CLASSES]);
+    expect(await allowed(database, 'suppressions_reason_check')).toEqual([...SUPPRESSION_REASONS]);
   });
 
   it('renames rows written with the old words (migration 005)', async () => {

@@ -1,10 +1,15 @@
 import fs from 'node:fs';
 import { importView } from '../modules/contacts/index.js';
+import { isValidEmail } from '../modules/sending/index.js';
+import type { SuppressionEntry } from '../modules/suppressions/index.js';
+import { SUPPRESSION_REASONS } from '../platform/db/schema.js';
 import { ApiError } from '../platform/http/errors.js';
 import { isUuid } from '../platform/ids.js';
 import type { Services } from './services.js';
 
 type Args = Record<string, unknown>;
+
+const suppressionView = (e: SuppressionEntry) => ({ email: e.email, scope: e.scope, reason: e.reason, source_email_id: e.source_email_id, created_at: e.created_at.toISOString() });
 
 const str = (args: Args, name: string, required = true): string | undefined => {
   const v = args[name];
@@ -98,6 +103,29 @@ export async function runAdminCommand(s: Services, command: string, args: Args):
     case 'domain.verify': {
       const workspaceId = (await workspaceOf(s, args)).id;
       return { domain: await orListing(s.domains.verify(workspaceId, str(args, 'domain')!), `keplars-server domain list --workspace ${workspaceId}`) };
+    }
+    case 'suppression.list': {
+      const workspaceId = (await workspaceOf(s, args)).id;
+      const reason = SUPPRESSION_REASONS.find((r) => r === str(args, 'reason', false)?.toLowerCase());
+      const email = str(args, 'email', false);
+      const rows = await s.suppressions.list({ workspaceId, limit: 1000, ...(reason ? { reason } : {}), ...(email ? { email } : {}) });
+      return { suppressions: rows.map(suppressionView) };
+    }
+    case 'suppression.add': {
+      const workspaceId = (await workspaceOf(s, args)).id;
+      const email = str(args, 'email')!.trim();
+      if (!isValidEmail(email)) throw new ApiError('VALIDATION_ERROR', `--email has an invalid email address: ${JSON.stringify(email.slice(0, 100))}`);
+      const scope = str(args, 'scope', false)?.toLowerCase() === 'bulk' ? 'bulk' : 'all';
+      const added = await s.suppressions.add({ workspaceId, email, scope, reason: 'manual' });
+      const entry = (await s.suppressions.find(workspaceId, email)).find((e) => e.scope === scope)!;
+      return { suppression: suppressionView(entry), added };
+    }
+    case 'suppression.remove': {
+      const workspaceId = (await workspaceOf(s, args)).id;
+      const email = str(args, 'email')!.trim();
+      const removed = await s.suppressions.remove(workspaceId, email);
+      if (removed.length === 0) throw new ApiError('NOT_FOUND', `${email} is not suppressed in this workspace. Try: keplars-server suppression list --workspace ${workspaceId}`);
+      return { email, removed: removed.map(suppressionView) };
     }
     // `contacts import` when this server holds the embedded database: it reads the file (the CLI runs on
     // the same machine) and imports it as a job, which the CLI follows with import-status

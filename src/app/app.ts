@@ -28,6 +28,7 @@ import { registerTemplateRoutes } from '../modules/templates/index.js';
 import { registerContactImportRoutes, registerContactRoutes } from '../modules/contacts/index.js';
 import { registerHostedRoutes, registerSubscribeRoutes } from '../modules/hosted/index.js';
 import { registerTrackingRoutes } from '../modules/tracking/index.js';
+import { registerSuppressionRoutes } from '../modules/suppressions/index.js';
 import { queueStats, releaseOrphanedLeases, largeHtmlTextAlternative } from '../modules/delivery/index.js';
 import { DeliveryWorker } from '../workers/delivery-worker.js';
 import { enqueueJob } from '../platform/queue/jobs-store.js';
@@ -140,6 +141,7 @@ export function buildHttp(services: Services, log: Logger, metrics: Metrics = ne
     registerContactRoutes(scope, services.contacts, services.audiences);
     registerHostedRoutes(scope, services.hosted);
     registerTrackingRoutes(scope, services.tracking);
+    registerSuppressionRoutes(scope, services.suppressions);
     registerSubscribeRoutes(scope, services.subscribe, { postsPerMinute: services.config.subscribeFormPostsPerMinute });
     registerContactImportRoutes(scope, services.contactImports, services.config);
     registerMetricsRoute(scope, { metrics, token: services.config.metricsToken, refresh: queueGaugeReader(services, metrics) });

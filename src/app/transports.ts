@@ -5,6 +5,7 @@ import type { Logger } from '../platform/logger.js';
 import { createMxTransport } from '../platform/mail/mx-transport.js';
 import { createSmtpRelayTransport, type RelayReachability } from '../platform/mail/smtp-relay-transport.js';
 import { redactUrlPasswords } from '../config/redact.js';
+import { withSimulator } from '../platform/mail/simulator.js';
 import type { Transport } from '../platform/mail/types.js';
 import { createCaptureTransport } from '../modules/capture/index.js';
 
@@ -44,8 +45,15 @@ function reportReachability(log: Logger | undefined, setting: string): (change: 
   };
 }
 
-/** One transport per worker lane: lanes must not share SMTP connections (see DeliveryWorker). */
+/**
+ * One transport per worker lane: lanes must not share SMTP connections (see DeliveryWorker). In every mode the
+ * simulator addresses (platform/mail/simulator.ts) are answered before the mode's transport sees the message.
+ */
 export function createTransport(config: Config, db: Db, maxConnections: number, log?: Logger, smtpUrlSetting = 'SMTP_URL'): Transport {
+  return withSimulator(createModeTransport(config, db, maxConnections, log, smtpUrlSetting));
+}
+
+function createModeTransport(config: Config, db: Db, maxConnections: number, log: Logger | undefined, smtpUrlSetting: string): Transport {
   switch (config.deliveryMode) {
     case 'smtp':
       // long-lived pooled connections: reconnecting every 100 messages (nodemailer's default) costs a handshake each time

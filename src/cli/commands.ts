@@ -1,6 +1,7 @@
 import { PLANS } from '../config/plans.js';
 import { REGIONS } from '../config/regions.js';
 import { ADMIN_SCOPES } from '../modules/keys/words.js';
+import { SUPPRESSION_REASONS, SUPPRESSION_SCOPES } from '../platform/db/schema.js';
 
 /**
  * Every command the CLI knows, declared once: parsing, validation, `--help` and `--print` all read this
@@ -58,6 +59,7 @@ const DOMAIN = [
   'dkim.key_bits',
   'dns_records',
 ];
+const SUPPRESSION = ['email', 'scope', 'reason', 'source_email_id', 'created_at'];
 const IMPORT = ['id', 'status', 'audience_id', 'bytes', 'rows_read', 'created', 'updated', 'skipped', 'failed', 'errors', 'errors_total', 'error'];
 const USAGE = ['plan', 'period', 'resets_at', 'monthly_quota', 'used', 'remaining', 'emails_accepted', 'requests_per_second'];
 
@@ -207,6 +209,37 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: "check a domain's records in DNS now",
     options: [workspaceOption(), { name: 'domain', value: 'ID_OR_NAME', required: true, description: "the domain's id or name" }, ...RESULT_OPTIONS],
     output: nested('domain', DOMAIN),
+  },
+  {
+    name: 'suppression list',
+    kind: 'admin',
+    summary: "list a workspace's suppressed addresses, newest first (at most 1000)",
+    options: [
+      workspaceOption(),
+      { name: 'reason', value: 'REASON', choices: SUPPRESSION_REASONS, description: `only this reason: ${SUPPRESSION_REASONS.join(', ')}` },
+      { name: 'email', value: 'ADDRESS', description: 'only this address' },
+      ...RESULT_OPTIONS,
+    ],
+    output: ['suppressions'],
+  },
+  {
+    name: 'suppression add',
+    kind: 'admin',
+    summary: 'suppress an address by hand (reason manual): no email goes to it, its contact is blocked',
+    options: [
+      workspaceOption(),
+      { name: 'email', value: 'ADDRESS', required: true, description: 'the address' },
+      { name: 'scope', value: 'SCOPE', choices: SUPPRESSION_SCOPES, description: 'all (default): every email; bulk: bulk-tier mail only' },
+      ...RESULT_OPTIONS,
+    ],
+    output: [...nested('suppression', SUPPRESSION), 'added'],
+  },
+  {
+    name: 'suppression remove',
+    kind: 'admin',
+    summary: 'reactivate an address: it leaves the list (every scope and reason), the next email to it goes out',
+    options: [workspaceOption(), { name: 'email', value: 'ADDRESS', required: true, description: 'the address' }, ...RESULT_OPTIONS],
+    output: ['email', 'removed'],
   },
   {
     name: 'contacts import',

@@ -48,6 +48,17 @@ export function formatHuman(command: string, result: unknown): string {
       return formatDomain(r.domain as Parameters<typeof formatDomain>[0]);
     case 'domain.list':
       return formatDomainList(r.domains as Parameters<typeof formatDomainList>[0]);
+    case 'suppression.list': {
+      const list = r.suppressions as { email: string; scope: string; reason: string; created_at: string }[];
+      if (list.length === 0) return 'No suppressed addresses.\n';
+      return `${list.map((e) => `${e.created_at}  ${e.scope.padEnd(4)}  ${e.reason.padEnd(11)}  ${e.email}`).join('\n')}\n`;
+    }
+    case 'suppression.add': {
+      const e = r.suppression as { email: string; scope: string; reason: string };
+      return r.added ? `${e.email} is suppressed (${e.scope}, ${e.reason})\n` : `${e.email} was already suppressed (${e.scope}, ${e.reason})\n`;
+    }
+    case 'suppression.remove':
+      return `${String(r.email)} is reactivated: the next email to it goes out\n`;
     default:
       return `${JSON.stringify(result, null, 2)}\n`;
   }

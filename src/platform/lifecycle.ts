@@ -66,3 +66,12 @@ export type EmailEventType = (typeof EMAIL_EVENT_TYPES)[number];
  */
 export const ATTEMPT_OUTCOMES = ['accepted', 'deferred', 'bounced'] as const;
 export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
+
+/**
+ * What a refused recipient's answer says about its address (RFC 3463; the README's "Bounces and the suppression
+ * list" has the table): `hard` the address does not exist or takes no mail, `soft` a passing state of the mailbox
+ * (full, or temporary failures that outlasted the retries), `block` the receiver refused the sender (policy,
+ * reputation, authentication), `undetermined` anything else. platform/mail/bounce-class.ts picks one.
+ */
+export const BOUNCE_CLASSES = ['hard', 'soft', 'block', 'undetermined'] as const;
+export type BounceClass = (typeof BOUNCE_CLASSES)[number];

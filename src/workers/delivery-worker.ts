@@ -11,7 +11,18 @@ import { GroupCommitter } from '../platform/queue/group-commit.js';
 import { LeaseKeeper } from '../platform/queue/lease-keeper.js';
 import { settleWithin } from '../platform/settle-within.js';
 import type { QueueSignal } from '../platform/queue/signal.js';
-import { toMailContent, decideCompletion, claimMessages, completeAttempts, completionsThatFit, renewMessageLeases, type AttemptCompletion, type ClaimedMessage } from '../modules/delivery/index.js';
+import { simulatedComplaint, simulatedSuppression } from '../platform/mail/simulator.js';
+import {
+  toMailContent,
+  decideCompletion,
+  claimMessages,
+  completeAttempts,
+  completionsThatFit,
+  recordAsyncOutcome,
+  renewMessageLeases,
+  type AttemptCompletion,
+  type ClaimedMessage,
+} from '../modules/delivery/index.js';
 
 export interface LaneOptions {
   name: string;
@@ -143,6 +154,16 @@ export class DeliveryWorker {
     }
   }
 
+  /** complained@simulator.invalid: a complaint arrives once its delivery is recorded, as a feedback report would. */
+  private async simulateComplaints(completion: AttemptCompletion): Promise<void> {
+    for (const r of completion.recipients) {
+      if ((r.status !== 'sent' && r.status !== 'delivered') || !simulatedComplaint(r.email)) continue;
+      await recordAsyncOutcome(this.opts.db, { emailId: completion.messageId, recipient: r.email, kind: 'complained', bounceClass: null, reason: 'abuse (simulated)' }).catch((err: unknown) => {
+        this.opts.log.error({ err, messageId: completion.messageId }, 'could not record the simulated complaint');
+      });
+    }
+  }
+
   private async recordingSettled(): Promise<void> {
     while (this.recording.size > 0) await Promise.all([...this.recording]);
   }
@@ -172,8 +193,13 @@ export class DeliveryWorker {
     const recipients = message.recipients;
     const waiting = recipients.filter((r) => r.status === 'pending' || r.status === 'deferred');
     // a suppressed address is not attempted; the others of the same email go out (README, "Unsubscribe and the suppression list")
-    const suppressed = waiting.flatMap((r) => (r.suppressed !== null ? [{ position: r.position, email: r.email, reason: r.suppressed }] : []));
-    const pending = waiting.filter((r) => r.suppressed === null);
+    // suppressed@simulator.invalid behaves as listed (platform/mail/simulator.ts)
+    const reasonOf = (r: ClaimedMessage['recipients'][number]) => r.suppressed ?? (simulatedSuppression(r.email) ? 'simulated' : null);
+    const suppressed = waiting.flatMap((r) => {
+      const reason = reasonOf(r);
+      return reason !== null ? [{ position: r.position, email: r.email, reason }] : [];
+    });
+    const pending = waiting.filter((r) => reasonOf(r) === null);
     let outcomes: (RecipientOutcome & { position: number })[] = [];
     let transport = lane.transport;
     const notes: OutgoingMessage['events'] = [];
@@ -215,10 +241,13 @@ export class DeliveryWorker {
     }
     // The slot is freed without waiting for the result to be written: results are grouped into few commits,
     // and the message's lease keeps it from being claimed again meanwhile.
-    const recording = this.completions.submit(completion).catch((err: unknown) => {
-      // the lease will expire and the message be retried: at-least-once, never lost
-      this.opts.log.error({ err, messageId: message.id }, 'could not record delivery attempt');
-    });
+    const recording = this.completions
+      .submit(completion)
+      .then(() => this.simulateComplaints(completion))
+      .catch((err: unknown) => {
+        // the lease will expire and the message be retried: at-least-once, never lost
+        this.opts.log.error({ err, messageId: message.id }, 'could not record delivery attempt');
+      });
     this.recording.add(recording);
     void recording.finally(() => {
       this.recording.delete(recording);

@@ -3,7 +3,7 @@ import type { Db, Tx } from '../../platform/db/database.js';
 import type { ContactImportRow, ImportRowError } from '../../platform/db/schema.js';
 import { uuidv7 } from '../../platform/ids.js';
 import type { ImportedRow } from './import-csv.js';
-import { emailKey } from './store.js';
+import { emailKey, listedBlockReason } from './store.js';
 
 // SQL of CSV imports (migrations/007_contact_imports.sql). A batch of rows goes to the database as one array per
 // column (unnest), so a statement takes a fixed number of bind parameters however many rows it carries and
@@ -162,15 +162,19 @@ export async function upsertContactBatch(trx: Tx, o: { workspaceId: string; audi
   if (fresh.length > 0) {
     const newIds = fresh.map(() => uuidv7());
     const inserted = await sql<{ id: string; email_key: string; email: string }>`
-      INSERT INTO contacts (id, workspace_id, email, email_key, first_name, last_name, company_name, job_title, phone, tags, custom_fields)
+      INSERT INTO contacts (id, workspace_id, email, email_key, first_name, last_name, company_name, job_title, phone, tags, custom_fields,
+                            status, blocked_reason, blocked_at)
       SELECT r.id, ${o.workspaceId}, r.email, r.email_key, r.first_name, r.last_name, r.company_name, r.job_title, r.phone,
-             ARRAY(SELECT jsonb_array_elements_text(r.tags)), r.custom
+             ARRAY(SELECT jsonb_array_elements_text(r.tags)), r.custom,
+             -- an address on the suppression list comes in blocked (store.ts, listedBlockReason): one index probe a row
+             CASE WHEN l.reason IS NULL THEN 'subscribed' ELSE 'blocked' END, l.reason, CASE WHEN l.reason IS NULL THEN NULL ELSE now() END
         FROM unnest(${newIds}::uuid[], ${fresh.map((r) => r.email)}::text[], ${fresh.map((r) => emailKey(r.email))}::text[],
                     ${fresh.map((r) => r.first_name ?? null)}::text[], ${fresh.map((r) => r.last_name ?? null)}::text[],
                     ${fresh.map((r) => r.company_name ?? null)}::text[], ${fresh.map((r) => r.job_title ?? null)}::text[],
                     ${fresh.map((r) => r.phone ?? null)}::text[], ${fresh.map((r) => JSON.stringify(r.tags))}::jsonb[],
                     ${fresh.map((r) => JSON.stringify(r.custom))}::jsonb[])
              AS r(id, email, email_key, first_name, last_name, company_name, job_title, phone, tags, custom)
+        LEFT JOIN LATERAL ${listedBlockReason(o.workspaceId, sql`r.email`)} AS l(reason) ON true
       -- another writer may add one of these addresses meanwhile: that row is then treated as an existing one
       ON CONFLICT (workspace_id, email_key) DO NOTHING
       RETURNING id, email_key, email`.execute(trx);

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db, Tx } from '../../platform/db/database.js';
-import type { AudienceRow, ContactEventType, ContactRow, MembershipStatus } from '../../platform/db/schema.js';
+import type { AudienceRow, BlockedReason, ContactEventType, ContactRow, MembershipStatus } from '../../platform/db/schema.js';
 import { isUuid, uuidv7 } from '../../platform/ids.js';
 
 /** The profile columns a caller may set; absent means unchanged, null clears. */
@@ -35,9 +35,20 @@ export function lockContact(trx: Tx, workspaceId: string, by: { id: string } | {
   return q.forUpdate().executeTakeFirst();
 }
 
-/** Inserts the contact unless its address is taken (a concurrent add won): then undefined. */
+/**
+ * The reason an address on the workspace's suppression list for every tier blocks a contact added for it
+ * (README, "Bounces and the suppression list"): the oldest such entry's, never an unsubscribe's. The list is
+ * keyed by PostgreSQL's lower(), so the address is matched with it.
+ */
+export const listedBlockReason = (workspaceId: unknown, email: unknown) =>
+  sql<BlockedReason | null>`(SELECT s.reason FROM suppressions s
+     WHERE s.workspace_id = ${workspaceId}::uuid AND s.email_key = lower(${email}::text) AND s.scope = 'all' AND s.reason <> 'unsubscribe'
+     ORDER BY s.created_at LIMIT 1)`;
+
+/** Inserts the contact unless its address is taken (a concurrent add won): then undefined. Blocked when its address is suppressed. */
 export async function insertContact(trx: Tx, workspaceId: string, email: string, profile: ProfileColumns): Promise<ContactRow | undefined> {
   const { custom_fields, ...rest } = profile;
+  const reason = listedBlockReason(workspaceId, email);
   return trx
     .insertInto('contacts')
     .values({
@@ -45,6 +56,9 @@ export async function insertContact(trx: Tx, workspaceId: string, email: string,
       workspace_id: workspaceId,
       email,
       email_key: emailKey(email),
+      status: sql<'subscribed' | 'blocked'>`CASE WHEN ${reason} IS NULL THEN 'subscribed' ELSE 'blocked' END`,
+      blocked_reason: reason,
+      blocked_at: sql<Date | null>`CASE WHEN ${reason} IS NULL THEN NULL ELSE now() END`,
       ...rest,
       ...(custom_fields ? { custom_fields: JSON.stringify(custom_fields) } : {}),
     })

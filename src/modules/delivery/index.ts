@@ -1,5 +1,4 @@
 // The delivery module's public face: what workers/, app/ and other modules may use (eslint.config.js enforces it).
-export { recordAsyncOutcome, type AsyncOutcome, type BounceClass } from './async-outcome.js';
 export { toMailContent } from './compose-row.js';
 export { decideCompletion } from './outcome.js';
 export {
@@ -15,3 +14,4 @@ export {
   type RecipientResult,
 } from './store.js';
 export { largeHtmlTextAlternative, type HtmlToTextTask } from './text-alternative.js';
+export { recordAsyncOutcome, type AsyncOutcome, type AsyncOutcomeResult } from './async-outcome.js';

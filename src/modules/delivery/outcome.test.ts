@@ -56,4 +56,21 @@ describe('decideCompletion', () => {
     const earlier = decideCompletion({ message: message(2), workerId: 'w', transport: 'mx', outcomes: [], previouslyDelivered: 0, suppressed: [suppressedOne('s@x.test')], earlier: ['bounced'], retryBaseMs: 10, now: new Date(0) });
     expect(earlier).toMatchObject({ status: 'bounced', events: [{ type: 'bounced' }] });
   });
+
+  it('classifies a bounced or failed recipient by its last answer, and leaves accepted and deferred ones unclassified', () => {
+    const answer = (recipient: string, status: AttemptOutcome, code: number | null, response: string) => ({ recipient, status, code, response, host: 'mx.example.test', position: 0 });
+    const c = decide(4, 'mx', [
+      answer('a@x.test', 'bounced', 550, '550 5.1.1 no such user'),
+      answer('b@x.test', 'deferred', 452, '452 4.2.2 mailbox full'),
+      answer('c@x.test', 'deferred', null, 'connect ECONNREFUSED'),
+      answer('d@x.test', 'accepted', 250, '250 ok'),
+    ]);
+    expect(c.recipients.map((r) => r.bounce?.type ?? null)).toEqual(['hard', 'soft', 'undetermined', null]);
+    expect(c.recipients[0]!.detail).toEqual({ bounce_type: 'hard', bounce_reason: '550 5.1.1 no such user', code: '5.1.1' });
+    // the receiver's answer, without our note on the retries (the recipient's response has that)
+    expect(c.recipients[1]!.bounce!.reason).toBe('452 4.2.2 mailbox full');
+    expect(decide(1, 'mx', [answer('b@x.test', 'deferred', 452, '452 4.2.2 mailbox full')]).recipients[0]!.bounce).toBeUndefined();
+    // the stored reason is bounded whatever a receiver sends
+    expect(decide(1, 'mx', [answer('a@x.test', 'bounced', 550, `550 ${'x'.repeat(10_000)}`)]).recipients[0]!.bounce!.reason).toHaveLength(1_000);
+  });
 });

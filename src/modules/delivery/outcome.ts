@@ -1,4 +1,5 @@
 import type { AttemptOutcome, EmailStatus } from '../../platform/lifecycle.js';
+import { classifyBounce } from '../../platform/mail/bounce-class.js';
 import type { RecipientOutcome } from '../../platform/mail/types.js';
 import { retryDelayMs } from '../sending/index.js';
 import type { AttemptCompletion, ClaimedMessage, RecipientResult } from './store.js';
@@ -34,14 +35,22 @@ export function decideCompletion(opts: {
   const events: AttemptCompletion['events'] = [];
   const recipients: RecipientResult[] = opts.outcomes.map((o) => {
     const exhausted = o.status === 'deferred' && !retriesLeft;
-    return {
+    const status = recipientStatusOf(o.status, exhausted, acceptedStatus);
+    const result: RecipientResult = {
       position: o.position,
       email: o.recipient,
-      status: recipientStatusOf(o.status, exhausted, acceptedStatus),
+      status,
       code: o.code,
       response: exhausted ? `${o.response} (gave up after ${message.attempts} attempts)` : o.response,
       host: o.host,
     };
+    if (status === 'bounced' || status === 'failed') {
+      // classified by the last answer; the timeline entry carries it for the webhooks (email.bounced)
+      const verdict = classifyBounce({ code: o.code, text: o.response });
+      result.bounce = { type: verdict.bounceClass, reason: boundedReason(o.response) };
+      result.detail = { bounce_type: verdict.bounceClass, bounce_reason: result.bounce.reason, code: verdict.status };
+    }
+    return result;
   });
   for (const r of opts.suppressed ?? []) {
     const scope = message.tier === 'bulk' ? 'bulk' : 'all';
@@ -95,3 +104,7 @@ function recipientStatusOf(outcome: AttemptOutcome, exhausted: boolean, accepted
   if (outcome === 'bounced') return 'bounced';
   return exhausted ? 'failed' : 'deferred';
 }
+
+/** The longest bounce reason stored: a receiver's answer is a line or two; a longer one is cut. */
+export const BOUNCE_REASON_CHARS = 1_000;
+export const boundedReason = (text: string): string => text.slice(0, BOUNCE_REASON_CHARS);

@@ -31,8 +31,8 @@ describe('completionsThatFit', () => {
   });
 
   it('stops before a statement would pass PostgreSQL’s bind parameter limit, but always takes one', () => {
-    // 50 recipients: 10 + 50 × 13 = 660 parameters each, so 90 fit in 60,000
-    expect(completionsThatFit(Array.from({ length: 200 }, () => withRecipients(50)))).toBe(90);
+    // 50 recipients: 10 + 50 × 16 = 810 parameters each, so 74 fit in 60,000
+    expect(completionsThatFit(Array.from({ length: 200 }, () => withRecipients(50)))).toBe(74);
     expect(completionsThatFit([withRecipients(10_000)])).toBe(1);
   });
 });

@@ -2,7 +2,8 @@ import { sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
 import { countWithinParamBudget } from '../../platform/db/param-budget.js';
 import type { MessageRecipientRow, MessageRow, SuppressionReason } from '../../platform/db/schema.js';
-import type { EmailEventType, EmailStatus, RecipientStatus } from '../../platform/lifecycle.js';
+import type { BounceClass, EmailEventType, EmailStatus, RecipientStatus } from '../../platform/lifecycle.js';
+import { SOFT_BOUNCE_LIMIT } from '../suppressions/index.js';
 
 /**
  * The recipients of the claimed message, in position order; only the fields delivery reads. `suppressed` is the
@@ -65,8 +66,10 @@ export interface RecipientResult {
   code: number | null;
   response: string;
   host: string | null;
-  /** more for the recipient's timeline entry (a suppression's reason and scope) */
+  /** more for the recipient's timeline entry (a suppression's reason and scope, a bounce's class and reason) */
   detail?: Record<string, unknown>;
+  /** a `bounced` or `failed` recipient's class (platform/mail/bounce-class.ts) and the answer it was read from */
+  bounce?: { type: BounceClass; reason: string };
 }
 
 export interface AttemptCompletion {
@@ -87,7 +90,7 @@ export interface AttemptCompletion {
 
 // bind parameters each row of a completion statement uses
 const MESSAGE_PARAMS = 10;
-const RECIPIENT_PARAMS = 5;
+const RECIPIENT_PARAMS = 8;
 const EVENT_PARAMS = 8;
 
 /** How many of the pending completions fit in one statement (at most 500); every recipient result is also an event. */
@@ -106,8 +109,12 @@ export async function completeAttempts(db: Db, batch: AttemptCompletion[]): Prom
     (c) => sql`(${c.messageId}::text, ${c.workerId}::text, ${c.attempt}::int, ${c.status}::text, ${c.nextAttemptAt}::timestamptz,
                 ${c.transport}::text, ${c.lastError}::text, ${c.sentAt}::timestamptz, ${c.deliveredAt}::timestamptz, ${c.failedAt}::timestamptz)`,
   );
+  // the contact key is JavaScript's lower case, as the contacts module keys them (suppressions/store.ts says why)
   const recipientRows = batch.flatMap((c) =>
-    c.recipients.map((r) => sql`(${c.messageId}::text, ${r.position}::smallint, ${r.status}::text, ${r.code}::int, ${r.response}::text)`),
+    c.recipients.map(
+      (r) => sql`(${c.messageId}::text, ${r.position}::smallint, ${r.status}::text, ${r.code}::int, ${r.response}::text,
+                  ${r.bounce?.type ?? null}::text, ${r.bounce?.reason ?? null}::text, ${r.email.toLowerCase()}::text)`,
+    ),
   );
   // a recipient's timeline entry is named by the status it reached (platform/lifecycle.ts): one vocabulary
   const eventRows = batch.flatMap((c) => [
@@ -119,13 +126,47 @@ export async function completeAttempts(db: Db, batch: AttemptCompletion[]): Prom
     ...c.events.map((e) => sql`(${c.messageId}::text, ${e.type}::text, NULL::text, ${c.attempt}::int, NULL::text, NULL::int, NULL::text, ${JSON.stringify(e.detail)}::jsonb)`),
   ]);
   // data-modifying CTEs run exactly once whether or not the final statement reads them
+  // The recipients' results, and what they do to the suppression list (README, "Bounces and the suppression
+  // list"), in the same statement: a hard bounce suppresses the address for every tier and blocks its contact; a
+  // soft one counts, and the SOFT_BOUNCE_LIMIT-th in a row suppresses; an accepted recipient resets its count.
+  // Blocks and undetermined bounces change nothing. `settled` is read by several statements but computed once.
   const recipientsDone =
     recipientRows.length > 0
-      ? sql`, recipients_done AS (
+      ? sql`, r(message_id, position, status, code, response, bounce_type, bounce_reason, contact_key) AS (VALUES ${sql.join(recipientRows)}),
+        recipients_done AS (
           UPDATE message_recipients mr
-             SET status = r.status, smtp_code = r.code, smtp_response = r.response, updated_at = now()
-            FROM (VALUES ${sql.join(recipientRows)}) AS r(message_id, position, status, code, response)
-           WHERE mr.message_id = r.message_id AND mr.position = r.position AND r.message_id IN (SELECT id FROM owned))`
+             SET status = r.status, smtp_code = r.code, smtp_response = r.response, updated_at = now(),
+                 bounce_type = COALESCE(r.bounce_type, mr.bounce_type), bounce_reason = COALESCE(r.bounce_reason, mr.bounce_reason)
+            FROM r
+           WHERE mr.message_id = r.message_id AND mr.position = r.position AND r.message_id IN (SELECT id FROM owned)
+       RETURNING mr.message_id, mr.email, r.status, r.bounce_type, r.contact_key),
+        settled AS (
+          SELECT o.workspace_id, d.message_id, d.email, lower(d.email) AS email_key, d.status, d.bounce_type, d.contact_key
+            FROM recipients_done d JOIN owned o ON o.id = d.message_id),
+        soft AS (
+          INSERT INTO suppression_soft_counts AS sc (workspace_id, email_key, count)
+          SELECT workspace_id, email_key, count(*) FROM settled WHERE bounce_type = 'soft' GROUP BY workspace_id, email_key
+          ON CONFLICT (workspace_id, email_key) DO UPDATE SET count = sc.count + excluded.count, updated_at = now()
+       RETURNING workspace_id, email_key, count),
+        soft_reset AS (
+          DELETE FROM suppression_soft_counts sc USING settled s
+           WHERE s.status IN ('sent', 'delivered') AND sc.workspace_id = s.workspace_id AND sc.email_key = s.email_key),
+        to_suppress AS (
+          SELECT DISTINCT ON (s.workspace_id, s.email_key) s.workspace_id, s.email_key, s.email, s.contact_key, s.message_id,
+                 CASE s.bounce_type WHEN 'hard' THEN 'hard_bounce' ELSE 'soft_bounce' END AS reason
+            FROM settled s
+           WHERE s.bounce_type = 'hard'
+              OR (s.bounce_type = 'soft' AND EXISTS (SELECT 1 FROM soft WHERE soft.workspace_id = s.workspace_id
+                                                        AND soft.email_key = s.email_key AND soft.count >= ${SOFT_BOUNCE_LIMIT}))
+           ORDER BY s.workspace_id, s.email_key, s.bounce_type),
+        suppressed AS (
+          INSERT INTO suppressions (workspace_id, email_key, email, scope, reason, source_email_id)
+          SELECT workspace_id, email_key, email, 'all', reason, message_id FROM to_suppress
+          ON CONFLICT (workspace_id, email_key, scope) DO NOTHING),
+        contacts_blocked AS (
+          UPDATE contacts c SET status = 'blocked', blocked_reason = t.reason, blocked_at = now(), updated_at = now()
+            FROM to_suppress t
+           WHERE c.workspace_id = t.workspace_id AND c.email_key = t.contact_key AND c.status <> 'blocked')`
       : sql``;
   const final =
     eventRows.length > 0
@@ -143,7 +184,7 @@ export async function completeAttempts(db: Db, batch: AttemptCompletion[]): Prom
              failed_at = COALESCE(m.failed_at, v.failed_at)
         FROM v
        WHERE m.id = v.id AND m.locked_by = v.worker_id AND m.attempts = v.attempt
-   RETURNING m.id)
+   RETURNING m.id, m.workspace_id)
     ${recipientsDone}
     ${final}`.execute(db);
 }

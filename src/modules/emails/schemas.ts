@@ -12,6 +12,8 @@ const recipient = z.object({
   status: z.string(),
   smtp_code: z.number().nullable(),
   smtp_response: z.string().nullable(),
+  bounce_type: z.string().nullable().describe('A bounced or failed recipient: hard, soft, block or undetermined (README, "Bounces and the suppression list")'),
+  bounce_reason: z.string().nullable().describe("The receiver's answer that bounced it"),
 });
 
 /**
@@ -44,6 +46,8 @@ const emailSummaryFields = {
   transport: z.string().nullable(),
   last_error: z.string().nullable(),
   recipients_count: z.number(),
+  bounce_type: z.string().nullable().describe("The first bounced or failed recipient's bounce_type, in recipient order; null when none"),
+  bounce_reason: z.string().nullable().describe("That recipient's bounce_reason"),
   recipients: z.array(recipient),
   tags: z.array(z.string()),
   track_opens: z.boolean().describe('Whether opens are tracked (the pixel is in its HTML)'),
@@ -101,7 +105,9 @@ const exampleEmail = {
   transport: 'smtp',
   last_error: null,
   recipients_count: 1,
-  recipients: [{ email: 'ada@example.org', name: null, type: 'to', status: 'delivered', smtp_code: 250, smtp_response: '250 2.0.0 OK' }],
+  bounce_type: null,
+  bounce_reason: null,
+  recipients: [{ email: 'ada@example.org', name: null, type: 'to', status: 'delivered', smtp_code: 250, smtp_response: '250 2.0.0 OK', bounce_type: null, bounce_reason: null }],
   tags: [],
   track_opens: true,
   track_clicks: true,

@@ -14,6 +14,8 @@ const iso = (d: Date | null): string | null => d?.toISOString() ?? null;
 /** A list item (GET /api/v1/emails): everything but metadata and reply_to, free text clipped by the store. */
 export function emailSummaryView(e: store.EmailSummaryRow, recipients: MessageRecipientRow[]) {
   const of = (kind: string) => recipients.filter((r) => r.kind === kind).map((r) => r.email);
+  // the email's bounce is its first bounced (or failed) recipient's, in recipient order; each recipient has its own
+  const bounce = recipients.find((r) => r.bounce_type !== null);
   return {
     id: e.id,
     object: 'email',
@@ -40,7 +42,18 @@ export function emailSummaryView(e: store.EmailSummaryRow, recipients: MessageRe
     transport: e.transport,
     last_error: e.last_error,
     recipients_count: e.recipients_count,
-    recipients: recipients.map((r) => ({ email: r.email, name: r.name, type: r.kind, status: r.status, smtp_code: r.smtp_code, smtp_response: r.smtp_response })),
+    bounce_type: bounce?.bounce_type ?? null,
+    bounce_reason: bounce?.bounce_reason ?? null,
+    recipients: recipients.map((r) => ({
+      email: r.email,
+      name: r.name,
+      type: r.kind,
+      status: r.status,
+      smtp_code: r.smtp_code,
+      smtp_response: r.smtp_response,
+      bounce_type: r.bounce_type,
+      bounce_reason: r.bounce_reason,
+    })),
     recipient_counts: countByStatus(recipients),
     tags: e.tags,
     track_opens: e.track_opens,

@@ -110,9 +110,10 @@ export function recipientSummariesOf(db: Db, ids: string[]): Promise<MessageReci
   return db
     .selectFrom('message_recipients')
     .select([
-      'message_id', 'position', 'kind', 'email', 'status', 'smtp_code', 'updated_at',
+      'message_id', 'position', 'kind', 'email', 'status', 'smtp_code', 'updated_at', 'bounce_type',
       sql<string | null>`left(name, ${sql.lit(LIST_NAME_CHARS)})`.as('name'),
       sql<string | null>`left(smtp_response, ${sql.lit(LIST_TEXT_CHARS)})`.as('smtp_response'),
+      sql<string | null>`left(bounce_reason, ${sql.lit(LIST_TEXT_CHARS)})`.as('bounce_reason'),
     ])
     .where('message_id', 'in', ids)
     .orderBy('message_id')

@@ -1,3 +1,4 @@
+import { classifyBounce, type BounceClass } from '../../platform/mail/bounce-class.js';
 import PostalMime, { type Attachment, type Header } from 'postal-mime';
 
 /**
@@ -207,20 +208,7 @@ export async function readReport(raw: Buffer): Promise<InboundReport> {
   return signal ? { kind: 'auto_reply', signal } : { kind: 'unrecognised' };
 }
 
-/**
- * The class of a refusal by its enhanced status code (RFC 3463), before the delivery module's own table exists
- * in this branch: unknown mailbox or domain and a disabled mailbox are `hard`, a full mailbox `soft`, policy
- * and reputation `block`, anything else `undetermined`.
- */
-export function classifyStatus(status: string | null, diagnostic: string | null): 'hard' | 'soft' | 'block' | 'undetermined' {
-  const code = status ?? ENHANCED_STATUS.exec((diagnostic ?? '').slice(0, MAX_FIELD_CHARS))?.[0] ?? null;
-  if (!code) return 'undetermined';
-  const [klass, subject, detail] = code.split('.').map(Number) as [number, number, number];
-  if (klass === 4) return 'soft';
-  if (klass !== 5) return 'undetermined';
-  if (subject === 1 && [1, 2, 3, 6, 10].includes(detail)) return 'hard';
-  if (subject === 2 && detail === 1) return 'hard';
-  if (subject === 2 && detail === 2) return 'soft';
-  if (subject === 7) return 'block';
-  return 'undetermined';
+/** The class of a reported refusal: the same table as a refusal during delivery (platform/mail/bounce-class.ts). */
+export function classifyStatus(status: string | null, diagnostic: string | null): BounceClass {
+  return classifyBounce({ code: null, status, text: diagnostic ?? '' }).bounceClass;
 }

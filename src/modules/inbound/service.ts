@@ -85,7 +85,7 @@ export class InboundService {
 
     if (report.kind === 'feedback') {
       const recipient = resolve([report.originalRcptTo], true);
-      if (recipient && (await recordAsyncOutcome(this.deps.db, { emailId: target.emailId, recipient, kind: 'complained', bounceClass: null, reason: `feedback report: ${report.feedbackType}` }))) {
+      if (recipient && (await recordAsyncOutcome(this.deps.db, { emailId: target.emailId, recipient, kind: 'complained', bounceClass: null, reason: `feedback report: ${report.feedbackType}` })).recorded) {
         result.recorded.push({ recipient, kind: 'complained', bounceClass: null });
       }
       return result;
@@ -106,7 +106,7 @@ export class InboundService {
         reason: reasonOf(r),
         ...(r.status ? { code: r.status } : {}),
       });
-      if (recorded) result.recorded.push({ recipient, kind: 'bounced', bounceClass });
+      if (recorded.recorded) result.recorded.push({ recipient, kind: 'bounced', bounceClass });
     }
     return result;
   }

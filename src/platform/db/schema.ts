@@ -1,5 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
-import type { EmailEventType, EmailStatus, RecipientStatus, Tier } from '../lifecycle.js';
+import type { BounceClass, EmailEventType, EmailStatus, RecipientStatus, Tier } from '../lifecycle.js';
 
 /** Timestamps come back as Date from both drivers; inserts may pass Date or ISO text. */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -102,6 +102,9 @@ export interface MessageRecipientsTable {
   status: ColumnType<RecipientStatus, RecipientStatus | undefined, RecipientStatus>;
   smtp_code: number | null;
   smtp_response: string | null;
+  /** the class of a bounced or failed recipient's answer, and the answer (migrations/011_bounces.sql) */
+  bounce_type: ColumnType<BounceClass | null, BounceClass | null | undefined, BounceClass | null>;
+  bounce_reason: ColumnType<string | null, string | null | undefined, string | null>;
   updated_at: Timestamp;
 }
 
@@ -236,7 +239,7 @@ export interface DomainEventsTable {
 // --- contacts and audiences (migrations/006_contacts_audiences.sql) ---
 
 export type ContactStatus = 'subscribed' | 'blocked';
-export type BlockedReason = 'hard_bounce' | 'complaint' | 'manual';
+export type BlockedReason = 'hard_bounce' | 'soft_bounce' | 'complaint' | 'manual';
 export type MembershipStatus = 'subscribed' | 'unsubscribed' | 'pending';
 export type ContactEventType = 'contact.created' | 'contact.updated' | 'contact.deleted' | 'contact.subscribed' | 'contact.unsubscribed';
 
@@ -333,7 +336,7 @@ export interface ContactImportChunksTable {
 
 export const SUPPRESSION_SCOPES = ['bulk', 'all'] as const;
 export type SuppressionScope = (typeof SUPPRESSION_SCOPES)[number];
-export const SUPPRESSION_REASONS = ['unsubscribe', 'hard_bounce', 'complaint', 'manual'] as const;
+export const SUPPRESSION_REASONS = ['unsubscribe', 'hard_bounce', 'soft_bounce', 'complaint', 'manual'] as const;
 export type SuppressionReason = (typeof SUPPRESSION_REASONS)[number];
 
 export interface SuppressionsTable {
@@ -344,6 +347,13 @@ export interface SuppressionsTable {
   reason: SuppressionReason;
   source_email_id: string | null;
   created_at: ColumnType<Date, Date | undefined, never>;
+}
+
+export interface SuppressionSoftCountsTable {
+  workspace_id: string;
+  email_key: string;
+  count: number;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
 }
 
 export interface DB {
@@ -369,6 +379,7 @@ export interface DB {
   contact_imports: ContactImportsTable;
   contact_import_chunks: ContactImportChunksTable;
   suppressions: SuppressionsTable;
+  suppression_soft_counts: SuppressionSoftCountsTable;
 }
 
 export type WorkspaceRow = Selectable<WorkspacesTable>;
