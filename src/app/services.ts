@@ -1,7 +1,8 @@
 import type { Config } from '../config/config.js';
 import type { Database } from '../platform/db/database.js';
 import type { Metrics } from '../platform/metrics.js';
-import { createResolver } from '../platform/dns/resolver.js';
+import { createResolver, type Resolver } from '../platform/dns/resolver.js';
+import type { SecretBox } from '../platform/secret-box.js';
 import { QueueSignal } from '../platform/queue/signal.js';
 import { loadSharedSecret, TokenSigner } from '../platform/tokens.js';
 import { compiledScript } from '../platform/workers/compiled-script.js';
@@ -14,6 +15,7 @@ import { KeyService } from '../modules/keys/index.js';
 import { PlanService } from '../modules/plans/index.js';
 import { SendingService } from '../modules/sending/index.js';
 import { TemplateRenderer, TemplateService } from '../modules/templates/index.js';
+import { WebhookService } from '../modules/webhooks/index.js';
 import { WorkspaceService } from '../modules/workspaces/index.js';
 import { serverSecrets } from './server-secret.js';
 
@@ -36,6 +38,10 @@ export interface Services {
   audiences: AudienceService;
   subscribe: SubscribePageService;
   contactImports: ContactImportService;
+  webhooks: WebhookService;
+  /** the server key that opens sealed secrets (DKIM keys, webhook secrets) */
+  secrets: () => Promise<SecretBox>;
+  resolver: Resolver;
 }
 
 /** Call after migrations: the URL-signing secret lives in the database. `metrics` counts what the services do (a server's, not a CLI command's). */
@@ -51,7 +57,9 @@ export async function createServices(config: Config, database: Database, metrics
   const emails = new EmailService(db);
   const contacts = new ContactService(db);
   const audiences = new AudienceService(db, tokens, config);
-  const domains = new DomainService({ db, signal, config, keys, resolver: createResolver(config.dnsServers), secrets: serverSecrets(config) });
+  const resolver = createResolver(config.dnsServers);
+  const secrets = serverSecrets(config);
+  const domains = new DomainService({ db, signal, config, keys, resolver, secrets });
   const sending = new SendingService({
     db,
     signal,
@@ -91,5 +99,8 @@ export async function createServices(config: Config, database: Database, metrics
       canSend: config.defaultFromExplicit || config.deliveryMode === 'capture',
     }),
     contactImports: new ContactImportService({ db, signal, limits: config.imports }),
+    webhooks: new WebhookService({ db, signal, resolver, secrets, settings: config.webhooks }),
+    secrets,
+    resolver,
   };
 }

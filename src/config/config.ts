@@ -81,6 +81,23 @@ export interface Config {
   deliveryPollMs: number;
   /** timeouts, connection cap and the memory budget of large bodies */
   http: HttpServerLimits;
+  /** outbound webhooks (README: "Webhooks") */
+  webhooks: WebhookSettings;
+}
+
+export interface WebhookSettings {
+  /** WEBHOOK_RETRY_SCALE multiplies the retry schedule and the 24 hours after which an endpoint is `failing` */
+  retryScale: number;
+  /** WEBHOOK_ALLOW_PRIVATE_TARGETS: endpoints may be loopback, private and other non-public addresses */
+  allowPrivateTargets: boolean;
+  /** WEBHOOK_CONCURRENCY: requests in flight per worker process */
+  concurrency: number;
+  /** WEBHOOK_ENDPOINT_CONCURRENCY: of those, at most this many to one endpoint, so a slow one cannot take them all */
+  endpointConcurrency: number;
+  /** WEBHOOK_TIMEOUT_MS: one request, connection to the end of the answer */
+  timeoutMs: number;
+  /** WEBHOOK_POLL_MS: fallback polling of the outbox and the deliveries (the embedded database has no NOTIFY) */
+  pollMs: number;
 }
 
 const portSchema = z.coerce.number().int().min(0).max(65535);
@@ -252,6 +269,14 @@ export function loadConfig(env: Env = process.env): Config {
       // at least one send body (60 MB) must fit
       sendBodyBudgetBytes: read('SEND_BODY_BUDGET_MB', z.coerce.number().int().min(60), HTTP.sendBodyBudgetBytes / 2 ** 20) * 2 ** 20,
       sendBodyWaitMs: read('SEND_BODY_WAIT_MS', z.coerce.number().int().min(0), HTTP.sendBodyWaitMs),
+    },
+    webhooks: {
+      retryScale: read('WEBHOOK_RETRY_SCALE', z.coerce.number().positive().max(1000), 1),
+      allowPrivateTargets: read('WEBHOOK_ALLOW_PRIVATE_TARGETS', booleanSetting, false),
+      concurrency: read('WEBHOOK_CONCURRENCY', positiveInt, 64),
+      endpointConcurrency: read('WEBHOOK_ENDPOINT_CONCURRENCY', positiveInt, 16),
+      timeoutMs: read('WEBHOOK_TIMEOUT_MS', positiveInt, 10_000),
+      pollMs: read('WEBHOOK_POLL_MS', positiveInt, 500),
     },
   };
   if (config.http.headersTimeoutMs > config.http.requestTimeoutMs) {

@@ -12,6 +12,8 @@ export const ADMIN_SCOPES = [
   // extensions: reading emails (status, recipients, captured content) and changing templates are privileges too
   'emails:read',
   'templates:manage',
+  // extension: webhook endpoints (they receive every event of the workspace)
+  'webhooks:manage',
 ] as const;
 export type AdminScope = (typeof ADMIN_SCOPES)[number];
 export type KeyKind = 'regular' | 'admin';
