@@ -3,7 +3,7 @@ import { EMAIL_EVENT_MAP, WEBHOOK_EVENTS } from '../src/modules/webhooks/index.j
 import { call, startTestApp, waitFor, type TestApp } from './support/app.js';
 import { BACKENDS } from './support/databases.js';
 import { TEST_SECRET_KEY } from './support/domains.js';
-import { startWebhookReceiver, verifiesKeplars, verifyStandard, type ReceivedHook, type WebhookReceiver } from './support/webhook-receiver.js';
+import { startWebhookReceiver, verifiesKeplars, verifyStandard, type WebhookReceiver } from './support/webhook-receiver.js';
 
 type Scheme = 's1' | 's2' | 's3';
 type Workspace = { id: string; adminKey: string; key: string };
