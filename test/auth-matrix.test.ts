@@ -60,7 +60,7 @@ describe('access rules of every route', () => {
     }
     // a workspace has at most 5 admin keys: the rest live in another one (the scope check comes before any lookup)
     const more = await t.workspace();
-    for (const scope of ['contacts:read', 'contacts:write', 'audiences:manage']) {
+    for (const scope of ['contacts:read', 'contacts:write', 'audiences:manage', 'webhooks:manage']) {
       everyOtherScope[scope] = (await keys.createAdminKey({ workspaceId: more.id, scopes: ADMIN_SCOPES.filter((s) => s !== scope) })).secretKey;
     }
     alphaKey = (await keys.createRegularKey({ workspaceId: ws.id, domainId: await addVerifiedDomain(ws.id, 'alpha.test') })).secretKey;
