@@ -118,8 +118,9 @@ export class WebhookDispatcher {
   private readonly leaseMs: number;
 
   constructor(private readonly o: DispatcherOptions) {
-    // a request cannot outlast its timeout, so a lease well past it never lapses under a live worker
-    this.leaseMs = Math.max(60_000, o.settings.timeoutMs * 3);
+    // a request cannot outlast its timeout, so a lease well past it never lapses under a live worker, and a dead
+    // worker's deliveries come back soon after
+    this.leaseMs = o.settings.timeoutMs * 2 + 5000;
     this.loop = new ClaimLoop({
       concurrency: o.settings.concurrency,
       minClaim: Math.min(8, o.settings.concurrency),
