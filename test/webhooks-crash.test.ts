@@ -15,7 +15,7 @@ describe('webhooks across a worker crash', () => {
   beforeAll(async () => {
     pg = await createPostgresDatabase();
     rx = await startWebhookReceiver();
-    env = { DATABASE_URL: pg.url, PORT: '0', SECRET_KEY: TEST_SECRET_KEY, WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true', WEBHOOK_TIMEOUT_MS: '1000', WEBHOOK_RETRY_SCALE: '0.0001' };
+    env = { DATABASE_URL: pg.url, PORT: '0', SECRET_KEY: TEST_SECRET_KEY, WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true', WEBHOOK_TIMEOUT_MS: '1000', WEBHOOK_RETRY_SCALE: '0.0001', DELIVERY_LEASE_MS: '2000' };
     expect((await runCli(['migrate'], env)).code).toBe(0);
   });
   afterAll(async () => {
@@ -32,7 +32,7 @@ describe('webhooks across a worker crash', () => {
     const listed = await runCli(['webhook', 'list', '--workspace', ws.workspace.id], env);
     expect(listed.stdout).toContain(`active    s3  ${rx.url}/crash  [email.queued,email.delivered]`);
 
-    // slow answers, so the kill lands while requests are in flight
+    // slow answers, so the kill lands while requests are in flight (emails the dead worker held come back after DELIVERY_LEASE_MS)
     rx.on('/crash', () => ({ status: 200, waitFor: new Promise((r) => setTimeout(r, 30)) }));
     const api = await startServerProcess('api', env);
     procs.push(api);
