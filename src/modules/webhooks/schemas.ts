@@ -97,7 +97,7 @@ export const updateWebhookSchema = {
       events,
       signature_scheme: scheme,
       secret,
-      description: text,
+      description: z.string().max(500).nullable().optional(),
       status: z.enum(['active', 'disabled']).optional(),
     },
     [{ events: ['*'], signature_scheme: 's2' }],
