@@ -70,38 +70,61 @@ CREATE TABLE webhook_attempts (
 CREATE INDEX webhook_attempts_delivery_idx ON webhook_attempts (delivery_id, id);
 
 -- One statement per batch of events: nothing at all while no workspace has an endpoint, and only the rows of
--- workspaces that have one (active or failing) otherwise. The NOTIFY wakes the fan-out on PostgreSQL at commit
--- (QueueSignal's channel and topic); the embedded database is polled.
+-- workspaces that have one (active or failing) otherwise.
+--
+-- The NOTIFY wakes the fan-out on PostgreSQL at commit (QueueSignal's channel and topic). It is sent only when
+-- no older outbox row is visible: while rows wait, a worker is already working through them, and a NOTIFY per
+-- send would serialise commits on the notification queue. A wake-up missed in the race with a fan-out that
+-- is just finishing is made up by the workers' polling (WEBHOOK_POLL_MS); the embedded database is polled.
+CREATE FUNCTION webhook_outbox_wake(first bigint) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  IF first IS NOT NULL AND NOT EXISTS (SELECT 1 FROM webhook_outbox WHERE id < first) THEN
+    PERFORM pg_notify('keplars_queue', 'webhooks');
+  END IF;
+END $$;
+
 CREATE FUNCTION webhook_outbox_from_messages() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE first bigint;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM webhook_endpoints WHERE status <> 'disabled') THEN RETURN NULL; END IF;
-  INSERT INTO webhook_outbox (source, event_id, workspace_id)
-  SELECT 'message', n.id, m.workspace_id
-    FROM added n JOIN messages m ON m.id = n.message_id
-   WHERE m.workspace_id IN (SELECT workspace_id FROM webhook_endpoints WHERE status <> 'disabled');
-  IF FOUND THEN PERFORM pg_notify('keplars_queue', 'webhooks'); END IF;
+  WITH ins AS (
+    INSERT INTO webhook_outbox (source, event_id, workspace_id)
+    SELECT 'message', n.id, m.workspace_id
+      FROM added n JOIN messages m ON m.id = n.message_id
+     WHERE m.workspace_id IN (SELECT workspace_id FROM webhook_endpoints WHERE status <> 'disabled')
+    RETURNING id)
+  SELECT min(id) INTO first FROM ins;
+  PERFORM webhook_outbox_wake(first);
   RETURN NULL;
 END $$;
 
 CREATE FUNCTION webhook_outbox_from_domains() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE first bigint;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM webhook_endpoints WHERE status <> 'disabled') THEN RETURN NULL; END IF;
-  INSERT INTO webhook_outbox (source, event_id, workspace_id)
-  SELECT 'domain', n.id, d.workspace_id
-    FROM added n JOIN domains d ON d.id = n.domain_id
-   WHERE d.workspace_id IN (SELECT workspace_id FROM webhook_endpoints WHERE status <> 'disabled');
-  IF FOUND THEN PERFORM pg_notify('keplars_queue', 'webhooks'); END IF;
+  WITH ins AS (
+    INSERT INTO webhook_outbox (source, event_id, workspace_id)
+    SELECT 'domain', n.id, d.workspace_id
+      FROM added n JOIN domains d ON d.id = n.domain_id
+     WHERE d.workspace_id IN (SELECT workspace_id FROM webhook_endpoints WHERE status <> 'disabled')
+    RETURNING id)
+  SELECT min(id) INTO first FROM ins;
+  PERFORM webhook_outbox_wake(first);
   RETURN NULL;
 END $$;
 
 CREATE FUNCTION webhook_outbox_from_contacts() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE first bigint;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM webhook_endpoints WHERE status <> 'disabled') THEN RETURN NULL; END IF;
-  INSERT INTO webhook_outbox (source, event_id, workspace_id)
-  SELECT 'contact', n.id, n.workspace_id
-    FROM added n
-   WHERE n.workspace_id IN (SELECT workspace_id FROM webhook_endpoints WHERE status <> 'disabled');
-  IF FOUND THEN PERFORM pg_notify('keplars_queue', 'webhooks'); END IF;
+  WITH ins AS (
+    INSERT INTO webhook_outbox (source, event_id, workspace_id)
+    SELECT 'contact', n.id, n.workspace_id
+      FROM added n
+     WHERE n.workspace_id IN (SELECT workspace_id FROM webhook_endpoints WHERE status <> 'disabled')
+    RETURNING id)
+  SELECT min(id) INTO first FROM ins;
+  PERFORM webhook_outbox_wake(first);
   RETURN NULL;
 END $$;
 

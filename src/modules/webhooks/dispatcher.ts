@@ -7,6 +7,7 @@ import { uuidv7 } from '../../platform/ids.js';
 import type { Logger } from '../../platform/logger.js';
 import { guardedPost } from '../../platform/net/guarded-post.js';
 import { ClaimLoop } from '../../platform/queue/claim-loop.js';
+import { GroupCommitter } from '../../platform/queue/group-commit.js';
 import { ANY_TOPIC, type QueueSignal } from '../../platform/queue/signal.js';
 import type { SecretBox } from '../../platform/secret-box.js';
 import { settleWithin } from '../../platform/settle-within.js';
@@ -116,11 +117,25 @@ export class WebhookDispatcher {
   private fanning: Promise<void> | null = null;
   private fanAgain = false;
   private readonly leaseMs: number;
+  /** attempts that finish together are recorded in one statement */
+  private readonly results: GroupCommitter<store.AttemptRecord, true>;
 
   constructor(private readonly o: DispatcherOptions) {
     // a request cannot outlast its timeout, so a lease well past it never lapses under a live worker, and a dead
     // worker's deliveries come back soon after
     this.leaseMs = o.settings.timeoutMs * 2 + 5000;
+    this.results = new GroupCommitter(
+      async (items) => {
+        const failing = await store.recordAttempts(o.db, items, FAILING_AFTER_MS * o.settings.retryScale);
+        for (const endpointId of failing) {
+          const last = items.filter((a) => a.delivery.endpointId === endpointId).at(-1);
+          o.log.warn({ endpointId, error: last?.error }, 'webhook endpoint marked failing: every delivery to it failed for 24 hours (scaled by WEBHOOK_RETRY_SCALE)');
+        }
+        return items.map(() => true as const);
+      },
+      // a few ms of company for each result: far fewer commits under load, little delay for a lone one
+      { maxConcurrent: 2, maxBatch: (items) => Math.min(items.length, store.MAX_ATTEMPTS_PER_STATEMENT), lingerMs: 5 },
+    );
     this.loop = new ClaimLoop({
       concurrency: o.settings.concurrency,
       minClaim: Math.min(8, o.settings.concurrency),
@@ -196,7 +211,7 @@ export class WebhookDispatcher {
       const ok = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
       const next = ok ? null : nextRetryAt(item.attempts, settings.retryScale);
       const error = ok ? null : (result.error ?? `answered ${result.statusCode}${result.statusCode !== null && result.statusCode >= 300 && result.statusCode < 400 ? ' (redirects are not followed)' : ''}`);
-      const { becameFailing } = await store.recordAttempt(this.o.db, {
+      await this.results.submit({
         delivery: { id: item.id, endpointId: item.endpoint_id, attempts: item.attempts },
         workerId: this.workerId,
         statusCode: result.statusCode,
@@ -205,9 +220,7 @@ export class WebhookDispatcher {
         error,
         status: ok ? 'delivered' : next ? 'pending' : 'failed',
         nextAttemptAt: next,
-        failingAfterMs: FAILING_AFTER_MS * settings.retryScale,
       });
-      if (becameFailing) this.o.log.warn({ endpointId: item.endpoint_id, url: item.url, error }, 'webhook endpoint marked failing: every delivery to it failed for 24 hours (scaled by WEBHOOK_RETRY_SCALE)');
     } catch (err) {
       this.o.log.error({ err, deliveryId: item.id }, 'could not record a webhook attempt; its lease will bring it back');
     } finally {

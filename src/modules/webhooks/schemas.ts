@@ -34,7 +34,6 @@ const exampleEndpoint = {
 };
 
 const webhookId = z.object({ id: z.string().meta({ description: 'The webhook endpoint id', examples: [WEBHOOK_ID] }) });
-const text = z.string().nullable().optional();
 const events = z.array(z.string().max(100)).max(100).optional().describe('Event names (see the description), or `["*"]` for every event');
 const scheme = z.enum(SIGNATURE_SCHEMES).optional().describe('s1 (default), s2 or s3');
 const secret = z.string().max(256).optional().describe('Your own signing secret (16–256 printable characters; `whsec_<base64>` for Standard Webhooks); generated when absent');

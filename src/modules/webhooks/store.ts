@@ -184,40 +184,51 @@ export interface AttemptRecord {
   /** where the delivery goes: delivered, failed for good, or pending with the next attempt's time */
   status: WebhookDeliveryStatus;
   nextAttemptAt: Date | null;
-  /** an endpoint whose failures began longer ago than this becomes `failing` */
-  failingAfterMs: number;
 }
 
+/** Most attempts recorded per statement (each takes 8 array elements, not parameters). */
+export const MAX_ATTEMPTS_PER_STATEMENT = 500;
+
 /**
- * Records one attempt in one statement: the attempt row, the delivery's new state (fenced by worker and
- * attempt, so a delivery that was replayed or lost to another worker meanwhile keeps its new state) and the
- * endpoint's health. Returns true when this failure turned the endpoint `failing`.
+ * Records a batch of attempts in one statement: the attempt rows, each delivery's new state (fenced by worker
+ * and attempt, so a delivery that was replayed or lost to another worker meanwhile keeps its new state) and
+ * the endpoints' health: a success clears an endpoint's run of failures (and a `failing` mark); a failure
+ * starts one, or ends it in `failing` once it began more than `failingAfterMs` ago. An endpoint with both in
+ * the batch counts as healthy. Returns the endpoints that became `failing`.
  */
-export async function recordAttempt(db: Db, a: AttemptRecord): Promise<{ becameFailing: boolean }> {
-  const ok = a.status === 'delivered';
-  // a success clears the run of failures (and a `failing` mark); a failure starts one or may end it in `failing`
-  const health = ok
-    ? sql`UPDATE webhook_endpoints SET failing_since = NULL, status = CASE WHEN status = 'failing' THEN 'active' ELSE status END, updated_at = now()
-           WHERE id = ${a.delivery.endpointId} AND (failing_since IS NOT NULL OR status = 'failing')
-       RETURNING false AS became_failing`
-    : sql`UPDATE webhook_endpoints e
-             SET failing_since = coalesce(old.failing_since, now()),
-                 status = CASE WHEN old.status = 'active' AND old.failing_since < now() - make_interval(secs => ${a.failingAfterMs / 1000}) THEN 'failing' ELSE old.status END
-            FROM webhook_endpoints old
-           WHERE e.id = ${a.delivery.endpointId} AND old.id = e.id
-       RETURNING e.status <> old.status AS became_failing`;
-  const res = await sql<{ became_failing: boolean | null }>`
-    WITH attempt AS (
+export async function recordAttempts(db: Db, items: AttemptRecord[], failingAfterMs: number): Promise<string[]> {
+  if (items.length === 0) return [];
+  const healthy = [...new Set(items.filter((a) => a.status === 'delivered').map((a) => a.delivery.endpointId))];
+  const sick = [...new Set(items.filter((a) => a.status !== 'delivered').map((a) => a.delivery.endpointId))].filter((id) => !healthy.includes(id));
+  const res = await sql<{ id: string }>`
+    WITH a AS (
+      SELECT * FROM unnest(${items.map((a) => a.delivery.id)}::uuid[], ${items.map((a) => a.delivery.attempts)}::int[], ${items.map((a) => a.workerId)}::text[],
+                           ${items.map((a) => a.status)}::text[], ${items.map((a) => a.nextAttemptAt?.toISOString() ?? null)}::timestamptz[],
+                           ${items.map((a) => a.statusCode)}::int[], ${items.map((a) => a.latencyMs)}::int[], ${items.map((a) => a.bodyExcerpt)}::text[],
+                           ${items.map((a) => a.error)}::text[])
+             AS t(delivery_id, attempts, worker_id, status, next_attempt_at, status_code, latency_ms, body_excerpt, error)
+    ), attempt AS (
       INSERT INTO webhook_attempts (delivery_id, status_code, latency_ms, body_excerpt, error)
-      VALUES (${a.delivery.id}, ${a.statusCode}, ${a.latencyMs}, ${a.bodyExcerpt}, ${a.error})
+      SELECT delivery_id, status_code, latency_ms, body_excerpt, error FROM a
     ), delivery AS (
-      UPDATE webhook_deliveries
-         SET status = ${a.status}, next_attempt_at = ${a.nextAttemptAt}, locked_by = NULL, last_status_code = ${a.statusCode},
-             last_latency_ms = ${a.latencyMs}, last_error = ${a.error}, updated_at = now()
-       WHERE id = ${a.delivery.id} AND locked_by = ${a.workerId} AND attempts = ${a.delivery.attempts}
-    ), health AS (${health})
-    SELECT (SELECT bool_or(became_failing) FROM health) AS became_failing`.execute(db);
-  return { becameFailing: res.rows[0]?.became_failing === true };
+      UPDATE webhook_deliveries d
+         SET status = a.status, next_attempt_at = a.next_attempt_at, locked_by = NULL, last_status_code = a.status_code,
+             last_latency_ms = a.latency_ms, last_error = a.error, updated_at = now()
+        FROM a
+       WHERE d.id = a.delivery_id AND d.locked_by = a.worker_id AND d.attempts = a.attempts
+    ), healthy AS (
+      UPDATE webhook_endpoints SET failing_since = NULL, status = CASE WHEN status = 'failing' THEN 'active' ELSE status END, updated_at = now()
+       WHERE id = ANY(${healthy}::uuid[]) AND (failing_since IS NOT NULL OR status = 'failing')
+    ), sick AS (
+      UPDATE webhook_endpoints e
+         SET failing_since = coalesce(old.failing_since, now()),
+             status = CASE WHEN old.status = 'active' AND old.failing_since < now() - make_interval(secs => ${failingAfterMs / 1000}) THEN 'failing' ELSE old.status END
+        FROM webhook_endpoints old
+       WHERE e.id = ANY(${sick}::uuid[]) AND old.id = e.id
+   RETURNING e.id, e.status <> old.status AS became_failing
+    )
+    SELECT id FROM sick WHERE became_failing`.execute(db);
+  return res.rows.map((r) => r.id);
 }
 
 /** Puts a delivery back at the start of its retry schedule, due now; same id, so receivers see the same webhook-id. */
