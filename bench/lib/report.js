@@ -91,9 +91,9 @@ export function tableRows(phases) {
   } else if (i) rows.push(failedRow(f7('time, RSS growth, progress gap'), i));
 
   const w = phases.webhooks;
-  const f8 = 'Webhook deliveries/s to a loopback receiver (5,000 `email.queued` events in the outbox, 1 `worker` process, timed from its spawn)';
-  const f9 = 'Accepted emails/s with one webhook endpoint subscribed to every event (same settings as above, 8 s)';
-  const f10 = 'Delivered emails/s with one webhook endpoint subscribed to every event (3,000 queued async, 1 `worker`)';
+  const f8 = 'Webhook deliveries/s to a loopback receiver (5,000 `email.scheduled` events in the outbox, 1 `worker` process, timed from its spawn)';
+  const f9 = 'Accepted emails/s with one webhook endpoint subscribed to every event (autocannon 100 conns, 5 s after 2 s warm-up; median of alternating rounds)';
+  const f10 = 'Delivered emails/s with one webhook endpoint subscribed to every event (3,000 queued async to an SMTP sink, 1 `worker`; median of alternating rounds)';
   if (w?.ok) {
     const r = w.result;
     rows.push([f8, `${fmt(r.deliveries.perSecond)}/s (${fmt(r.deliveries.perSecondAfterReady)}/s from ready)`, '—', `goal ≥ ${r.goals.deliveriesPerSecond}/s ${mark(r.deliveries.perSecond >= r.goals.deliveriesPerSecond)}${flag('webhooks')}`]);

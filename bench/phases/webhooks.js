@@ -1,10 +1,10 @@
-// Figure 8: webhooks. (a) Webhook deliveries/s to a loopback receiver: N emails are accepted with no worker
-// running, into a workspace whose one endpoint is subscribed to `email.queued`, so N events wait in the outbox;
-// one `worker` process starts and the clock runs from its spawn until the receiver has all N (fan-out, signing
-// and POSTs; the worker delivers the emails themselves to the capture store meanwhile). (b) The accept and
+// Figure 8: webhooks. (a) Webhook deliveries/s to a loopback receiver: N emails are scheduled for tomorrow with
+// no worker running, in a workspace whose one endpoint is subscribed to `email.scheduled`, so N events wait in
+// the outbox and no email is due; one `worker` process starts and the clock runs from its spawn until the
+// receiver has all N (fan-out, signing, POSTs and recording each attempt). (b) The accept and
 // delivery figures with one endpoint subscribed to every event, next to the same run's figures without any:
 // accepted emails/s on /send-email/async (autocannon), and emails/s delivered to an SMTP sink by one worker
-// (which also sends every webhook of those emails).
+// (which also sends every webhook of those emails). Each side BENCH_ROUNDS times, alternately; medians.
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { settle, startCpu } from '../lib/cpu.js';
@@ -12,9 +12,10 @@ import { provision } from '../lib/db.js';
 import { EMAIL, enqueue, runLoad, sendHeaders } from '../lib/load.js';
 import { runCli, serverEnv, startServer, stop, waitForReady } from '../lib/processes.js';
 import { startSink } from '../lib/sink.js';
+import { alternateRounds, roundsSetting } from '../lib/rounds.js';
 import { round } from '../lib/stats.js';
 
-export const SETTINGS = { deliveries: 5_000, emails: 3_000, enqueueConcurrency: 50, connections: 100, warmupSec: 2, durationSec: 8, maxRequests: 2_000_000, timeoutMs: 120_000 };
+export const SETTINGS = { deliveries: 5_000, emails: 3_000, enqueueConcurrency: 50, connections: 100, warmupSec: 2, durationSec: 5, maxRequests: 2_000_000, timeoutMs: 120_000 };
 export const GOALS = { deliveriesPerSecond: 500, withWebhooksRatio: 0.9 };
 
 const SECRET_KEY = randomBytes(32).toString('hex');
@@ -69,12 +70,12 @@ async function addEndpoint(db, url, events) {
   await runCli(['webhook', 'add', '--workspace', db.workspaceId, '--url', url, '--events', events, '--json'], webhookEnv({ DATABASE_URL: db.url }));
 }
 
-/** Accepts `count` emails through a short-lived `api` process. */
-async function accept(db, count) {
+/** Accepts `count` emails (to `tier`) through a short-lived `api` process. */
+async function accept(db, count, tier = 'async', email = EMAIL) {
   const api = startServer('api', 'api', webhookEnv({ DATABASE_URL: db.url, PORT: '0' }));
   try {
     const { url } = await waitForReady(api);
-    const queued = await enqueue({ baseUrl: url, secretKey: db.secretKey, tier: 'async', count, concurrency: SETTINGS.enqueueConcurrency, timeoutMs: 60_000 });
+    const queued = await enqueue({ baseUrl: url, secretKey: db.secretKey, tier, count, concurrency: SETTINGS.enqueueConcurrency, timeoutMs: 60_000, email });
     if (queued.ids.length === 0) throw new Error(`could not queue any email: ${JSON.stringify(queued.failures)}`);
     return queued;
   } finally {
@@ -84,8 +85,8 @@ async function accept(db, count) {
 
 async function deliveriesPerSecond(receiver) {
   const db = await provision('webhooks_rate');
-  await addEndpoint(db, receiver.url, 'email.queued');
-  const queued = await accept(db, SETTINGS.deliveries);
+  await addEndpoint(db, receiver.url, 'email.scheduled');
+  const queued = await accept(db, SETTINGS.deliveries, 'schedule', { ...EMAIL, scheduled_at: new Date(Date.now() + 86_400_000).toISOString() });
   await settle('webhooks/deliveries');
   const spawnedAt = Date.now();
   const worker = startServer('worker', 'worker', webhookEnv({ DATABASE_URL: db.url }));
@@ -102,7 +103,7 @@ async function deliveriesPerSecond(receiver) {
 
 /** Accepted emails/s (autocannon) on a fresh database, with or without an endpoint for every event. */
 async function acceptRate(label, receiver) {
-  const db = await provision(`webhooks_accept_${label}`);
+  const db = await provision(`webhooks_accept_${label}`.replace(/[^a-z0-9_]/g, '_'));
   if (receiver) await addEndpoint(db, receiver.url, '*');
   const api = startServer('api', 'api', webhookEnv({ DATABASE_URL: db.url, PORT: '0' }));
   try {
@@ -119,7 +120,7 @@ async function acceptRate(label, receiver) {
 
 /** Emails/s one worker delivers to an SMTP sink, with or without an endpoint for every event. */
 async function deliveryRate(label, receiver) {
-  const db = await provision(`webhooks_delivery_${label}`);
+  const db = await provision(`webhooks_delivery_${label}`.replace(/[^a-z0-9_]/g, '_'));
   if (receiver) await addEndpoint(db, receiver.url, '*');
   const queued = await accept(db, SETTINGS.emails);
   const sink = await startSink(`smtp-sink (webhooks ${label})`);
@@ -143,18 +144,16 @@ export async function run({ log } = {}) {
   try {
     const rate = await deliveriesPerSecond(receiver);
     log?.(`webhook deliveries: ${round(rate.perSecond)}/s`);
-    const acceptWithout = await acceptRate('without', null);
-    const acceptWith = await acceptRate('with', receiver);
-    log?.(`accept: ${round(acceptWith.perSecond)}/s with a webhook, ${round(acceptWithout.perSecond)}/s without`);
-    const deliveryWithout = await deliveryRate('without', null);
-    const deliveryWith = await deliveryRate('with', receiver);
-    log?.(`delivery: ${round(deliveryWith.perSecond)}/s with a webhook, ${round(deliveryWithout.perSecond)}/s without`);
+    // with and without alternate, round by round, so a slow spell of the shared machine falls on both
+    const rounds = roundsSetting();
+    const accept = await alternateRounds(rounds, (i) => acceptRate(`with_r${i + 1}`, receiver), (_w, i) => acceptRate(`without_r${i + 1}`, null), (m) => log?.(`accept ${m}`));
+    const delivery = await alternateRounds(rounds, (i) => deliveryRate(`with_r${i + 1}`, receiver), (_w, i) => deliveryRate(`without_r${i + 1}`, null), (m) => log?.(`delivery ${m}`));
     return {
       settings: SETTINGS,
       goals: GOALS,
       deliveries: rate,
-      accept: { with: acceptWith, without: acceptWithout, ratio: round(acceptWith.perSecond / acceptWithout.perSecond, 3) },
-      delivery: { with: deliveryWith, without: deliveryWithout, ratio: round(deliveryWith.perSecond / deliveryWithout.perSecond, 3) },
+      accept: { with: accept.server, without: accept.baseline, ratio: accept.ratio },
+      delivery: { with: delivery.server, without: delivery.baseline, ratio: delivery.ratio },
     };
   } finally {
     await receiver.close();

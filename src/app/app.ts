@@ -212,7 +212,7 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
       jobs.start();
       closers.push((deadline) => jobs.stop({ deadline }));
       // webhook requests have a loop and slots of their own: a slow endpoint never holds email delivery or jobs
-      const webhooks = new WebhookDispatcher({ db: database.db, signal: services.signal, log, resolver: services.resolver, secrets: services.secrets, settings: config.webhooks });
+      const webhooks = new WebhookDispatcher({ db: database.db, signal: services.signal, log, resolver: services.resolver, secrets: services.secrets, settings: config.webhooks, yieldTo: () => w.busy });
       webhooks.start();
       closers.push((deadline) => webhooks.stop({ deadline }));
     }

@@ -98,13 +98,19 @@ export interface DispatcherOptions {
   resolver: Resolver;
   secrets: () => Promise<SecretBox>;
   settings: Config['webhooks'];
+  /** true while this process delivers email, which goes first: webhooks then use only a few slots */
+  yieldTo?: () => boolean;
 }
+
+/** Share of WEBHOOK_CONCURRENCY used while the process delivers email (at least 2 requests). */
+const YIELDING_SHARE = 1 / 8;
 
 /**
  * The webhook worker of a process: fans the outbox out and POSTs due deliveries, woken by the outbox triggers'
  * NOTIFY (PostgreSQL), by the API in this process, and by polling. Its requests have their own concurrency
  * (WEBHOOK_CONCURRENCY, at most WEBHOOK_ENDPOINT_CONCURRENCY per endpoint), apart from email delivery and the
- * jobs worker, so slow endpoints delay neither.
+ * jobs worker, so slow endpoints delay neither. While the process has emails in flight, webhooks use only an
+ * eighth of their slots: email goes first, and webhooks catch up once it is done.
  */
 export class WebhookDispatcher {
   readonly workerId = `${os.hostname()}:${process.pid}:webhooks:${randomHex(4)}`;
@@ -139,7 +145,11 @@ export class WebhookDispatcher {
     this.loop = new ClaimLoop({
       concurrency: o.settings.concurrency,
       minClaim: Math.min(8, o.settings.concurrency),
-      claim: async (limit) => {
+      claim: async (slots) => {
+        const inFlight = [...this.busy.values()].reduce((a, b) => a + b, 0);
+        const cap = o.yieldTo?.() ? Math.max(2, Math.floor(o.settings.concurrency * YIELDING_SHARE)) : o.settings.concurrency;
+        const limit = Math.min(slots, cap - inFlight);
+        if (limit <= 0) return [];
         const items = await store.claimDeliveries(o.db, { workerId: this.workerId, limit, perEndpoint: o.settings.endpointConcurrency, busy: this.busy, leaseMs: this.leaseMs });
         for (const item of items) this.busy.set(item.endpoint_id, (this.busy.get(item.endpoint_id) ?? 0) + 1);
         return items;
