@@ -53,7 +53,8 @@ describe.each(BACKENDS)('one vocabulary for the code and the database (%s)', (ba
         ('relay', 'bounced', 'later@x.test', 451, '451 busy (gave up after 4 attempts)');
     `).execute(database.db);
 
-    expect(await migrate(database.db)).toEqual(['005_status_vocabulary.sql']);
+    // 005 first; later migrations follow it
+    expect((await migrate(database.db))[0]).toBe('005_status_vocabulary.sql');
     const recipients = await database.db.selectFrom('message_recipients').select(['message_id', 'email', 'status']).orderBy('message_id').orderBy('position').execute();
     expect(recipients.map((r) => [r.email, r.status])).toEqual([
       ['ok@y.test', 'delivered'],
