@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EMAIL_EVENT_MAP, WEBHOOK_EVENTS } from '../src/modules/webhooks/index.js';
+import { uuidv7 } from '../src/platform/ids.js';
 import { call, startTestApp, waitFor, type TestApp } from './support/app.js';
 import { BACKENDS } from './support/databases.js';
 import { TEST_SECRET_KEY } from './support/domains.js';
@@ -201,6 +202,25 @@ describe.each(BACKENDS)('webhooks (%s)', (backend) => {
     const on = (await api(ws, `/${id}`, { status: 'active' }, 'PATCH')).body.data as { status: string; failing_since: string | null };
     expect(on).toMatchObject({ status: 'active', failing_since: null });
   }, 40_000);
+
+  it('holds a disabled endpoint\'s waiting deliveries out of the claims and sends them once it is active again', async () => {
+    const ws = await t.workspace();
+    const path = `/paused-${backend}`;
+    const { id } = await addEndpoint(ws, path, { events: ['email.bounced'] });
+    const db = t.app.services.database.db;
+    // a delivery waiting for its next retry an hour from now
+    const deliveryId = uuidv7();
+    await db
+      .insertInto('webhook_deliveries')
+      .values({ id: deliveryId, endpoint_id: id, workspace_id: ws.id, event: 'email.bounced', payload: JSON.stringify({ id: deliveryId, event: 'email.bounced' }), next_attempt_at: new Date(Date.now() + 3600_000) })
+      .execute();
+    const due = async () => (await db.selectFrom('webhook_deliveries').select('next_attempt_at').where('id', '=', deliveryId).executeTakeFirstOrThrow()).next_attempt_at;
+    expect((await api(ws, `/${id}`, { status: 'disabled' }, 'PATCH')).status).toBe(200);
+    expect(await due()).toBeNull();
+    expect((await api(ws, `/${id}`, { status: 'active' }, 'PATCH')).status).toBe(200);
+    await waitFor(async () => rx.at(path).length >= 1, { what: 'the held delivery' });
+    expect(rx.at(path)[0]!.headers['webhook-id']).toBe(deliveryId);
+  });
 
   it('a slow endpoint does not delay another endpoint', async () => {
     const slowWs = await t.workspace();

@@ -171,8 +171,20 @@ export class WebhookService {
       .returningAll()
       .executeTakeFirst();
     if (!row) throw notFound(`Webhook ${id}`);
-    // deliveries held back while it was disabled may go now
-    if (input.status === 'active') await this.wake();
+    if (input.status !== undefined && input.status !== current.status) {
+      // a disabled endpoint's waiting deliveries leave the due index (claims would otherwise step over them each
+      // time), and come back due when it is enabled again
+      const disabling = input.status === 'disabled';
+      await this.deps.db
+        .updateTable('webhook_deliveries')
+        .set({ next_attempt_at: disabling ? null : new Date(), updated_at: new Date() })
+        .where('endpoint_id', '=', id)
+        .where('status', '=', 'pending')
+        .where('locked_by', 'is', null)
+        .where('next_attempt_at', disabling ? 'is not' : 'is', null)
+        .execute();
+      if (!disabling) await this.wake();
+    }
     return view(row, input.secret);
   }
 
