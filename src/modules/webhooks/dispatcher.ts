@@ -147,10 +147,13 @@ export class WebhookDispatcher {
       minClaim: Math.min(8, o.settings.concurrency),
       claim: async (slots) => {
         const inFlight = [...this.busy.values()].reduce((a, b) => a + b, 0);
-        const cap = o.yieldTo?.() ? Math.max(2, Math.floor(o.settings.concurrency * YIELDING_SHARE)) : o.settings.concurrency;
+        const yielding = o.yieldTo?.() ?? false;
+        const cap = yielding ? Math.max(2, Math.floor(o.settings.concurrency * YIELDING_SHARE)) : o.settings.concurrency;
+        // fewer slots, so fewer per endpoint too: one slow endpoint must not take them all
+        const perEndpoint = yielding ? Math.max(1, Math.min(o.settings.endpointConcurrency, Math.floor(cap / 4))) : o.settings.endpointConcurrency;
         const limit = Math.min(slots, cap - inFlight);
         if (limit <= 0) return [];
-        const items = await store.claimDeliveries(o.db, { workerId: this.workerId, limit, perEndpoint: o.settings.endpointConcurrency, busy: this.busy, leaseMs: this.leaseMs });
+        const items = await store.claimDeliveries(o.db, { workerId: this.workerId, limit, perEndpoint, busy: this.busy, leaseMs: this.leaseMs });
         for (const item of items) this.busy.set(item.endpoint_id, (this.busy.get(item.endpoint_id) ?? 0) + 1);
         return items;
       },
