@@ -238,8 +238,12 @@ describe.each(BACKENDS)('webhooks (%s)', (backend) => {
     await waitFor(async () => rx.at(fast).length >= 5, { what: 'every event of the fast endpoint while the slow one hangs' });
     // WEBHOOK_ENDPOINT_CONCURRENCY=2: the slow endpoint never had more than two requests at once
     expect(rx.at(slow).length).toBe(2);
+    // nor does it hold email delivery back
+    const emailId = await sendEmail(slowWs);
+    await waitFor(async () => (await call(`${t.url}/api/v1/public/emails/get-email?id=${emailId}`, { key: slowWs.key })).body.status === 'delivered', { what: 'the email delivered meanwhile' });
+    expect(rx.at(slow).length).toBe(2);
     release();
-    await waitFor(async () => rx.at(slow).length >= 8, { what: 'the slow endpoint catching up' });
+    await waitFor(async () => rx.at(slow).length >= 9, { what: 'the slow endpoint catching up' });
   });
 
   it('manages endpoints: validation, masked secrets, changes, test events, tenant isolation', async () => {
