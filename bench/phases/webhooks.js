@@ -7,6 +7,7 @@
 // (which also sends every webhook of those emails). Each side BENCH_ROUNDS times, alternately; medians.
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { clearTimeout, setTimeout } from 'node:timers';
 import { settle, startCpu } from '../lib/cpu.js';
 import { provision } from '../lib/db.js';
 import { EMAIL, enqueue, runLoad, sendHeaders } from '../lib/load.js';
