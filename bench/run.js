@@ -3,7 +3,7 @@
 //
 // Every server, sink and baseline runs as a child process on 127.0.0.1 and is killed on exit; the
 // PostgreSQL databases it creates (keplars_bench_<random>_<phase>) are dropped at the end.
-// BENCH_PHASES=throughput,delivery,dkim,latency,memory,import runs only some phases (for working on the bench).
+// BENCH_PHASES=throughput,delivery,dkim,latency,memory,import,webhooks runs only some phases (for working on the bench).
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,8 +20,9 @@ import * as contactImport from './phases/import.js';
 import * as latency from './phases/latency.js';
 import * as memory from './phases/memory.js';
 import * as throughput from './phases/throughput.js';
+import * as webhooks from './phases/webhooks.js';
 
-const PHASES = { throughput, delivery, dkim, latency, memory, import: contactImport };
+const PHASES = { throughput, delivery, dkim, latency, memory, import: contactImport, webhooks };
 /** The whole run normally takes 4–6 minutes; past this something is stuck. */
 const HARD_LIMIT_MS = 15 * 60_000;
 const RESULTS = path.join(ROOT, 'bench', 'results', 'latest.json');

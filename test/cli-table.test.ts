@@ -139,6 +139,14 @@ describe('the declared output fields are the real results', () => {
     await runs('suppression add', { workspace, email: 'Gone@Fields.test' });
     await runs('suppression list', { workspace, reason: 'manual' });
     await runs('suppression remove', { workspace, email: 'gone@fields.test' });
+    dns.set('hooks.fields.test', 'A', ['93.184.216.34']);
+    const hook = await runs('webhook add', { workspace, url: 'http://hooks.fields.test/in', events: 'email.bounced,email.delivered', scheme: 'S2' });
+    expect(hook.webhook).toMatchObject({ events: ['email.bounced', 'email.delivered'], signature_scheme: 's2' });
+    await runs('webhook list', { workspace });
+    dns.set('hooks.fields.test', 'A', ['127.0.0.1']);
+    const tested = await runs('webhook test', { workspace, webhook: hook.webhook!.id! });
+    expect(tested.result).toMatchObject({ success: false, status_code: null });
+    await runs('webhook remove', { workspace, webhook: hook.webhook!.id! });
 
     for (const spec of COMMANDS.filter((c) => c.kind === 'admin')) {
       expect(results.has(spec.name), `no sample run of ${spec.name}`).toBe(true);
@@ -162,6 +170,9 @@ describe('the declared output fields are the real results', () => {
     expect(await refused('workspace.usage', { workspace: 'nope' })).toEqual({ code: 1, text: 'keplars-server workspace usage: Workspace nope not found. Try: keplars-server workspace list' });
     expect((await refused('key.revoke', { workspace: workspace.id, key: 'nope' })).text).toBe(
       `keplars-server key revoke: Active key nope not found in this workspace. Try: keplars-server key list --workspace ${workspace.id}`,
+    );
+    expect((await refused('webhook.remove', { workspace: workspace.id, webhook: 'nope' })).text).toBe(
+      `keplars-server webhook remove: Webhook nope not found. Try: keplars-server webhook list --workspace ${workspace.id}`,
     );
     expect((await refused('domain.verify', { workspace: workspace.id, domain: 'nope.test' })).text).toBe(
       `keplars-server domain verify: Domain nope.test not found. Try: keplars-server domain list --workspace ${workspace.id}`,

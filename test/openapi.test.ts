@@ -6,6 +6,7 @@ import { listRoutes } from '../src/platform/http/server.js';
 import { call, startTestApp, waitFor, type ApiResponse, type TestApp } from './support/app.js';
 import { startDnsServer, type TestDnsServer } from './support/dns-server.js';
 import { TEST_SECRET_KEY } from './support/domains.js';
+import { uuidv7 } from '../src/platform/ids.js';
 
 type Json = Record<string, unknown>;
 interface Media {
@@ -54,11 +55,13 @@ describe('the OpenAPI document and the API reference', () => {
   let doc: Document;
   let ws: { id: string; adminKey: string; key: string };
   /** what the examples' ids and times are replaced with: things this test created */
-  const fixture = { email: '', captured: '', scheduled: '', template: '', disposableTemplate: '', domain: '', verifiedDomain: '', doomed: [] as string[], view: '', unsubscribe: '', resubscribe: '', audience: '', doomedAudience: '', contact: '', doomedContact: '', doomedAddress: 'doomed-rest@example.org', subscribe: '', confirm: '', contactImport: '', open: '', click: '' };
+  const fixture = { email: '', captured: '', scheduled: '', template: '', disposableTemplate: '', domain: '', verifiedDomain: '', doomed: [] as string[], view: '', unsubscribe: '', resubscribe: '', audience: '', doomedAudience: '', contact: '', doomedContact: '', doomedAddress: 'doomed-rest@example.org', subscribe: '', confirm: '', contactImport: '', open: '', click: '', webhook: '', doomedWebhook: '', delivery: '' };
 
   beforeAll(async () => {
     dns = await startDnsServer();
-    t = await startTestApp({ backend: 'pglite', env: { DNS_SERVERS: dns.server, SECRET_KEY: TEST_SECRET_KEY } });
+    // the webhook examples' host is this machine, where nothing listens on 443: the test event answers at once
+    dns.set('hooks.example.com', 'A', ['127.0.0.1']);
+    t = await startTestApp({ backend: 'pglite', env: { DNS_SERVERS: dns.server, SECRET_KEY: TEST_SECRET_KEY, WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true' } });
     ws = await t.workspace();
     const res = await call(`${t.url}/api/v1/openapi.json`);
     expect(res.status).toBe(200);
@@ -107,6 +110,14 @@ describe('the OpenAPI document and the API reference', () => {
     const imported = await call(`${t.url}/api/v1/public/contacts/import`, { key: ws.adminKey, rawBody: 'email\nada@example.org\n', headers: { 'content-type': 'text/csv' } });
     expect(imported.status, imported.text).toBe(202);
     fixture.contactImport = (imported.body.data as { id: string }).id;
+    const webhook = async () => (await s.webhooks.create(ws.id, { url: 'https://hooks.example.com/keplars', events: ['email.bounced'] })).id;
+    fixture.webhook = await webhook();
+    fixture.doomedWebhook = await webhook();
+    fixture.delivery = uuidv7();
+    await s.database.db
+      .insertInto('webhook_deliveries')
+      .values({ id: fixture.delivery, endpoint_id: fixture.webhook, workspace_id: ws.id, event: 'email.bounced', payload: '{}', status: 'failed' })
+      .execute();
   }, 60_000);
   afterAll(async () => {
     await t?.close();
@@ -194,6 +205,7 @@ describe('the OpenAPI document and the API reference', () => {
     if (path.startsWith('/api/v1/public/contacts/imports/')) return fixture.contactImport;
     if (path.startsWith('/api/v1/public/contacts')) return method === 'DELETE' ? fixture.doomedContact : fixture.contact;
     if (path.startsWith('/api/v1/public/audiences')) return method === 'DELETE' ? fixture.doomedAudience : fixture.audience;
+    if (path.startsWith('/api/v1/webhooks')) return method === 'DELETE' ? fixture.doomedWebhook : fixture.webhook;
     throw new Error(`no fixture for an id on ${path}`);
   }
   const ID_FIELDS = new Set(['id', 'email_id', 'emailId', 'domain_id', 'domainId', 'custom_domain_id']);
@@ -212,6 +224,7 @@ describe('the OpenAPI document and the API reference', () => {
       if (value === undefined) continue;
       if (ID_FIELDS.has(p.name)) value = id();
       if (AUDIENCE_FIELDS.has(p.name)) value = fixture.audience;
+      if (p.name === 'delivery_id') value = fixture.delivery;
       // the Elixir SDK's /contacts/{email}
       if (p.name === 'email' && p.in === 'path') value = method === 'DELETE' ? fixture.doomedAddress : 'fixture@example.org';
       if (p.name === 'token') {

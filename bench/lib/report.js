@@ -89,6 +89,17 @@ export function tableRows(phases) {
     rows.push([f7('server RSS growth'), `${fmt(r.rssGrowthMiB, 1)} MiB (idle ${fmt(r.idleRssMiB, 1)} MiB)`, '—', `goal ≤ ${r.goals.rssGrowthMiB} MiB ${mark(r.rssGrowthMiB <= r.goals.rssGrowthMiB)}`]);
     rows.push([f7('longest gap between progress writes'), `${fmt(r.longestProgressGapSec, 2)} s`, '—', `goal ≤ ${r.goals.progressGapSec} s ${mark(r.longestProgressGapSec <= r.goals.progressGapSec)}`]);
   } else if (i) rows.push(failedRow(f7('time, RSS growth, progress gap'), i));
+
+  const w = phases.webhooks;
+  const f8 = 'Webhook deliveries/s to a loopback receiver (5,000 `email.scheduled` events in the outbox, 1 `worker` process, timed from its spawn)';
+  const f9 = 'Accepted emails/s with one webhook endpoint subscribed to every event (autocannon 100 conns, 5 s after 2 s warm-up; median of alternating rounds)';
+  const f10 = 'Delivered emails/s with one webhook endpoint subscribed to every event (3,000 queued async to an SMTP sink, 1 `worker`; median of alternating rounds)';
+  if (w?.ok) {
+    const r = w.result;
+    rows.push([f8, `${fmt(r.deliveries.perSecond)}/s (${fmt(r.deliveries.perSecondAfterReady)}/s from ready)`, '—', `goal ≥ ${r.goals.deliveriesPerSecond}/s ${mark(r.deliveries.perSecond >= r.goals.deliveriesPerSecond)}${flag('webhooks')}`]);
+    rows.push([f9, `${fmt(r.accept.with.perSecond)}/s`, `no webhooks: ${fmt(r.accept.without.perSecond)}/s`, `${fmt(r.accept.ratio, 2)} (goal ≥ ${r.goals.withWebhooksRatio}) ${mark(r.accept.ratio >= r.goals.withWebhooksRatio)}${flag('webhooks')}`]);
+    rows.push([f10, `${fmt(r.delivery.with.perSecond)}/s`, `no webhooks: ${fmt(r.delivery.without.perSecond)}/s`, `${fmt(r.delivery.ratio, 2)} (goal ≥ ${r.goals.withWebhooksRatio}) ${mark(r.delivery.ratio >= r.goals.withWebhooksRatio)}${flag('webhooks')}`]);
+  } else if (w) rows.push(failedRow(f8, w));
   return rows;
 }
 

@@ -127,6 +127,32 @@ export async function runAdminCommand(s: Services, command: string, args: Args):
       if (removed.length === 0) throw new ApiError('NOT_FOUND', `${email} is not suppressed in this workspace. Try: keplars-server suppression list --workspace ${workspaceId}`);
       return { email, removed: removed.map(suppressionView) };
     }
+    case 'webhook.add': {
+      const workspaceId = (await workspaceOf(s, args)).id;
+      const events = str(args, 'events', false);
+      const scheme = str(args, 'scheme', false)?.toLowerCase();
+      return {
+        webhook: await s.webhooks.create(workspaceId, {
+          url: str(args, 'url')!,
+          events: events ? events.split(',').map((e) => e.trim()).filter(Boolean) : ['*'],
+          signature_scheme: scheme === 's2' || scheme === 's3' ? scheme : 's1',
+          secret: str(args, 'secret', false),
+          description: str(args, 'description', false) ?? null,
+        }),
+      };
+    }
+    case 'webhook.list':
+      return { webhooks: await s.webhooks.list((await workspaceOf(s, args)).id) };
+    case 'webhook.remove': {
+      const workspaceId = (await workspaceOf(s, args)).id;
+      const id = str(args, 'webhook')!;
+      await orListing(s.webhooks.delete(workspaceId, id), `keplars-server webhook list --workspace ${workspaceId}`);
+      return { removed: id };
+    }
+    case 'webhook.test': {
+      const workspaceId = (await workspaceOf(s, args)).id;
+      return { result: await orListing(s.webhooks.test(workspaceId, str(args, 'webhook')!), `keplars-server webhook list --workspace ${workspaceId}`) };
+    }
     // `contacts import` when this server holds the embedded database: it reads the file (the CLI runs on
     // the same machine) and imports it as a job, which the CLI follows with import-status
     case 'contacts.import-file': {

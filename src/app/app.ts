@@ -29,6 +29,7 @@ import { registerContactImportRoutes, registerContactRoutes } from '../modules/c
 import { registerHostedRoutes, registerSubscribeRoutes } from '../modules/hosted/index.js';
 import { registerTrackingRoutes } from '../modules/tracking/index.js';
 import { registerSuppressionRoutes } from '../modules/suppressions/index.js';
+import { registerWebhookRoutes, WebhookDispatcher } from '../modules/webhooks/index.js';
 import { queueStats, releaseOrphanedLeases, largeHtmlTextAlternative } from '../modules/delivery/index.js';
 import { DeliveryWorker } from '../workers/delivery-worker.js';
 import { enqueueJob } from '../platform/queue/jobs-store.js';
@@ -144,6 +145,7 @@ export function buildHttp(services: Services, log: Logger, metrics: Metrics = ne
     registerSuppressionRoutes(scope, services.suppressions);
     registerSubscribeRoutes(scope, services.subscribe, { postsPerMinute: services.config.subscribeFormPostsPerMinute });
     registerContactImportRoutes(scope, services.contactImports, services.config);
+    registerWebhookRoutes(scope, services.webhooks);
     registerMetricsRoute(scope, { metrics, token: services.config.metricsToken, refresh: queueGaugeReader(services, metrics) });
   });
   return app;
@@ -226,6 +228,10 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
       for (const job of RECURRING_JOBS) await enqueueJob(database.db, services.signal, { queue: job.queue, dedupeKey: job.queue });
       jobs.start();
       closers.push((deadline) => jobs.stop({ deadline }));
+      // webhook requests have a loop and slots of their own: a slow endpoint never holds email delivery or jobs
+      const webhooks = new WebhookDispatcher({ db: database.db, signal: services.signal, log, resolver: services.resolver, secrets: services.secrets, settings: config.webhooks, yieldTo: () => w.busy });
+      webhooks.start();
+      closers.push((deadline) => webhooks.stop({ deadline }));
     }
 
     let inbound: InboundServer | null = null;

@@ -7,9 +7,9 @@ import { parseSecretKey, SecretBox, SECRET_KEY_BYTES } from '../platform/secret-
 
 export const SECRET_KEY_FILE = 'secret.key';
 
-/** Why custom domains are unavailable on PostgreSQL without SECRET_KEY; also logged once at start. */
+/** Why custom domains and webhooks are unavailable on PostgreSQL without SECRET_KEY; also logged once at start. */
 export const MISSING_SECRET_KEY =
-  'Custom domains need SECRET_KEY (32 random bytes as hex, e.g. from: openssl rand -hex 32) to encrypt DKIM private keys: ' +
+  'Custom domains need SECRET_KEY (32 random bytes as hex, e.g. from: openssl rand -hex 32) to encrypt DKIM private keys, as webhooks do for their secrets: ' +
   'set the same value on every process that shares DATABASE_URL';
 
 /**

@@ -1,7 +1,8 @@
 import type { Config } from '../config/config.js';
 import type { Database } from '../platform/db/database.js';
 import type { Metrics } from '../platform/metrics.js';
-import { createResolver } from '../platform/dns/resolver.js';
+import { createResolver, type Resolver } from '../platform/dns/resolver.js';
+import type { SecretBox } from '../platform/secret-box.js';
 import { QueueSignal } from '../platform/queue/signal.js';
 import { ReturnPathSigner } from '../platform/mail/verp.js';
 import { loadSharedSecret, TokenSigner } from '../platform/tokens.js';
@@ -18,6 +19,7 @@ import { SendingService } from '../modules/sending/index.js';
 import { SuppressionService } from '../modules/suppressions/index.js';
 import { TemplateRenderer, TemplateService } from '../modules/templates/index.js';
 import { TrackingService } from '../modules/tracking/index.js';
+import { WebhookService } from '../modules/webhooks/index.js';
 import { WorkspaceService } from '../modules/workspaces/index.js';
 import { serverSecrets } from './server-secret.js';
 
@@ -46,6 +48,10 @@ export interface Services {
   returnPaths: ReturnPathSigner;
   /** bounces and complaints received by the inbound listener */
   inbound: InboundService;
+  webhooks: WebhookService;
+  /** the server key that opens sealed secrets (DKIM keys, webhook secrets) */
+  secrets: () => Promise<SecretBox>;
+  resolver: Resolver;
 }
 
 /** Call after migrations: the URL-signing secret lives in the database. `metrics` counts what the services do (a server's, not a CLI command's). */
@@ -64,7 +70,9 @@ export async function createServices(config: Config, database: Database, metrics
   const audiences = new AudienceService(db, tokens, config);
   const tracking = new TrackingService({ db, tokens, pool: content, config });
   const returnPaths = new ReturnPathSigner(await loadSharedSecret(db, 'return-path-secret'));
-  const domains = new DomainService({ db, signal, config, keys, resolver: createResolver(config.dnsServers), secrets: serverSecrets(config) });
+  const resolver = createResolver(config.dnsServers);
+  const secrets = serverSecrets(config);
+  const domains = new DomainService({ db, signal, config, keys, resolver, secrets });
   const sending = new SendingService({
     db,
     signal,
@@ -109,5 +117,8 @@ export async function createServices(config: Config, database: Database, metrics
     tracking,
     returnPaths,
     inbound: new InboundService({ db, domains, returnPaths, bounceDomain: config.inbound.bounceDomain }),
+    webhooks: new WebhookService({ db, signal, resolver, secrets, settings: config.webhooks }),
+    secrets,
+    resolver,
   };
 }

@@ -2,6 +2,7 @@ import { PLANS } from '../config/plans.js';
 import { REGIONS } from '../config/regions.js';
 import { ADMIN_SCOPES } from '../modules/keys/words.js';
 import { SUPPRESSION_REASONS, SUPPRESSION_SCOPES } from '../platform/db/schema.js';
+import { SIGNATURE_SCHEMES, WEBHOOK_EVENTS } from '../modules/webhooks/words.js';
 
 /**
  * Every command the CLI knows, declared once: parsing, validation, `--help` and `--print` all read this
@@ -60,6 +61,8 @@ const DOMAIN = [
   'dns_records',
 ];
 const SUPPRESSION = ['email', 'scope', 'reason', 'source_email_id', 'created_at'];
+const WEBHOOK = ['id', 'url', 'events', 'signature_scheme', 'status', 'failing_since', 'description', 'secret', 'created_at', 'updated_at'];
+const webhookOption: OptionSpec = { name: 'webhook', value: 'ID', required: true, description: "the endpoint's id, from `webhook list`" };
 const IMPORT = ['id', 'status', 'audience_id', 'bytes', 'rows_read', 'created', 'updated', 'skipped', 'failed', 'errors', 'errors_total', 'error'];
 const USAGE = ['plan', 'period', 'resets_at', 'monthly_quota', 'used', 'remaining', 'emails_accepted', 'requests_per_second'];
 
@@ -240,6 +243,44 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'reactivate an address: it leaves the list (every scope and reason), the next email to it goes out',
     options: [workspaceOption(), { name: 'email', value: 'ADDRESS', required: true, description: 'the address' }, ...RESULT_OPTIONS],
     output: ['email', 'removed'],
+  },
+  {
+    name: 'webhook add',
+    kind: 'admin',
+    summary: 'add a webhook endpoint; prints its signing secret (shown only once)',
+    details: 'The URL must resolve to public addresses unless WEBHOOK_ALLOW_PRIVATE_TARGETS=true (README, "Webhooks").',
+    options: [
+      workspaceOption(),
+      { name: 'url', value: 'URL', required: true, description: 'http:// or https:// URL that receives the events' },
+      { name: 'events', value: 'LIST', list: true, choices: ['*', ...WEBHOOK_EVENTS], description: 'comma-separated event names, or * for all (default *)' },
+      { name: 'scheme', value: 'SCHEME', choices: SIGNATURE_SCHEMES, description: 'X-Keplars-Signature scheme: s1 (default), s2 or s3' },
+      { name: 'secret', value: 'SECRET', description: 'your own signing secret (default: a generated whsec_ secret)' },
+      { name: 'description', value: 'TEXT', description: 'a note for people' },
+      ...RESULT_OPTIONS,
+    ],
+    output: nested('webhook', WEBHOOK),
+    example: 'keplars-server webhook add --workspace <id> --url https://hooks.example.com/keplars --events email.delivered,email.bounced',
+  },
+  {
+    name: 'webhook list',
+    kind: 'admin',
+    summary: "list a workspace's webhook endpoints and their status (failing ones too)",
+    options: [workspaceOption(), ...RESULT_OPTIONS],
+    output: ['webhooks'],
+  },
+  {
+    name: 'webhook remove',
+    kind: 'admin',
+    summary: 'delete a webhook endpoint with its deliveries',
+    options: [workspaceOption(), webhookOption, ...RESULT_OPTIONS],
+    output: ['removed'],
+  },
+  {
+    name: 'webhook test',
+    kind: 'admin',
+    summary: "send a sample event to an endpoint now; prints the receiver's status code and latency",
+    options: [workspaceOption(), webhookOption, ...RESULT_OPTIONS],
+    output: ['result', 'result.delivery_id', 'result.event', 'result.success', 'result.status_code', 'result.latency_ms', 'result.body_excerpt', 'result.error'],
   },
   {
     name: 'contacts import',

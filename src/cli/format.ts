@@ -59,6 +59,21 @@ export function formatHuman(command: string, result: unknown): string {
     }
     case 'suppression.remove':
       return `${String(r.email)} is reactivated: the next email to it goes out\n`;
+    case 'webhook.add': {
+      const w = r.webhook as { id: string; url: string; events: string[]; signature_scheme: string; secret: string };
+      return [`Webhook added: ${w.url}`, `  id:      ${w.id}`, `  events:  ${w.events.join(', ')}`, `  scheme:  ${w.signature_scheme}`, `  secret:  ${w.secret}`, '', 'The secret is shown only once: store it now.', ''].join('\n');
+    }
+    case 'webhook.list': {
+      const list = r.webhooks as { id: string; url: string; events: string[]; status: string; signature_scheme: string; failing_since: string | null }[];
+      if (list.length === 0) return 'No webhook endpoints. Add one: keplars-server webhook add --workspace <id> --url <url>\n';
+      return `${list.map((w) => `${w.id}  ${w.status.padEnd(8)}  ${w.signature_scheme}  ${w.url}  [${w.events.join(',')}]${w.failing_since ? `  failing since ${w.failing_since}` : ''}`).join('\n')}\n`;
+    }
+    case 'webhook.remove':
+      return `Webhook ${String(r.removed)} removed\n`;
+    case 'webhook.test': {
+      const t = r.result as { success: boolean; status_code: number | null; latency_ms: number; error: string | null };
+      return t.success ? `Delivered: the receiver answered ${t.status_code} in ${t.latency_ms} ms\n` : `Not delivered (${t.latency_ms} ms): ${t.error ?? `answered ${t.status_code}`}\n`;
+    }
     default:
       return `${JSON.stringify(result, null, 2)}\n`;
   }

@@ -83,6 +83,8 @@ export interface Config {
   http: HttpServerLimits;
   /** the inbound SMTP listener for bounces and complaints (README, "Bounces and complaints") */
   inbound: InboundConfig;
+  /** outbound webhooks (README: "Webhooks") */
+  webhooks: WebhookSettings;
 }
 
 export interface InboundConfig {
@@ -98,6 +100,21 @@ export interface InboundConfig {
   socketTimeoutMs: number;
   /** BOUNCE_DOMAIN: the return-path domain of mail sent as DEFAULT_FROM; null = such mail keeps its from address */
   bounceDomain: string | null;
+}
+
+export interface WebhookSettings {
+  /** WEBHOOK_RETRY_SCALE multiplies the retry schedule and the 24 hours after which an endpoint is `failing` */
+  retryScale: number;
+  /** WEBHOOK_ALLOW_PRIVATE_TARGETS: endpoints may be loopback, private and other non-public addresses */
+  allowPrivateTargets: boolean;
+  /** WEBHOOK_CONCURRENCY: requests in flight per worker process */
+  concurrency: number;
+  /** WEBHOOK_ENDPOINT_CONCURRENCY: of those, at most this many to one endpoint, so a slow one cannot take them all */
+  endpointConcurrency: number;
+  /** WEBHOOK_TIMEOUT_MS: one request, connection to the end of the answer */
+  timeoutMs: number;
+  /** WEBHOOK_POLL_MS: fallback polling of the outbox and the deliveries (the embedded database has no NOTIFY) */
+  pollMs: number;
 }
 
 const portSchema = z.coerce.number().int().min(0).max(65535);
@@ -286,6 +303,14 @@ export function loadConfig(env: Env = process.env): Config {
           .refine((v) => v.length <= 253 && /^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$/.test(v), 'must be a domain name such as bounces.example.com'),
         null as string | null,
       ),
+    },
+    webhooks: {
+      retryScale: read('WEBHOOK_RETRY_SCALE', z.coerce.number().positive().max(1000), 1),
+      allowPrivateTargets: read('WEBHOOK_ALLOW_PRIVATE_TARGETS', booleanSetting, false),
+      concurrency: read('WEBHOOK_CONCURRENCY', positiveInt, 64),
+      endpointConcurrency: read('WEBHOOK_ENDPOINT_CONCURRENCY', positiveInt, 16),
+      timeoutMs: read('WEBHOOK_TIMEOUT_MS', positiveInt, 10_000),
+      pollMs: read('WEBHOOK_POLL_MS', positiveInt, 500),
     },
   };
   if (config.http.headersTimeoutMs > config.http.requestTimeoutMs) {

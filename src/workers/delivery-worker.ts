@@ -168,6 +168,11 @@ export class DeliveryWorker {
     while (this.recording.size > 0) await Promise.all([...this.recording]);
   }
 
+  /** Emails claimed and not yet recorded: side work in this process (webhooks) holds back while there are any. */
+  get busy(): boolean {
+    return this.leases.size > 0;
+  }
+
   get isStopped(): boolean {
     return this.stopped;
   }

@@ -14,6 +14,8 @@ export const ADMIN_SCOPES = [
   'templates:manage',
   // extension: reading and changing the suppression list (README, "Bounces and the suppression list")
   'suppressions:manage',
+  // extension: webhook endpoints (they receive every event of the workspace)
+  'webhooks:manage',
 ] as const;
 export type AdminScope = (typeof ADMIN_SCOPES)[number];
 export type KeyKind = 'regular' | 'admin';

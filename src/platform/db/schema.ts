@@ -356,6 +356,63 @@ export interface SuppressionSoftCountsTable {
   updated_at: ColumnType<Date, Date | undefined, Date>;
 }
 
+// --- Webhooks (migrations/008_webhooks.sql) ---
+
+export type WebhookEndpointStatus = 'active' | 'disabled' | 'failing';
+export type WebhookSignatureScheme = 's1' | 's2' | 's3';
+export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+export interface WebhookEndpointsTable {
+  id: string;
+  workspace_id: string;
+  url: string;
+  events: ColumnType<string[], string[], string[]>;
+  signature_scheme: ColumnType<WebhookSignatureScheme, WebhookSignatureScheme | undefined, WebhookSignatureScheme>;
+  secret_sealed: string;
+  secret_hint: string;
+  description: string | null;
+  status: ColumnType<WebhookEndpointStatus, WebhookEndpointStatus | undefined, WebhookEndpointStatus>;
+  failing_since: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface WebhookOutboxTable {
+  id: Generated<string>;
+  source: 'message' | 'domain' | 'contact';
+  /** int8: a string on both backends */
+  event_id: string;
+  workspace_id: string;
+  created_at: Timestamp;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  endpoint_id: string;
+  workspace_id: string;
+  event: string;
+  payload: string;
+  status: ColumnType<WebhookDeliveryStatus, WebhookDeliveryStatus | undefined, WebhookDeliveryStatus>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: NullableTimestamp;
+  locked_by: string | null;
+  last_status_code: number | null;
+  last_latency_ms: number | null;
+  last_error: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface WebhookAttemptsTable {
+  id: Generated<string>;
+  delivery_id: string;
+  status_code: number | null;
+  latency_ms: number;
+  body_excerpt: string | null;
+  error: string | null;
+  created_at: Timestamp;
+}
+
 export interface DB {
   workspaces: WorkspacesTable;
   api_keys: ApiKeysTable;
@@ -380,6 +437,10 @@ export interface DB {
   contact_import_chunks: ContactImportChunksTable;
   suppressions: SuppressionsTable;
   suppression_soft_counts: SuppressionSoftCountsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_outbox: WebhookOutboxTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
 }
 
 export type WorkspaceRow = Selectable<WorkspacesTable>;
@@ -399,3 +460,5 @@ export type DomainEventRow = Selectable<DomainEventsTable>;
 export type ContactRow = Selectable<ContactsTable>;
 export type AudienceRow = Selectable<AudiencesTable>;
 export type AudienceMemberRow = Selectable<AudienceMembersTable>;
+export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;
+export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
