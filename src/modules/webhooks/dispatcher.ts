@@ -103,14 +103,17 @@ export interface DispatcherOptions {
 }
 
 /** Share of WEBHOOK_CONCURRENCY used while the process delivers email (at least 2 requests). */
-const YIELDING_SHARE = 1 / 8;
+const YIELDING_SHARE = 1 / 32;
+/** While the process delivers email, the outbox is fanned out at most this often, one batch at a time. */
+const YIELDING_FANOUT_MS = 1000;
 
 /**
  * The webhook worker of a process: fans the outbox out and POSTs due deliveries, woken by the outbox triggers'
  * NOTIFY (PostgreSQL), by the API in this process, and by polling. Its requests have their own concurrency
  * (WEBHOOK_CONCURRENCY, at most WEBHOOK_ENDPOINT_CONCURRENCY per endpoint), apart from email delivery and the
  * jobs worker, so slow endpoints delay neither. While the process has emails in flight, webhooks use only an
- * eighth of their slots: email goes first, and webhooks catch up once it is done.
+ * 32nd of their slots and the outbox is fanned out a batch a second: email goes first, and webhooks catch
+ * up once it is done.
  */
 export class WebhookDispatcher {
   readonly workerId = `${os.hostname()}:${process.pid}:webhooks:${randomHex(4)}`;
@@ -122,6 +125,7 @@ export class WebhookDispatcher {
   private readonly busy = new Map<string, number>();
   private fanning: Promise<void> | null = null;
   private fanAgain = false;
+  private lastFanOut = 0;
   private readonly leaseMs: number;
   /** attempts that finish together are recorded in one statement */
   private readonly results: GroupCommitter<store.AttemptRecord, true>;
@@ -180,8 +184,13 @@ export class WebhookDispatcher {
 
   kick(): void {
     if (this.stopped) return;
-    this.fanOutSoon();
+    // while email goes out, the events wait in the outbox (they are safe there) and come out a batch a second
+    if (!(this.yielding() && Date.now() - this.lastFanOut < YIELDING_FANOUT_MS)) this.fanOutSoon();
     this.loop.pump();
+  }
+
+  private yielding(): boolean {
+    return this.o.yieldTo?.() ?? false;
   }
 
   /** One fan-out pass at a time; a kick during a pass asks for another. */
@@ -194,11 +203,12 @@ export class WebhookDispatcher {
       do {
         this.fanAgain = false;
         try {
+          this.lastFanOut = Date.now();
           if (await store.outboxIsEmpty(this.o.db)) continue;
           for (;;) {
             const done = await fanOut(this.o.db);
             if (done.deliveries > 0) this.loop.pump();
-            if (done.rows < FANOUT_BATCH || this.stopped) break;
+            if (done.rows < FANOUT_BATCH || this.stopped || this.yielding()) break;
           }
         } catch (err) {
           this.o.log.warn({ err }, 'webhook fan-out failed; the outbox keeps the events for the next pass');
