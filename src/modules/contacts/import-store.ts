@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db, Tx } from '../../platform/db/database.js';
-import type { ContactImportRow, ImportRowError } from '../../platform/db/schema.js';
+import type { ContactImportRow, ContactRow, ImportRowError } from '../../platform/db/schema.js';
 import { uuidv7 } from '../../platform/ids.js';
 import type { ImportedRow } from './import-csv.js';
 import { emailKey, listedBlockReason } from './store.js';
@@ -87,17 +87,8 @@ export async function finishImport(trx: Tx, id: string, status: 'completed' | 'f
   await trx.deleteFrom('contact_import_chunks').where('import_id', '=', id).execute();
 }
 
-interface ExistingContact {
-  id: string;
-  email_key: string;
-  first_name: string | null;
-  last_name: string | null;
-  company_name: string | null;
-  job_title: string | null;
-  phone: string | null;
-  tags: string[];
-  custom_fields: Record<string, unknown>;
-}
+/** What a batch reads of the contacts it may change. */
+type ExistingContact = Pick<ContactRow, 'id' | 'email_key' | 'first_name' | 'last_name' | 'company_name' | 'job_title' | 'phone' | 'tags' | 'custom_fields'>;
 
 const PROFILE = ['first_name', 'last_name', 'company_name', 'job_title', 'phone'] as const;
 

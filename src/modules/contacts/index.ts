@@ -4,3 +4,4 @@ export { ContactService, CONTACT_SORT_KEYS, type ConfirmOutcome, type ContactSel
 export { registerContactRoutes } from './routes.js';
 export { ContactImportService, IMPORT_QUEUE, MAX_REPORTED_ERRORS, type ImportLimits, type ImportProgress } from './imports.js';
 export { importView, registerContactImportRoutes } from './import-routes.js';
+export { splitName } from './names.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { splitName } from './names.js';
 import { ApiError } from '../../platform/http/errors.js';
 import { envelope, errorResponses, limitQuery, operation, optionalObjectBody } from '../../platform/http/schemas.js';
 import { isValidEmail } from '../sending/index.js';
@@ -224,9 +225,9 @@ export function profileOf(b: ProfileBody) {
   let last = pick(b.last_name, b.lastName);
   const name = b.name === undefined ? undefined : cleanText(b.name);
   if (name !== undefined && (first === undefined || last === undefined)) {
-    const [head, ...rest] = name === null ? [] : name.split(/\s+/);
-    first ??= head ?? null;
-    last ??= rest.length > 0 ? rest.join(' ') : null;
+    const split = name === null ? { first: null, last: null } : splitName(name);
+    first ??= split.first;
+    last ??= split.last;
   }
   const company = pick(b.company_name, b.companyName, b.company);
   const jobTitle = pick(b.job_title, b.jobTitle);

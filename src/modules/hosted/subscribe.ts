@@ -1,7 +1,7 @@
 import type { Tier } from '../../platform/lifecycle.js';
 import { escapeHtml } from '../../platform/html-escape.js';
 import type { TokenSigner } from '../../platform/tokens.js';
-import type { AudienceService, ContactService } from '../contacts/index.js';
+import { splitName, type AudienceService, type ContactService } from '../contacts/index.js';
 import { isValidEmail, type SendingService } from '../sending/index.js';
 
 /** The purpose a confirmation link is signed for (platform/tokens.ts): never valid as a form or unsubscribe token. */
@@ -78,7 +78,7 @@ export class SubscribePageService {
     if (name.length > MAX_NAME_LENGTH || CONTROL.test(name)) return { kind: 'invalid', audienceName, message: `Enter a name of at most ${MAX_NAME_LENGTH} characters, or leave it empty.`, form };
     if (audience.double_opt_in && !this.deps.canSend) return { kind: 'no-sender', audienceName };
     const outcome = await this.deps.contacts.subscribeThroughForm(audience.workspace_id, audience.id, email, {
-      profile: splitName(name),
+      profile: nameFields(name),
       doubleOptIn: audience.double_opt_in,
       resendAfterMs: CONFIRM_RESEND_MINUTES * 60_000,
     });
@@ -117,11 +117,10 @@ export class SubscribePageService {
   }
 }
 
-/** "Ada King Lovelace" → first name "Ada", last name "King Lovelace"; empty → neither. */
-function splitName(name: string): { first_name?: string; last_name?: string } {
-  if (name === '') return {};
-  const space = name.indexOf(' ');
-  return space < 0 ? { first_name: name } : { first_name: name.slice(0, space), last_name: name.slice(space + 1) };
+/** The form's name as profile fields: only those it gives (an empty name gives none). */
+function nameFields(name: string): { first_name?: string; last_name?: string } {
+  const { first, last } = splitName(name);
+  return { ...(first ? { first_name: first } : {}), ...(last ? { last_name: last } : {}) };
 }
 
 function confirmationEmail(audienceName: string, link: string): { subject: string; text: string; html: string } {
