@@ -14,6 +14,8 @@ export interface WorkspacesTable {
   /** whether a send that does not say is tracked (migration 009) */
   track_opens_default: ColumnType<boolean, boolean | undefined, boolean>;
   track_clicks_default: ColumnType<boolean, boolean | undefined, boolean>;
+  /** the IANA zone of date_time automation triggers for contacts without one of their own (migration 012) */
+  timezone: ColumnType<string, string | undefined, string>;
 }
 
 export interface ApiKeysTable {
@@ -413,6 +415,80 @@ export interface WebhookAttemptsTable {
   created_at: Timestamp;
 }
 
+// --- automations (migrations/012_automations.sql) ---
+
+export type AutomationStatus = 'draft' | 'active' | 'paused' | 'archived';
+export type AutomationTriggerType = 'contact_event' | 'contact_added_to_audience' | 'date_time' | 'manual';
+export type EnrollmentStatus = 'active' | 'completed' | 'exited';
+
+export interface AutomationsTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  description: string | null;
+  status: ColumnType<AutomationStatus, AutomationStatus | undefined, AutomationStatus>;
+  trigger_type: AutomationTriggerType;
+  trigger_config: Json<Record<string, unknown>>;
+  version: ColumnType<number, number | undefined, number>;
+  enrolled_count: ColumnType<number, number | undefined, number>;
+  completed_count: ColumnType<number, number | undefined, number>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface AutomationVersionsTable {
+  automation_id: string;
+  version: number;
+  graph: Json<Record<string, unknown>>;
+  created_at: Timestamp;
+}
+
+export interface AutomationEnrollmentsTable {
+  id: string;
+  automation_id: string;
+  workspace_id: string;
+  contact_id: string;
+  version: number;
+  status: ColumnType<EnrollmentStatus, EnrollmentStatus | undefined, EnrollmentStatus>;
+  exit_reason: string | null;
+  current_step: string | null;
+  next_run_at: NullableTimestamp;
+  seq: ColumnType<number, number | undefined, number>;
+  trigger_data: Json<Record<string, unknown>>;
+  enrolled_at: Timestamp;
+  ended_at: NullableTimestamp;
+  updated_at: Timestamp;
+}
+
+export interface AutomationStepRunsTable {
+  enrollment_id: string;
+  seq: number;
+  step_id: string;
+  step_type: string;
+  due_at: Timestamp;
+  ran_at: Timestamp;
+  outcome: string;
+  message_id: string | null;
+  detail: Json<Record<string, unknown>>;
+}
+
+export interface AutomationEventsTable {
+  id: string;
+  workspace_id: string;
+  contact_id: string;
+  event_name: string;
+  properties: Json<Record<string, unknown>>;
+  enrolled: ColumnType<number, number | undefined, number>;
+  created_at: Timestamp;
+}
+
+export interface AutomationOccurrencesTable {
+  automation_id: string;
+  contact_id: string;
+  occurrence: string;
+  created_at: Timestamp;
+}
+
 export interface DB {
   workspaces: WorkspacesTable;
   api_keys: ApiKeysTable;
@@ -441,6 +517,12 @@ export interface DB {
   webhook_outbox: WebhookOutboxTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
+  automations: AutomationsTable;
+  automation_versions: AutomationVersionsTable;
+  automation_enrollments: AutomationEnrollmentsTable;
+  automation_step_runs: AutomationStepRunsTable;
+  automation_events: AutomationEventsTable;
+  automation_occurrences: AutomationOccurrencesTable;
 }
 
 export type WorkspaceRow = Selectable<WorkspacesTable>;
@@ -462,3 +544,6 @@ export type AudienceRow = Selectable<AudiencesTable>;
 export type AudienceMemberRow = Selectable<AudienceMembersTable>;
 export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;
 export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
+export type AutomationRow = Selectable<AutomationsTable>;
+export type AutomationEnrollmentRow = Selectable<AutomationEnrollmentsTable>;
+export type AutomationStepRunRow = Selectable<AutomationStepRunsTable>;
