@@ -3,7 +3,7 @@
 //
 // Every server, sink and baseline runs as a child process on 127.0.0.1 and is killed on exit; the
 // PostgreSQL databases it creates (keplars_bench_<random>_<phase>) are dropped at the end.
-// BENCH_PHASES=throughput,delivery,dkim,latency,memory,import,webhooks runs only some phases (for working on the bench).
+// BENCH_PHASES=throughput,delivery,dkim,latency,memory,import,webhooks,automations runs only some phases (for working on the bench).
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,8 +21,9 @@ import * as latency from './phases/latency.js';
 import * as memory from './phases/memory.js';
 import * as throughput from './phases/throughput.js';
 import * as webhooks from './phases/webhooks.js';
+import * as automations from './phases/automations.js';
 
-const PHASES = { throughput, delivery, dkim, latency, memory, import: contactImport, webhooks };
+const PHASES = { throughput, delivery, dkim, latency, memory, import: contactImport, webhooks, automations };
 /** The whole run normally takes 4–6 minutes; past this something is stuck. */
 const HARD_LIMIT_MS = 15 * 60_000;
 const RESULTS = path.join(ROOT, 'bench', 'results', 'latest.json');

@@ -100,6 +100,18 @@ export function tableRows(phases) {
     rows.push([f9, `${fmt(r.accept.with.perSecond)}/s`, `no webhooks: ${fmt(r.accept.without.perSecond)}/s`, `${fmt(r.accept.ratio, 2)} (goal ≥ ${r.goals.withWebhooksRatio}) ${mark(r.accept.ratio >= r.goals.withWebhooksRatio)}${flag('webhooks')}`]);
     rows.push([f10, `${fmt(r.delivery.with.perSecond)}/s`, `no webhooks: ${fmt(r.delivery.without.perSecond)}/s`, `${fmt(r.delivery.ratio, 2)} (goal ≥ ${r.goals.withWebhooksRatio}) ${mark(r.delivery.ratio >= r.goals.withWebhooksRatio)}${flag('webhooks')}`]);
   } else if (w) rows.push(failedRow(f8, w));
+
+  const a = phases.automations;
+  const f11 = (what) => `Automation send → 5 s delay → send, 10,000 contacts enrolled through the API (1 \`api\`, 1 \`worker\`): ${what}`;
+  if (a?.ok) {
+    const r = a.result;
+    const e = r.emails;
+    rows.push([f11('completed, each email once'), `${fmt(r.completed)} of ${fmt(r.contacts)} in ${fmt(r.completeSeconds, 1)} s (enrolled in ${fmt(r.enrollSeconds, 1)} s); ${fmt(e.distinctMessages)} emails for ${fmt(e.stepRuns)} send steps, ${fmt(e.sinkDuplicates)} duplicates at the sink`, '—', `${mark(r.eachEmailOnce)}`]);
+    rows.push([f11('step lag, due → accepted, p50 / p99'), `${fmt(r.stepLagMs.p50)} / ${fmt(r.stepLagMs.p99)} ms`, '—', `goal p99 < ${r.goals.stepLagP99Ms} ms ${mark(r.stepLagMs.p99 < r.goals.stepLagP99Ms)}`]);
+    const u = r.instant.unloaded.latencyMs;
+    const l = r.instant.loaded.latencyMs;
+    rows.push([f11('instant email p50 / p99 meanwhile'), `${fmt(l.p50)} / ${fmt(l.p99)} ms`, `unloaded: ${fmt(u.p50)} / ${fmt(u.p99)} ms`, `${fmt(r.instant.p99Ratio, 2)}× (goal ≤ ${r.goals.instantLoadedRatio}×) ${mark(r.instant.p99Ratio !== null && r.instant.p99Ratio <= r.goals.instantLoadedRatio)}`]);
+  } else if (a) rows.push(failedRow(f11('completion, step lag, instant latency'), a));
   return rows;
 }
 
