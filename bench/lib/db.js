@@ -85,7 +85,7 @@ export async function messageStatuses(databaseUrl) {
   }
 }
 
-/** Read-only look at a bench database (for sanity figures in the report). */
+/** A look at a bench database (sanity figures in the report), or set-up written straight into it. */
 export async function query(databaseUrl, text) {
   const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5_000 });
   await client.connect();

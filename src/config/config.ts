@@ -115,6 +115,8 @@ export interface WebhookSettings {
   timeoutMs: number;
   /** WEBHOOK_POLL_MS: fallback polling of the outbox and the deliveries (the embedded database has no NOTIFY) */
   pollMs: number;
+  /** WEBHOOK_MAX_DEFER_MS: how long webhooks wait while their worker delivers email (modules/webhooks/email-first.ts) */
+  maxDeferMs: number;
 }
 
 const portSchema = z.coerce.number().int().min(0).max(65535);
@@ -311,6 +313,7 @@ export function loadConfig(env: Env = process.env): Config {
       endpointConcurrency: read('WEBHOOK_ENDPOINT_CONCURRENCY', positiveInt, 16),
       timeoutMs: read('WEBHOOK_TIMEOUT_MS', positiveInt, 10_000),
       pollMs: read('WEBHOOK_POLL_MS', positiveInt, 500),
+      maxDeferMs: read('WEBHOOK_MAX_DEFER_MS', z.coerce.number().int().min(0).max(3_600_000), 10_000),
     },
   };
   if (config.http.headersTimeoutMs > config.http.requestTimeoutMs) {

@@ -11,6 +11,7 @@ import { GroupCommitter } from '../../platform/queue/group-commit.js';
 import { ANY_TOPIC, type QueueSignal } from '../../platform/queue/signal.js';
 import type { SecretBox } from '../../platform/secret-box.js';
 import { settleWithin } from '../../platform/settle-within.js';
+import { EmailFirstGate, IDLE_AFTER_MS, type WebhookPace } from './email-first.js';
 import { subscribes, webhookEventsOf } from './event-map.js';
 import { contactPayload, domainPayload, emailPayload, type WebhookPayload } from './payload.js';
 import { EXCERPT_BYTES, sealContext, WEBHOOKS_TOPIC } from './service.js';
@@ -98,22 +99,22 @@ export interface DispatcherOptions {
   resolver: Resolver;
   secrets: () => Promise<SecretBox>;
   settings: Config['webhooks'];
-  /** true while this process delivers email, which goes first: webhooks then use only a few slots */
+  /** true while this process delivers email, which goes first (email-first.ts) */
   yieldTo?: () => boolean;
 }
 
-/** Share of WEBHOOK_CONCURRENCY used while the process delivers email (at least 2 requests). */
+/** Share of WEBHOOK_CONCURRENCY used while email has gone out for longer than WEBHOOK_MAX_DEFER_MS (at least 2 requests). */
 const YIELDING_SHARE = 1 / 32;
-/** While the process delivers email, the outbox is fanned out at most this often, one batch at a time. */
+/** Meanwhile the outbox is fanned out at most this often, one batch at a time. */
 const YIELDING_FANOUT_MS = 1000;
 
 /**
  * The webhook worker of a process: fans the outbox out and POSTs due deliveries, woken by the outbox triggers'
  * NOTIFY (PostgreSQL), by the API in this process, and by polling. Its requests have their own concurrency
  * (WEBHOOK_CONCURRENCY, at most WEBHOOK_ENDPOINT_CONCURRENCY per endpoint), apart from email delivery and the
- * jobs worker, so slow endpoints delay neither. While the process has emails in flight, webhooks use only an
- * 32nd of their slots and the outbox is fanned out a batch a second: email goes first, and webhooks catch
- * up once it is done.
+ * jobs worker, so slow endpoints delay neither. Email goes first (email-first.ts): while the process delivers
+ * email, webhooks wait up to WEBHOOK_MAX_DEFER_MS, then use a 32nd of their slots and fan the outbox out a batch
+ * a second until email is done.
  */
 export class WebhookDispatcher {
   readonly workerId = `${os.hostname()}:${process.pid}:webhooks:${randomHex(4)}`;
@@ -126,6 +127,9 @@ export class WebhookDispatcher {
   private fanning: Promise<void> | null = null;
   private fanAgain = false;
   private lastFanOut = 0;
+  private pace: WebhookPace = 'full';
+  private readonly gate: EmailFirstGate | null;
+  private sampler: NodeJS.Timeout | null = null;
   private readonly leaseMs: number;
   /** attempts that finish together are recorded in one statement */
   private readonly results: GroupCommitter<store.AttemptRecord, true>;
@@ -134,6 +138,7 @@ export class WebhookDispatcher {
     // a request cannot outlast its timeout, so a lease well past it never lapses under a live worker, and a dead
     // worker's deliveries come back soon after
     this.leaseMs = o.settings.timeoutMs * 2 + 5000;
+    this.gate = o.yieldTo ? new EmailFirstGate(o.yieldTo, o.settings.maxDeferMs) : null;
     this.results = new GroupCommitter(
       async (items) => {
         const failing = await store.recordAttempts(o.db, items, FAILING_AFTER_MS * o.settings.retryScale);
@@ -151,7 +156,9 @@ export class WebhookDispatcher {
       minClaim: Math.min(8, o.settings.concurrency),
       claim: async (slots) => {
         const inFlight = [...this.busy.values()].reduce((a, b) => a + b, 0);
-        const yielding = o.yieldTo?.() ?? false;
+        const pace = this.samplePace();
+        if (pace === 'defer') return [];
+        const yielding = pace === 'share';
         const cap = yielding ? Math.max(2, Math.floor(o.settings.concurrency * YIELDING_SHARE)) : o.settings.concurrency;
         // fewer slots, so fewer per endpoint too: one slow endpoint must not take them all
         const perEndpoint = yielding ? Math.max(1, Math.min(o.settings.endpointConcurrency, Math.floor(cap / 4))) : o.settings.endpointConcurrency;
@@ -171,7 +178,20 @@ export class WebhookDispatcher {
       if (topic === WEBHOOKS_TOPIC || topic === ANY_TOPIC) this.kick();
     });
     this.poller = setInterval(() => this.kick(), this.o.settings.pollMs);
+    if (this.gate) {
+      // sees the end of a burst of email soon, and lets the waiting webhooks go at once
+      this.sampler = setInterval(() => {
+        const before = this.pace;
+        if (this.samplePace() === 'full' && before !== 'full') this.kick();
+      }, IDLE_AFTER_MS / 2);
+      this.sampler.unref();
+    }
     this.kick();
+  }
+
+  private samplePace(): WebhookPace {
+    this.pace = this.gate?.sample() ?? 'full';
+    return this.pace;
   }
 
   /** Stops claiming and waits for requests in flight, no later than `deadline`; unfinished ones come back when their leases lapse. */
@@ -179,18 +199,20 @@ export class WebhookDispatcher {
     this.stopped = true;
     this.stopWake?.();
     if (this.poller) clearInterval(this.poller);
+    if (this.sampler) clearInterval(this.sampler);
     await settleWithin(Promise.all([this.fanning, this.loop.drain()]), (opts.deadline ?? Infinity) - Date.now());
   }
 
   kick(): void {
     if (this.stopped) return;
-    // while email goes out, the events wait in the outbox (they are safe there) and come out a batch a second
-    if (!(this.yielding() && Date.now() - this.lastFanOut < YIELDING_FANOUT_MS)) this.fanOutSoon();
+    // while email goes out, the events wait in the outbox (they are safe there), then come out a batch a second
+    const pace = this.samplePace();
+    if (pace === 'full' || (pace === 'share' && Date.now() - this.lastFanOut >= YIELDING_FANOUT_MS)) this.fanOutSoon();
     this.loop.pump();
   }
 
   private yielding(): boolean {
-    return this.o.yieldTo?.() ?? false;
+    return this.samplePace() !== 'full';
   }
 
   /** One fan-out pass at a time; a kick during a pass asks for another. */
