@@ -26,8 +26,10 @@ const HOUR = 60 * MINUTE;
 export const RETRY_SCHEDULE_MS = [5 * SECOND, 30 * SECOND, 2 * MINUTE, 10 * MINUTE, 30 * MINUTE, HOUR, 2 * HOUR, 4 * HOUR, 8 * HOUR, 24 * HOUR] as const;
 /** How long an endpoint fails everything before it is marked `failing` (also scaled). */
 export const FAILING_AFTER_MS = 24 * HOUR;
-/** Outbox rows fanned out per transaction. */
-const FANOUT_BATCH = 500;
+/** Events fanned out per transaction (an outbox row holds up to 500: the pass takes whole rows, at least one). */
+const FANOUT_EVENTS = 500;
+/** Outbox rows locked per pass; those past FANOUT_EVENTS are left for the next one. */
+const FANOUT_ROWS = 100;
 
 /** When the delivery that just failed its `attempts`-th attempt goes next, or null when it has had them all. */
 export function nextRetryAt(attempts: number, scale: number, now = Date.now()): Date | null {
@@ -35,16 +37,26 @@ export function nextRetryAt(attempts: number, scale: number, now = Date.now()): 
   return wait === undefined ? null : new Date(now + wait * scale);
 }
 
+/** The first outbox rows that together hold about `events` events (at least one row). */
+function takeRows(rows: store.OutboxRow[], events: number): store.OutboxRow[] {
+  let n = 0;
+  let taken = 0;
+  while (taken < rows.length && (taken === 0 || n + rows[taken]!.event_ids.length <= events)) n += rows[taken++]!.event_ids.length;
+  return rows.slice(0, taken);
+}
+
 /**
  * Moves outbox rows to deliveries in one transaction: reads the events they point to, maps each to its webhook
  * events (event-map.ts), adds one delivery per subscribed endpoint and deletes the rows. Several processes may
- * run it at once (SKIP LOCKED). Returns the number of outbox rows handled.
+ * run it at once (SKIP LOCKED). Returns the outbox rows and events handled, and whether more may be waiting.
  */
-export async function fanOut(db: Db, limit = FANOUT_BATCH): Promise<{ rows: number; deliveries: number }> {
+export async function fanOut(db: Db, events = FANOUT_EVENTS): Promise<{ rows: number; events: number; deliveries: number; more: boolean }> {
   return inTransaction(db, async (trx) => {
-    const rows = await store.lockOutbox(trx, limit);
-    if (rows.length === 0) return { rows: 0, deliveries: 0 };
-    const ids = (source: store.OutboxRow['source']) => rows.filter((r) => r.source === source).map((r) => r.event_id);
+    const locked = await store.lockOutbox(trx, FANOUT_ROWS);
+    if (locked.length === 0) return { rows: 0, events: 0, deliveries: 0, more: false };
+    const rows = takeRows(locked, events);
+    const more = locked.length === FANOUT_ROWS || rows.length < locked.length;
+    const ids = (source: store.OutboxRow['source']) => rows.filter((r) => r.source === source).flatMap((r) => r.event_ids);
     const [endpoints, emails, domains, contacts] = await Promise.all([
       store.endpointsOf(trx, [...new Set(rows.map((r) => r.workspace_id))]),
       store.emailEvents(trx, ids('message')),
@@ -69,17 +81,21 @@ export async function fanOut(db: Db, limit = FANOUT_BATCH): Promise<{ rows: numb
     }
     const deliveries: store.NewDelivery[] = [];
     // outbox order, so deliveries of one email are created in the order its events happened
+    let eventCount = 0;
     for (const row of rows) {
-      const key = `${row.source}:${row.event_id}`;
-      const kind = kinds.get(key);
-      const build = facts.get(key);
-      // an event whose email, domain or contact is gone with its workspace: nothing to tell anyone
-      if (!kind || !build) continue;
-      for (const event of webhookEventsOf(row.source, kind.type, kind.detail)) {
-        for (const endpoint of byWorkspace.get(row.workspace_id) ?? []) {
-          if (!subscribes(endpoint.events, event)) continue;
-          const id = uuidv7();
-          deliveries.push({ id, endpointId: endpoint.id, workspaceId: row.workspace_id, event, payload: JSON.stringify(build(id, event)) });
+      for (const eventId of row.event_ids) {
+        eventCount++;
+        const key = `${row.source}:${eventId}`;
+        const kind = kinds.get(key);
+        const build = facts.get(key);
+        // an event whose email, domain or contact is gone with its workspace: nothing to tell anyone
+        if (!kind || !build) continue;
+        for (const event of webhookEventsOf(row.source, kind.type, kind.detail)) {
+          for (const endpoint of byWorkspace.get(row.workspace_id) ?? []) {
+            if (!subscribes(endpoint.events, event)) continue;
+            const id = uuidv7();
+            deliveries.push({ id, endpointId: endpoint.id, workspaceId: row.workspace_id, event, payload: JSON.stringify(build(id, event)) });
+          }
         }
       }
     }
@@ -88,7 +104,7 @@ export async function fanOut(db: Db, limit = FANOUT_BATCH): Promise<{ rows: numb
       trx,
       rows.map((r) => r.id),
     );
-    return { rows: rows.length, deliveries: deliveries.length };
+    return { rows: rows.length, events: eventCount, deliveries: deliveries.length, more };
   });
 }
 
@@ -230,7 +246,7 @@ export class WebhookDispatcher {
           for (;;) {
             const done = await fanOut(this.o.db);
             if (done.deliveries > 0) this.loop.pump();
-            if (done.rows < FANOUT_BATCH || this.stopped || this.yielding()) break;
+            if (!done.more || this.stopped || this.yielding()) break;
           }
         } catch (err) {
           this.o.log.warn({ err }, 'webhook fan-out failed; the outbox keeps the events for the next pass');

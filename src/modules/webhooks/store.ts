@@ -7,14 +7,15 @@ import type { WebhookDeliveryStatus, WebhookSignatureScheme } from '../../platfo
 export interface OutboxRow {
   id: string;
   source: 'message' | 'domain' | 'contact';
-  event_id: string;
+  /** the events one statement wrote for one workspace, in order; at most 500 (migration 014) */
+  event_ids: string[];
   workspace_id: string;
 }
 
 /** The oldest outbox rows nobody else is fanning out; locked until the transaction ends. */
 export async function lockOutbox(trx: Tx, limit: number): Promise<OutboxRow[]> {
   const res = await sql<OutboxRow>`
-    SELECT id, source, event_id, workspace_id FROM webhook_outbox
+    SELECT id, source, event_ids::text[] AS event_ids, workspace_id FROM webhook_outbox
      ORDER BY id LIMIT ${limit}
        FOR UPDATE SKIP LOCKED`.execute(trx);
   return res.rows;

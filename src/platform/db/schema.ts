@@ -382,8 +382,8 @@ export interface WebhookEndpointsTable {
 export interface WebhookOutboxTable {
   id: Generated<string>;
   source: 'message' | 'domain' | 'contact';
-  /** int8: a string on both backends */
-  event_id: string;
+  /** int8[]: the events of one statement and workspace (migration 014) */
+  event_ids: ColumnType<string[], string[], string[]>;
   workspace_id: string;
   created_at: Timestamp;
 }
