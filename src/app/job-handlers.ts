@@ -2,6 +2,7 @@ import type { Services } from './services.js';
 import type { JobHandler } from '../workers/job-worker.js';
 import { VERIFY_QUEUE } from '../modules/domains/index.js';
 import { IMPORT_QUEUE } from '../modules/contacts/index.js';
+import { AUDIENCE_TRIGGER_QUEUE, DATE_AT_QUEUE, DATE_SCAN_QUEUE, runAudienceTrigger, runDateScan, runFixedAt } from '../modules/automations/index.js';
 
 const HOUR = 3600_000;
 
@@ -31,6 +32,20 @@ export function createJobHandlers(s: Services): Record<string, JobHandler> {
     // one job per CSV import; a retried or resumed job goes on from the import's last written batch
     [IMPORT_QUEUE]: async (payload, ctx) => {
       if (typeof payload.importId === 'string') await s.contactImports.runJob(payload.importId, ctx.attempt);
+    },
+    // automation triggers that start enrollments by themselves (README, "Automation triggers"): one job per
+    // statement of new audience members (migration 013), one per fixed-time automation, one recurring scan per
+    // date-field automation
+    [AUDIENCE_TRIGGER_QUEUE]: async (payload) => {
+      await runAudienceTrigger(s.database.db, s.signal, payload);
+    },
+    [DATE_AT_QUEUE]: async (payload) => {
+      const { retryAt } = await runFixedAt(s.database.db, s.signal, payload);
+      return retryAt ? { retryAt } : undefined;
+    },
+    [DATE_SCAN_QUEUE]: async (payload, ctx) => {
+      const { retryAt } = await runDateScan(s.database.db, s.signal, payload, ctx.jobId);
+      return retryAt ? { retryAt } : undefined;
     },
   };
 }
