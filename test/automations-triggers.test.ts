@@ -215,7 +215,8 @@ describe.each(BACKENDS)('automation triggers on %s', (backend) => {
   describe('date_time on a date field', () => {
     it('fires each contact at 09:00 in its own zone, the workspace zone for the others, once per occurrence', async () => {
       const w = await t.workspace();
-      await t.app.services.workspaces.setTimezone(w.id, 'Europe/Berlin');
+      await expect(t.app.services.workspaces.setTimezone(w.id, 'Mars/Olympus')).rejects.toThrow('--zone must be an IANA time zone such as Europe/Berlin or UTC, not "Mars/Olympus"');
+      expect((await t.app.services.workspaces.setTimezone(w.id, 'Europe/Berlin')).timezone).toBe('Europe/Berlin');
       const tokyo = await contact('tokyo@example.com', { workspaceId: w.id, custom: { signup: '2026-03-10', timezone: 'Asia/Tokyo' } });
       const newYork = await contact('ny@example.com', { workspaceId: w.id, custom: { signup: '2026-03-10T12:00:00', timezone: 'America/New_York' } });
       const berlin = await contact('berlin@example.com', { workspaceId: w.id, custom: { signup: '2026-03-10', timezone: 'Mars/Olympus' } });
