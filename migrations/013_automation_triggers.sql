@@ -19,7 +19,7 @@ BEGIN
    WHERE n.type = 'contact.subscribed' AND n.audience_id IS NOT NULL
      AND EXISTS (SELECT 1 FROM automations a
                   WHERE a.workspace_id = n.workspace_id AND a.trigger_type = 'contact_added_to_audience' AND a.status = 'active'
-                    AND a.trigger_config ->> 'audience_id' = n.audience_id::text);
+                    AND lower(a.trigger_config ->> 'audience_id') = n.audience_id::text);
   IF ids IS NULL THEN RETURN NULL; END IF;
   INSERT INTO jobs (id, queue, payload, status, max_attempts, next_attempt_at)
   VALUES (gen_random_uuid(), 'automation.audience-trigger', jsonb_build_object('eventIds', ids), 'pending', 10, now());

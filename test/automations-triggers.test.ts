@@ -209,6 +209,15 @@ describe.each(BACKENDS)('automation triggers on %s', (backend) => {
       await inTransaction(db, (trx) => scheduleDateTrigger(trx, t.app.services.signal, row));
       await inTransaction(db, (trx) => scheduleDateTrigger(trx, t.app.services.signal, row));
       expect(await pending()).toHaveLength(1);
+      // saving a new `at` moves the waiting job; switching to a date field swaps it for the scan
+      const later = new Date(Date.now() + 2 * 86_400_000);
+      await inTransaction(db, (trx) => scheduleDateTrigger(trx, t.app.services.signal, { ...row, trigger_config: { at: later.toISOString() } }));
+      const moved = await db.selectFrom('jobs').select('next_attempt_at').where('dedupe_key', '=', atDedupeKey(id)).where('status', '=', 'pending').executeTakeFirstOrThrow();
+      expect(moved.next_attempt_at?.getTime()).toBe(later.getTime());
+      const future = new Date(Date.now() + 86_400_000);
+      await inTransaction(db, (trx) => scheduleDateTrigger(trx, t.app.services.signal, { ...row, trigger_config: { date_field: 'birthday' } }, future));
+      expect(await pending()).toHaveLength(0);
+      expect(await db.selectFrom('jobs').select('id').where('dedupe_key', '=', scanDedupeKey(id)).where('status', '=', 'pending').execute()).toHaveLength(1);
     });
   });
 

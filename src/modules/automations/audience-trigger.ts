@@ -44,7 +44,7 @@ async function enrollBatch(trx: Tx, signal: QueueSignal, eventIds: number[]): Pr
     SELECT e.id::text AS event_id, e.workspace_id, e.contact_id, e.audience_id, a.id AS automation_id
       FROM contact_events e
       JOIN automations a ON a.workspace_id = e.workspace_id AND a.status = 'active' AND a.trigger_type = 'contact_added_to_audience'
-                        AND a.trigger_config ->> 'audience_id' = e.audience_id::text
+                        AND lower(a.trigger_config ->> 'audience_id') = e.audience_id::text
       JOIN audience_members m ON m.audience_id = e.audience_id AND m.contact_id = e.contact_id AND m.status = 'subscribed'
      WHERE e.id = ANY(${eventIds}::bigint[]) AND e.type = 'contact.subscribed'
      ORDER BY e.id`.execute(trx);

@@ -142,11 +142,19 @@ export async function runFixedAt(db: Db, signal: QueueSignal, payload: Record<st
       after = rows.rows[rows.rows.length - 1]!.id;
       return enrollOnce(trx, signal, a, rows.rows.map((r) => ({ contactId: r.id, occurrence })));
     });
-    if (n === null) return { enrolled };
+    if (n === null) return { enrolled, ...(await movedAt(db, a.id, config.at, now)) };
     if (n > 0) signal.wakeLocal(JOBS_TOPIC);
     enrolled += n;
   }
   return { enrolled, retryAt: now };
+}
+
+/** An `at` changed while the job ran (saving could not schedule a second job then): the job comes back for it. */
+async function movedAt(db: Db, automationId: string, done: Date, now: Date): Promise<{ retryAt?: Date }> {
+  const a = await loadAutomation(db, automationId);
+  const config = a?.status === 'active' ? dateTriggerOf(a) : null;
+  if (config?.kind !== 'at' || config.at.getTime() === done.getTime()) return {};
+  return { retryAt: config.at > now ? config.at : now };
 }
 
 const DAY_MS = 86_400_000;
