@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUDIENCE_TRIGGER_QUEUE, runAudienceTrigger } from '../src/modules/automations/audience-trigger.js';
-import { atDedupeKey, DATE_AT_QUEUE, runDateScan, runFixedAt, scanDateField, scanDedupeKey, scheduleDateTrigger } from '../src/modules/automations/date-trigger.js';
+import { atDedupeKey, DATE_AT_QUEUE, ensureDateScans, runDateScan, runFixedAt, scanDateField, scanDedupeKey, scheduleDateTrigger } from '../src/modules/automations/date-trigger.js';
 import type { AutomationStatus, AutomationTriggerType } from '../src/platform/db/schema.js';
 import { inTransaction, type Db } from '../src/platform/db/database.js';
 import { uuidv7 } from '../src/platform/ids.js';
@@ -299,6 +299,21 @@ describe.each(BACKENDS)('automation triggers on %s', (backend) => {
       expect(after.payload).toEqual({ automationId: id, scannedUntil: now.toISOString() });
       // the next window starts where this one ended: nothing more
       expect((await runDateScan(db, t.app.services.signal, after.payload, job.id, new Date('2030-05-04T09:30:00Z'))).enrolled).toBe(0);
+    });
+
+    it('the hourly repair gives an active date-field automation that lost its scan job a new one, and leaves the others', async () => {
+      const w = await t.workspace();
+      const lost = await automation({ workspaceId: w.id, type: 'date_time', config: { date_field: 'renewal' } });
+      const paused = await automation({ workspaceId: w.id, type: 'date_time', config: { date_field: 'renewal' }, status: 'paused' });
+      const fixed = await automation({ workspaceId: w.id, type: 'date_time', config: { at: '2030-01-01T00:00:00Z' } });
+      const future = new Date('2030-06-01T00:00:00Z');
+      const scans = (id: string) => db.selectFrom('jobs').select('payload').where('dedupe_key', '=', scanDedupeKey(id)).where('status', '=', 'pending').execute();
+      expect(await ensureDateScans(db, t.app.services.signal, future)).toBeGreaterThanOrEqual(1);
+      expect((await scans(lost)).map((j) => j.payload)).toEqual([{ automationId: lost, scannedUntil: future.toISOString() }]);
+      expect(await scans(paused)).toEqual([]);
+      expect(await db.selectFrom('jobs').select('id').where('dedupe_key', 'in', [scanDedupeKey(fixed), atDedupeKey(fixed)]).execute()).toEqual([]);
+      expect(await ensureDateScans(db, t.app.services.signal, future)).toBe(0);
+      expect(await scans(lost)).toHaveLength(1);
     });
   });
 });

@@ -282,3 +282,27 @@ export async function runDateScan(db: Db, signal: QueueSignal, payload: Record<s
   await db.updateTable('jobs').set({ payload: JSON.stringify(next) }).where('id', '=', jobId).execute();
   return { enrolled: result.enrolled, retryAt: result.after ? now : new Date(to.getTime() + DATE_SCAN_EVERY_MS) };
 }
+
+/** The hourly repair job: the queue, and how many automations one run looks at. */
+export const ENSURE_DATE_SCANS_QUEUE = 'automation.ensure-date-scans';
+const ENSURE_LIMIT = 1000;
+
+/**
+ * Gives every active date_field automation without a waiting scan job a new one (a scan that failed on its last
+ * attempt, or an activation that did not schedule it), its window starting now. Fixed-`at` jobs are not
+ * recreated: once done, they are done. Returns the number of scans started.
+ */
+export async function ensureDateScans(db: Db, signal: QueueSignal, now: Date = new Date()): Promise<number> {
+  const missing = await sql<{ id: string }>`
+    SELECT a.id FROM automations a
+     WHERE a.status = 'active' AND a.trigger_type = 'date_time' AND a.trigger_config ->> 'date_field' IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.dedupe_key = 'automation:' || a.id || ':date-scan' AND j.status IN ('pending', 'running'))
+     ORDER BY a.id LIMIT ${ENSURE_LIMIT}`.execute(db);
+  let started = 0;
+  for (const { id } of missing.rows) {
+    const job = await insertJob(db, { queue: DATE_SCAN_QUEUE, dedupeKey: scanDedupeKey(id), payload: { automationId: id, scannedUntil: now.toISOString() }, runAt: now, maxAttempts: 10 });
+    if (job) started++;
+  }
+  if (started > 0) signal.wakeLocal(JOBS_TOPIC);
+  return started;
+}
