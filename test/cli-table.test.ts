@@ -60,8 +60,8 @@ describe('the CLI command table', () => {
       [[], 'keplars-server: no command given. Try: keplars-server help'],
       [['strat'], `keplars-server: unknown command "strat" (did you mean 'start'?)`],
       [['wrokspace', 'list'], `keplars-server: unknown command "wrokspace" (did you mean 'workspace'?). Try: keplars-server help`],
-      [['workspace'], 'keplars-server workspace: which workspace command? One of: create, list, set-plan, set-tracking, usage. Try: keplars-server help workspace'],
-      [['workspace', 'crate'], `keplars-server workspace: unknown subcommand "crate" (did you mean 'create'?); one of: create, list, set-plan, set-tracking, usage. Try: keplars-server help workspace`],
+      [['workspace'], 'keplars-server workspace: which workspace command? One of: create, list, set-plan, set-tracking, set-timezone, usage. Try: keplars-server help workspace'],
+      [['workspace', 'crate'], `keplars-server workspace: unknown subcommand "crate" (did you mean 'create'?); one of: create, list, set-plan, set-tracking, set-timezone, usage. Try: keplars-server help workspace`],
       [['workspace', 'usage'], 'keplars-server workspace usage: --workspace is required. Try: keplars-server workspace usage --workspace <id>'],
       [['workspace', 'create', '--name'], 'keplars-server workspace create: --name needs a value. Try: keplars-server workspace create --name <name>'],
       [['workspace', 'create', '--name', ' '], 'keplars-server workspace create: --name needs a value.'],
@@ -128,6 +128,7 @@ describe('the declared output fields are the real results', () => {
     await runs('workspace list', {});
     await runs('workspace set-plan', { workspace, plan: 'launch' });
     await runs('workspace set-tracking', { workspace, opens: 'off' });
+    expect((await runs('workspace set-timezone', { workspace, zone: 'Europe/Berlin' })).timezone).toBe('Europe/Berlin');
     await runs('workspace usage', { workspace });
     const admin = await runs('admin-key create', { workspace, scopes: 'emails:read', name: 'x' });
     await runs('api-key create', { workspace });

@@ -66,6 +66,8 @@ export async function runAdminCommand(s: Services, command: string, args: Args):
       const clicks = str(args, 'clicks', false);
       return s.workspaces.setTracking((await workspaceOf(s, args)).id, { ...(opens ? { opens } : {}), ...(clicks ? { clicks } : {}) });
     }
+    case 'workspace.set-timezone':
+      return s.workspaces.setTimezone((await workspaceOf(s, args)).id, str(args, 'zone')!);
     case 'admin-key.create': {
       const workspaceId = (await workspaceOf(s, args)).id;
       const scopesArg = str(args, 'scopes', false);

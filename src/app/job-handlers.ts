@@ -2,6 +2,7 @@ import type { Services } from './services.js';
 import type { JobHandler } from '../workers/job-worker.js';
 import { VERIFY_QUEUE } from '../modules/domains/index.js';
 import { IMPORT_QUEUE } from '../modules/contacts/index.js';
+import { AUDIENCE_TRIGGER_QUEUE, DATE_AT_QUEUE, DATE_SCAN_QUEUE, ENSURE_DATE_SCANS_QUEUE, ensureDateScans, runAudienceTrigger, runDateScan, runFixedAt } from '../modules/automations/index.js';
 
 const HOUR = 3600_000;
 
@@ -9,6 +10,7 @@ const HOUR = 3600_000;
 export const RECURRING_JOBS = [
   { queue: 'maintenance.expire-idempotency-keys', everyMs: HOUR },
   { queue: 'maintenance.expire-abandoned-imports', everyMs: HOUR },
+  { queue: ENSURE_DATE_SCANS_QUEUE, everyMs: HOUR },
 ] as const;
 
 /** Every queue of side work and the function that does it. Later capabilities register theirs here. */
@@ -31,6 +33,24 @@ export function createJobHandlers(s: Services): Record<string, JobHandler> {
     // one job per CSV import; a retried or resumed job goes on from the import's last written batch
     [IMPORT_QUEUE]: async (payload, ctx) => {
       if (typeof payload.importId === 'string') await s.contactImports.runJob(payload.importId, ctx.attempt);
+    },
+    // automation triggers that start enrollments by themselves (README, "Automation triggers"): one job per
+    // statement of new audience members (migration 013), one per fixed-time automation, one recurring scan per
+    // date-field automation
+    [AUDIENCE_TRIGGER_QUEUE]: async (payload) => {
+      await runAudienceTrigger(s.database.db, s.signal, payload);
+    },
+    [DATE_AT_QUEUE]: async (payload) => {
+      const { retryAt } = await runFixedAt(s.database.db, s.signal, payload);
+      return retryAt ? { retryAt } : undefined;
+    },
+    [ENSURE_DATE_SCANS_QUEUE]: async () => {
+      await ensureDateScans(s.database.db, s.signal);
+      return { retryAt: new Date(Date.now() + HOUR) };
+    },
+    [DATE_SCAN_QUEUE]: async (payload, ctx) => {
+      const { retryAt } = await runDateScan(s.database.db, s.signal, payload, ctx.jobId);
+      return retryAt ? { retryAt } : undefined;
     },
   };
 }

@@ -148,6 +148,15 @@ export const COMMANDS: readonly CommandSpec[] = [
     example: 'keplars-server workspace set-tracking --workspace <id> --opens off --clicks off',
   },
   {
+    name: 'workspace set-timezone',
+    kind: 'admin',
+    summary: 'set the time zone in which date_time automation triggers fire for contacts without one of their own',
+    details: "A contact's `timezone` custom field wins when it names an IANA zone. New workspaces start in UTC.",
+    options: [workspaceOption(), { name: 'zone', value: 'ZONE', required: true, description: 'an IANA time zone, e.g. Europe/Berlin or UTC' }, ...RESULT_OPTIONS],
+    output: [...nested('workspace', WORKSPACE), 'timezone'],
+    example: 'keplars-server workspace set-timezone --workspace <id> --zone Europe/Berlin',
+  },
+  {
     name: 'workspace usage',
     kind: 'admin',
     summary: "this month's emails against the plan's quota",

@@ -36,6 +36,10 @@ export function formatHuman(command: string, result: unknown): string {
       const word = (on: boolean) => (on ? 'on' : 'off');
       return `Workspace ${ws.id}: open tracking ${word(t.opens)}, click tracking ${word(t.clicks)} by default\n`;
     }
+    case 'workspace.set-timezone': {
+      const ws = r.workspace as { id: string };
+      return `Workspace ${ws.id}: date_time automation triggers fire in ${String(r.timezone)} for contacts without a time zone of their own\n`;
+    }
     case 'admin-key.create':
     case 'api-key.create':
       return `${String(r.secret_key)}\n\nShown only once: store it now.\n`;

@@ -3,6 +3,7 @@ import type { Db } from '../../platform/db/database.js';
 import type { WorkspaceRow } from '../../platform/db/schema.js';
 import { ApiError } from '../../platform/http/errors.js';
 import { isUuid, uuidv7 } from '../../platform/ids.js';
+import { isValidTimeZone } from '../automations/index.js';
 import type { KeyService, PublicKey } from '../keys/index.js';
 import * as store from './store.js';
 
@@ -79,6 +80,17 @@ export class WorkspaceService {
     if (!row) throw new ApiError('NOT_FOUND', `Workspace ${id} not found`);
     this.keys.forget();
     return { workspace: toPublicWorkspace(row), tracking: { opens: row.track_opens_default, clicks: row.track_clicks_default } };
+  }
+
+  /**
+   * The IANA zone in which date_time automation triggers fire for contacts without a valid `timezone` field of
+   * their own (README, "Automation triggers"). Scans read it on each run, so the change applies from the next one.
+   */
+  async setTimezone(id: string, zone: string): Promise<{ workspace: PublicWorkspace; timezone: string }> {
+    if (!isValidTimeZone(zone)) throw new ApiError('VALIDATION_ERROR', `--zone must be an IANA time zone such as Europe/Berlin or UTC, not ${JSON.stringify(String(zone).slice(0, 100))}`);
+    const row = isUuid(id) ? await store.updateTimezone(this.db, id, zone) : undefined;
+    if (!row) throw new ApiError('NOT_FOUND', `Workspace ${id} not found`);
+    return { workspace: toPublicWorkspace(row), timezone: row.timezone };
   }
 
   async setPlan(id: string, plan: string): Promise<PublicWorkspace> {

@@ -29,3 +29,8 @@ export async function updateTracking(db: Db, id: string, t: { opens?: boolean; c
     .returningAll()
     .executeTakeFirst();
 }
+
+/** Sets the zone of date_time automation triggers; undefined when there is no such workspace. */
+export async function updateTimezone(db: Db, id: string, timezone: string): Promise<WorkspaceRow | undefined> {
+  return db.updateTable('workspaces').set({ timezone }).where('id', '=', id).returningAll().executeTakeFirst();
+}
