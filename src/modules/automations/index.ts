@@ -1,0 +1,8 @@
+// The automations module's public face: what app/, cli/ and other modules may use (eslint.config.js enforces it).
+export { AutomationService, type AutomationDetail, type AutomationServiceDeps } from './service.js';
+export { registerAutomationRoutes } from './routes.js';
+export { registerPublicAutomationRoutes } from './public-routes.js';
+export { automationDetailView, automationItemView } from './views.js';
+export { AUTOMATION_STEP_QUEUE, enrollContacts, stepDedupeKey, type EnrollRequest, type StepJobPayload } from './enrollments.js';
+export * from './graph.js';
+export { graphProblems, parseSteps, type GraphProblem } from './graph-check.js';
