@@ -47,7 +47,9 @@ export function parseSteps(raw: readonly unknown[]): Step[] {
     const parsed = schema.safeParse(item);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      throw new ApiError('VALIDATION_ERROR', `${label(item, index)}: ${issueMessage({ path: issue.path, message: issue.message }, 'the step')}`, { details: { step: index } });
+      // a complaint about the step as a whole (a delay's refine) reads as it is
+      const what = issue.path.length > 0 ? issueMessage(issue) : issue.message;
+      throw new ApiError('VALIDATION_ERROR', `${label(item, index)}: ${what}`, { details: { step: index } });
     }
     return parsed.data;
   });
@@ -142,7 +144,7 @@ export function graphProblems(g: Graph): GraphProblem[] {
     if (s.type !== 'condition' || (s.condition.kind !== 'email_opened' && s.condition.kind !== 'email_clicked')) continue;
     const looked = byId.get(s.condition.step);
     if (!looked) problems.push({ step: s.id, message: `Step '${s.id}': condition looks at '${s.condition.step}', which is not a step` });
-    else if (looked.type !== 'send_email') problems.push({ step: s.id, message: `Step '${s.id}': condition looks at '${looked.id}', which is a ${looked.type} step, not a send_email step` });
+    else if (looked.type !== 'send_email') problems.push({ step: s.id, message: `Step '${s.id}': condition looks at '${looked.id}', which is ${/^[aeiou]/.test(looked.type) ? 'an' : 'a'} ${looked.type} step, not a send_email step` });
     else if (looked.id === s.id || !reachableFrom(looked.id, byId).has(s.id)) {
       problems.push({ step: s.id, message: `Step '${s.id}': condition looks at '${looked.id}', which cannot come before it` });
     }

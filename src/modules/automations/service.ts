@@ -40,6 +40,13 @@ export interface AutomationChangesInput {
   steps?: readonly unknown[];
 }
 
+/** JSON with object keys sorted: a stored graph (jsonb reorders keys) compares equal to the same graph sent again. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
 /** An automation with what its answers show: the graph new enrollments run, and how many run now. */
 export interface AutomationDetail extends AutomationRow {
   graph: Graph;
@@ -176,8 +183,8 @@ export class AutomationService {
     const oldGraph = await store.findGraph(this.db, current.id, current.version);
     const graph: Graph = input.steps !== undefined ? { steps: parseSteps(input.steps) } : oldGraph;
     const trigger = input.trigger ?? ({ type: current.trigger_type, config: current.trigger_config } as Trigger);
-    const graphChanged = JSON.stringify(graph) !== JSON.stringify(oldGraph);
-    const triggerChanged = input.trigger !== undefined && (input.trigger.type !== current.trigger_type || JSON.stringify(input.trigger.config) !== JSON.stringify(current.trigger_config));
+    const graphChanged = canonical(graph) !== canonical(oldGraph);
+    const triggerChanged = input.trigger !== undefined && (input.trigger.type !== current.trigger_type || canonical(input.trigger.config) !== canonical(current.trigger_config));
     if (graphChanged || triggerChanged) await this.checked(workspaceId, trigger, graph);
     const row = await inTransaction(this.db, async (trx) => {
       const locked = await store.lockAutomation(trx, workspaceId, id);

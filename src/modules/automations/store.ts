@@ -27,6 +27,9 @@ export async function insertAutomation(trx: Tx, a: NewAutomation): Promise<Autom
       description: a.description,
       trigger_type: a.triggerType,
       trigger_config: JSON.stringify(a.triggerConfig),
+      // to the millisecond, as a cursor carries it (PostgreSQL's now() has microseconds)
+      created_at: new Date(),
+      updated_at: new Date(),
     })
     .returningAll()
     .executeTakeFirstOrThrow();
@@ -201,9 +204,11 @@ export function listEnrollments(db: Db, automationId: string, q: { limit: number
   if (q.status) query = query.where('e.status', '=', q.status);
   if (q.cursor) {
     const c = q.cursor;
-    query = query.where((eb) => eb.or([eb('e.enrolled_at', '>', c.createdAt), eb.and([eb('e.enrolled_at', '=', c.createdAt), eb('e.id', '>', c.id)])]));
+    // enrolled_at has microseconds (now() of the enrolling transaction); a cursor carries milliseconds
+    const at = sql<Date>`date_trunc('milliseconds', e.enrolled_at)`;
+    query = query.where((eb) => eb.or([eb(at, '>', c.createdAt), eb.and([eb(at, '=', c.createdAt), eb('e.id', '>', c.id)])]));
   }
-  return query.orderBy('e.enrolled_at').orderBy('e.id').limit(q.limit + 1).execute();
+  return query.orderBy(sql`date_trunc('milliseconds', e.enrolled_at)`).orderBy('e.id').limit(q.limit + 1).execute();
 }
 
 /** How many of the latest step runs of each enrollment a listing shows. */
