@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startTestApp, type ApiResponse, type TestApp } from './support/app.js';
 import { BACKENDS } from './support/databases.js';
@@ -114,6 +115,15 @@ describe.each(BACKENDS)('the automations API on %s', (backend) => {
         { step: 'b', message: "Step 'b': cannot be reached from the entry step 'a'" },
         { step: 'c', message: "Step 'c': cannot be reached from the entry step 'a'" },
       ]);
+    });
+
+    it('a workspace has at most 1000 automations, archived ones included', async () => {
+      const w = await t.workspace();
+      const rows = Array.from({ length: 999 }, () => ({ id: randomUUID(), workspace_id: w.id, name: 'filler', trigger_type: 'manual' as const, status: 'archived' as const }));
+      await t.app.services.database.db.insertInto('automations').values(rows).execute();
+      const body = { name: 'last', trigger: { type: 'manual' }, steps: [{ id: 'a', type: 'exit' }] };
+      expect((await ext('', { body }, w)).status).toBe(200);
+      expectError(await ext('', { body }, w), 409, 'CONFLICT', 'A workspace has at most 1000 automations (archived ones included): delete some first');
     });
 
     it('PATCH: a name changes nothing else; new steps or a new trigger make a new version, and running enrollments keep theirs', async () => {

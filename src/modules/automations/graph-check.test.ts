@@ -48,6 +48,8 @@ describe('graphProblems', () => {
     expect(messages([tag('a', 'a')])).toEqual(["Step 'a': next goes back to the step itself without a delay"]);
     expect(messages([send('a', 'w'), delay('w', 'a')])).toEqual([]);
     expect(messages([delay('w', 'w')])).toEqual([]);
+    const until: Step = { id: 'u', type: 'delay', until: '2026-01-01T00:00:00Z', next: 'a' };
+    expect(messages([send('a', 'u'), until])).toEqual(["Step 'a': loops back through 'a' → 'u' → 'a' with no delay step in the loop (a delay `until` a fixed time waits once only)"]);
   });
 
   it('a condition on an email names a send_email step that can come before it', () => {

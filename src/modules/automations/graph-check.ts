@@ -84,6 +84,9 @@ function reachableFrom(from: string, byId: ReadonlyMap<string, Step>): Set<strin
   return seen;
 }
 
+/** A delay that waits each time it runs: one of an `amount`. A delay `until` a fixed time waits once only. */
+const waitsEachTime = (s: Step): boolean => s.type === 'delay' && s.until === undefined;
+
 /**
  * A loop with no delay step in it would run the same steps again and again at once: only a delay makes a loop
  * a schedule. Removing the delay steps must leave no cycle; the first cycle found is named step by step.
@@ -96,7 +99,7 @@ function cycleWithoutDelay(steps: readonly Step[], byId: ReadonlyMap<string, Ste
     path.push(id);
     for (const e of exitsOf(byId.get(id)!)) {
       const to = byId.get(e.to);
-      if (!to || to.type === 'delay') continue;
+      if (!to || waitsEachTime(to)) continue;
       const seen = state.get(e.to);
       if (seen === 'open') return [...path.slice(path.indexOf(e.to)), e.to];
       if (seen === undefined) {
@@ -110,7 +113,7 @@ function cycleWithoutDelay(steps: readonly Step[], byId: ReadonlyMap<string, Ste
   };
   // depth is at most MAX_STEPS (100), so recursion is bounded
   for (const s of steps) {
-    if (s.type === 'delay' || state.has(s.id)) continue;
+    if (waitsEachTime(s) || state.has(s.id)) continue;
     const found = visit(s.id);
     if (found) return found;
   }
@@ -128,7 +131,7 @@ export function graphProblems(g: Graph): GraphProblem[] {
   for (const s of g.steps) {
     for (const e of exitsOf(s)) {
       if (!byId.has(e.to)) problems.push({ step: s.id, message: `Step '${s.id}': ${e.field} '${e.to}' is not a step` });
-      if (e.to === s.id && s.type !== 'delay') problems.push({ step: s.id, message: `Step '${s.id}': ${e.field} goes back to the step itself without a delay` });
+      if (e.to === s.id && !waitsEachTime(s)) problems.push({ step: s.id, message: `Step '${s.id}': ${e.field} goes back to the step itself without a delay` });
     }
   }
   const entry = g.steps[0]!.id;
@@ -138,7 +141,8 @@ export function graphProblems(g: Graph): GraphProblem[] {
   }
   const loop = cycleWithoutDelay(g.steps, byId);
   if (loop && loop.length > 2) {
-    problems.push({ step: loop[0]!, message: `Step '${loop[0]}': loops back through ${loop.map((id) => `'${id}'`).join(' → ')} with no delay step in the loop` });
+    const once = loop.some((id) => byId.get(id)?.type === 'delay') ? ' (a delay `until` a fixed time waits once only)' : '';
+    problems.push({ step: loop[0]!, message: `Step '${loop[0]}': loops back through ${loop.map((id) => `'${id}'`).join(' → ')} with no delay step in the loop${once}` });
   }
   for (const s of g.steps) {
     if (s.type !== 'condition' || (s.condition.kind !== 'email_opened' && s.condition.kind !== 'email_clicked')) continue;

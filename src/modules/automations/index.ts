@@ -1,5 +1,5 @@
 // The automations module's public face: what app/, cli/ and other modules may use (eslint.config.js enforces it).
-export { AutomationService, type AutomationDetail, type AutomationServiceDeps } from './service.js';
+export { AutomationService, MAX_AUTOMATIONS_PER_WORKSPACE, type AutomationDetail, type AutomationServiceDeps } from './service.js';
 export { registerAutomationRoutes } from './routes.js';
 export { registerPublicAutomationRoutes } from './public-routes.js';
 export { automationDetailView, automationItemView } from './views.js';

@@ -14,6 +14,9 @@ import type { Graph, Trigger } from './graph.js';
 import { graphProblems, parseSteps, referencesOf, throwIfProblems, workspaceProblems, type WorkspaceLookups } from './graph-check.js';
 import * as store from './store.js';
 
+/** Bounds what one workspace can make: every listing and every event's lookup stays small. */
+export const MAX_AUTOMATIONS_PER_WORKSPACE = 1000;
+
 export interface AutomationServiceDeps {
   db: Db;
   signal: QueueSignal;
@@ -127,8 +130,11 @@ export class AutomationService {
   async create(workspaceId: string, input: AutomationInput): Promise<AutomationDetail> {
     const graph: Graph = { steps: parseSteps(input.steps) };
     await this.checked(workspaceId, input.trigger, graph);
-    const row = await inTransaction(this.db, (trx) =>
-      store.insertAutomation(trx, {
+    const row = await inTransaction(this.db, async (trx) => {
+      if ((await store.countForCreate(trx, workspaceId)) >= MAX_AUTOMATIONS_PER_WORKSPACE) {
+        throw new ApiError('CONFLICT', `A workspace has at most ${MAX_AUTOMATIONS_PER_WORKSPACE} automations (archived ones included): delete some first`);
+      }
+      return store.insertAutomation(trx, {
         id: uuidv7(),
         workspaceId,
         name: input.name,
@@ -136,8 +142,8 @@ export class AutomationService {
         triggerType: input.trigger.type,
         triggerConfig: input.trigger.config,
         graph,
-      }),
-    );
+      });
+    });
     return this.detail(row);
   }
 

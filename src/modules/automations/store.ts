@@ -37,6 +37,13 @@ export async function insertAutomation(trx: Tx, a: NewAutomation): Promise<Autom
   return row;
 }
 
+/** Automations of the workspace, archived ones included; locks the workspace's row so two creates count one after the other. */
+export async function countForCreate(trx: Tx, workspaceId: string): Promise<number> {
+  await trx.selectFrom('workspaces').select('id').where('id', '=', workspaceId).forUpdate().executeTakeFirst();
+  const row = await trx.selectFrom('automations').select(sql<number>`count(*)::int`.as('n')).where('workspace_id', '=', workspaceId).executeTakeFirstOrThrow();
+  return row.n;
+}
+
 /** Ids are never refused for their form (spec §1.6): one that is not a UUID names no automation. */
 export function findAutomation(db: Db | Tx, workspaceId: string, id: string): Promise<AutomationRow | undefined> {
   if (!isUuid(id)) return Promise.resolve(undefined);
