@@ -229,6 +229,15 @@ describe.each(BACKENDS)('the automations API on %s', (backend) => {
       expect(ok(await api(`automations/get-automation/${a.id}`))).toMatchObject({ enrolled_count: 1, active_count: 1 });
     });
 
+    it('enrolls a contact once when two enroll requests race', async () => {
+      const a = await create();
+      await activate(a.id);
+      const answers = await Promise.all([1, 2, 3].map(() => api(`automations/add-automation/${a.id}/enroll`, { body: { email: 'edsger@example.com' } })));
+      expect(answers.map((r) => (ok(r) as { enrolled: boolean }).enrolled).sort()).toEqual([false, false, true]);
+      expect(await enrollmentsOf(a.id)).toHaveLength(1);
+      expect(ok(await ext(`/${a.id}`))).toMatchObject({ enrolled_count: 1, active_count: 1 });
+    });
+
     it('refuses a blocked contact and an automation of another workspace', async () => {
       const a = await create();
       await activate(a.id);
@@ -308,6 +317,12 @@ describe.each(BACKENDS)('the automations API on %s', (backend) => {
       expect(rest.enrollments.map((e) => [e.email, e.current_step, e.history])).toEqual([['grace@example.com', 'welcome', []]]);
       expect(rest.has_more).toBe(false);
       expect((ok(await ext(`/${a.id}/enrollments?status=exited`)) as { enrollments: Enrollment[] }).enrollments).toEqual([]);
+      // a deleted contact's enrollment keeps its history, without the address
+      await addContact('temp@example.com');
+      ok(await api(`automations/add-automation/${a.id}/enroll`, { body: { email: 'temp@example.com' } }));
+      ok(await api('contacts/delete-contact?email=temp@example.com', { method: 'DELETE' }));
+      const all = ok(await ext(`/${a.id}/enrollments`)) as { enrollments: Enrollment[] };
+      expect(all.enrollments.map((e) => e.email)).toEqual(['ada@example.com', 'grace@example.com', null]);
     });
 
     it('deletes an automation with its enrollments, saying how many were running', async () => {
