@@ -148,6 +148,11 @@ describe('the declared output fields are the real results', () => {
     const tested = await runs('webhook test', { workspace, webhook: hook.webhook!.id! });
     expect(tested.result).toMatchObject({ success: false, status_code: null });
     await runs('webhook remove', { workspace, webhook: hook.webhook!.id! });
+    const automation = await s.automations.create(workspace, { name: 'Fields', trigger: { type: 'manual', config: {} }, steps: [{ id: 'tag', type: 'action', action: { kind: 'add_tag', tag: 'x' } }] });
+    await runs('automation list', { workspace });
+    await runs('automation show', { workspace, automation: automation.id });
+    expect((await runs('automation activate', { workspace, automation: automation.id })).automation!.status).toBe('active');
+    expect((await runs('automation pause', { workspace, automation: automation.id })).automation!.status).toBe('paused');
 
     for (const spec of COMMANDS.filter((c) => c.kind === 'admin')) {
       expect(results.has(spec.name), `no sample run of ${spec.name}`).toBe(true);
@@ -174,6 +179,9 @@ describe('the declared output fields are the real results', () => {
     );
     expect((await refused('webhook.remove', { workspace: workspace.id, webhook: 'nope' })).text).toBe(
       `keplars-server webhook remove: Webhook nope not found. Try: keplars-server webhook list --workspace ${workspace.id}`,
+    );
+    expect((await refused('automation.show', { workspace: workspace.id, automation: 'nope' })).text).toBe(
+      `keplars-server automation show: Automation nope not found. Try: keplars-server automation list --workspace ${workspace.id}`,
     );
     expect((await refused('domain.verify', { workspace: workspace.id, domain: 'nope.test' })).text).toBe(
       `keplars-server domain verify: Domain nope.test not found. Try: keplars-server domain list --workspace ${workspace.id}`,

@@ -55,7 +55,7 @@ describe('the OpenAPI document and the API reference', () => {
   let doc: Document;
   let ws: { id: string; adminKey: string; key: string };
   /** what the examples' ids and times are replaced with: things this test created */
-  const fixture = { email: '', captured: '', scheduled: '', template: '', disposableTemplate: '', domain: '', verifiedDomain: '', doomed: [] as string[], view: '', unsubscribe: '', resubscribe: '', audience: '', doomedAudience: '', contact: '', doomedContact: '', doomedAddress: 'doomed-rest@example.org', subscribe: '', confirm: '', contactImport: '', open: '', click: '', webhook: '', doomedWebhook: '', delivery: '' };
+  const fixture = { email: '', captured: '', scheduled: '', template: '', disposableTemplate: '', domain: '', verifiedDomain: '', doomed: [] as string[], view: '', unsubscribe: '', resubscribe: '', audience: '', doomedAudience: '', contact: '', doomedContact: '', doomedAddress: 'doomed-rest@example.org', subscribe: '', confirm: '', contactImport: '', open: '', click: '', webhook: '', doomedWebhook: '', delivery: '', automation: '', managedAutomation: '', archivableAutomation: '', doomedAutomation: '' };
 
   beforeAll(async () => {
     dns = await startDnsServer();
@@ -118,6 +118,13 @@ describe('the OpenAPI document and the API reference', () => {
       .insertInto('webhook_deliveries')
       .values({ id: fixture.delivery, endpoint_id: fixture.webhook, workspace_id: ws.id, event: 'email.bounced', payload: '{}', status: 'failed' })
       .execute();
+    const automation = async (name: string) =>
+      (await s.automations.create(ws.id, { name, trigger: { type: 'contact_event', config: { event_name: 'signed_up' } }, steps: [{ id: 'tag', type: 'action', action: { kind: 'add_tag', tag: 'x' } }] })).id;
+    fixture.automation = await automation('fixture');
+    await s.automations.transition(ws.id, fixture.automation, 'active');
+    fixture.managedAutomation = await automation('managed');
+    fixture.archivableAutomation = await automation('to archive');
+    fixture.doomedAutomation = await automation('to delete');
   }, 60_000);
   afterAll(async () => {
     await t?.close();
@@ -206,6 +213,8 @@ describe('the OpenAPI document and the API reference', () => {
     if (path.startsWith('/api/v1/public/contacts')) return method === 'DELETE' ? fixture.doomedContact : fixture.contact;
     if (path.startsWith('/api/v1/public/audiences')) return method === 'DELETE' ? fixture.doomedAudience : fixture.audience;
     if (path.startsWith('/api/v1/webhooks')) return method === 'DELETE' ? fixture.doomedWebhook : fixture.webhook;
+    if (path.startsWith('/api/v1/public/automations')) return fixture.automation;
+    if (path.startsWith('/api/v1/automations')) return method === 'DELETE' ? fixture.doomedAutomation : path.endsWith('/archive') ? fixture.archivableAutomation : fixture.managedAutomation;
     throw new Error(`no fixture for an id on ${path}`);
   }
   const ID_FIELDS = new Set(['id', 'email_id', 'emailId', 'domain_id', 'domainId', 'custom_domain_id']);
@@ -244,6 +253,8 @@ describe('the OpenAPI document and the API reference', () => {
       for (const field of Object.keys(body)) if (AUDIENCE_FIELDS.has(field)) body[field] = fixture.audience;
       if ('scheduled_at' in body) body.scheduled_at = new Date(Date.now() + 86_400_000).toISOString().slice(0, 19);
       if (path.endsWith('/add-domain')) body.domain = 'added.example.com';
+      // the automations API names contacts by address: the fixture contact's
+      if (path.includes('/automations/') && 'email' in body) body.email = 'fixture@example.org';
     }
     // a form route's example goes as a form (the hosted subscribe page)
     const form = firstExample(op.requestBody?.content['application/x-www-form-urlencoded']) as Record<string, string> | undefined;

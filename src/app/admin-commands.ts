@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { automationDetailView } from '../modules/automations/index.js';
 import { importView } from '../modules/contacts/index.js';
 import { isValidEmail } from '../modules/sending/index.js';
 import type { SuppressionEntry } from '../modules/suppressions/index.js';
@@ -154,6 +155,20 @@ export async function runAdminCommand(s: Services, command: string, args: Args):
     case 'webhook.test': {
       const workspaceId = (await workspaceOf(s, args)).id;
       return { result: await orListing(s.webhooks.test(workspaceId, str(args, 'webhook')!), `keplars-server webhook list --workspace ${workspaceId}`) };
+    }
+    case 'automation.list': {
+      const workspaceId = (await workspaceOf(s, args)).id;
+      const page = await s.automations.list(workspaceId, { limit: 1000 });
+      return { automations: page.automations.map(automationDetailView) };
+    }
+    case 'automation.show':
+    case 'automation.activate':
+    case 'automation.pause': {
+      const workspaceId = (await workspaceOf(s, args)).id;
+      const id = str(args, 'automation')!;
+      const listing = `keplars-server automation list --workspace ${workspaceId}`;
+      const work = command === 'automation.show' ? s.automations.get(workspaceId, id) : s.automations.transition(workspaceId, id, command === 'automation.activate' ? 'active' : 'paused');
+      return { automation: automationDetailView(await orListing(work, listing)) };
     }
     // `contacts import` when this server holds the embedded database: it reads the file (the CLI runs on
     // the same machine) and imports it as a job, which the CLI follows with import-status

@@ -104,6 +104,7 @@ export function registerApiReference(app: FastifyInstance, opts: { publicUrl: ()
         { name: 'Templates', description: 'Stored templates' },
         { name: 'Contacts', description: "The workspace's contacts and their audience memberships" },
         { name: 'Audiences', description: 'Lists of contacts, each with a hosted subscribe form' },
+        { name: 'Automations', description: 'Triggers and graphs of steps that mail contacts over time' },
         { name: 'Suppressions', description: 'Addresses the workspace does not mail: bounces, complaints, unsubscribes, by hand' },
         { name: 'Keys', description: 'API keys' },
         { name: 'Hosted pages', description: 'Pages behind the links in emails' },

@@ -30,6 +30,7 @@ import { registerHostedRoutes, registerSubscribeRoutes } from '../modules/hosted
 import { registerTrackingRoutes } from '../modules/tracking/index.js';
 import { registerSuppressionRoutes } from '../modules/suppressions/index.js';
 import { registerWebhookRoutes, WebhookDispatcher } from '../modules/webhooks/index.js';
+import { registerAutomationRoutes, registerPublicAutomationRoutes } from '../modules/automations/index.js';
 import { queueStats, releaseOrphanedLeases, largeHtmlTextAlternative } from '../modules/delivery/index.js';
 import { DeliveryWorker } from '../workers/delivery-worker.js';
 import { enqueueJob } from '../platform/queue/jobs-store.js';
@@ -146,6 +147,8 @@ export function buildHttp(services: Services, log: Logger, metrics: Metrics = ne
     registerSubscribeRoutes(scope, services.subscribe, { postsPerMinute: services.config.subscribeFormPostsPerMinute });
     registerContactImportRoutes(scope, services.contactImports, services.config);
     registerWebhookRoutes(scope, services.webhooks);
+    registerPublicAutomationRoutes(scope, services.automations);
+    registerAutomationRoutes(scope, services.automations);
     registerMetricsRoute(scope, { metrics, token: services.config.metricsToken, refresh: queueGaugeReader(services, metrics) });
   });
   return app;

@@ -8,6 +8,7 @@ import { ReturnPathSigner } from '../platform/mail/verp.js';
 import { loadSharedSecret, TokenSigner } from '../platform/tokens.js';
 import { compiledScript } from '../platform/workers/compiled-script.js';
 import { ContentPool } from '../platform/workers/content-pool.js';
+import { AutomationService } from '../modules/automations/index.js';
 import { AudienceService, ContactImportService, ContactService } from '../modules/contacts/index.js';
 import { DomainSenderPolicy, DomainService } from '../modules/domains/index.js';
 import { EmailService } from '../modules/emails/index.js';
@@ -49,6 +50,7 @@ export interface Services {
   /** bounces and complaints received by the inbound listener */
   inbound: InboundService;
   webhooks: WebhookService;
+  automations: AutomationService;
   /** the server key that opens sealed secrets (DKIM keys, webhook secrets) */
   secrets: () => Promise<SecretBox>;
   resolver: Resolver;
@@ -118,6 +120,8 @@ export async function createServices(config: Config, database: Database, metrics
     returnPaths,
     inbound: new InboundService({ db, domains, returnPaths, bounceDomain: config.inbound.bounceDomain }),
     webhooks: new WebhookService({ db, signal, resolver, secrets, settings: config.webhooks }),
+    // senders of send steps follow the rules of sending: the capture transport accepts any from address
+    automations: new AutomationService({ db, signal, contacts, audiences, templates, domains, acceptAnyFrom: config.deliveryMode === 'capture' }),
     secrets,
     resolver,
   };

@@ -63,6 +63,25 @@ const DOMAIN = [
 const SUPPRESSION = ['email', 'scope', 'reason', 'source_email_id', 'created_at'];
 const WEBHOOK = ['id', 'url', 'events', 'signature_scheme', 'status', 'failing_since', 'description', 'secret', 'created_at', 'updated_at'];
 const webhookOption: OptionSpec = { name: 'webhook', value: 'ID', required: true, description: "the endpoint's id, from `webhook list`" };
+const AUTOMATION = [
+  'id',
+  'name',
+  'description',
+  'status',
+  'trigger_type',
+  'trigger_config',
+  'enrolled_count',
+  'completed_count',
+  'active_count',
+  'version',
+  'created_at',
+  'updated_at',
+  'trigger',
+  'trigger.type',
+  'trigger.config',
+  'steps',
+];
+const automationOption: OptionSpec = { name: 'automation', value: 'ID', required: true, description: "the automation's id, from `automation list`" };
 const IMPORT = ['id', 'status', 'audience_id', 'bytes', 'rows_read', 'created', 'updated', 'skipped', 'failed', 'errors', 'errors_total', 'error'];
 const USAGE = ['plan', 'period', 'resets_at', 'monthly_quota', 'used', 'remaining', 'emails_accepted', 'requests_per_second'];
 
@@ -290,6 +309,37 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: "send a sample event to an endpoint now; prints the receiver's status code and latency",
     options: [workspaceOption(), webhookOption, ...RESULT_OPTIONS],
     output: ['result', 'result.delivery_id', 'result.event', 'result.success', 'result.status_code', 'result.latency_ms', 'result.body_excerpt', 'result.error'],
+  },
+  {
+    name: 'automation list',
+    kind: 'admin',
+    summary: "list a workspace's automations (every status), oldest first, with their enrollment counts",
+    details: 'Automations are made and changed with the API (POST /api/v1/automations; README, "Automations").',
+    options: [workspaceOption(), ...RESULT_OPTIONS],
+    output: ['automations'],
+  },
+  {
+    name: 'automation show',
+    kind: 'admin',
+    summary: 'show an automation: its status, trigger, steps and counts',
+    options: [workspaceOption(), automationOption, ...RESULT_OPTIONS],
+    output: nested('automation', AUTOMATION),
+  },
+  {
+    name: 'automation activate',
+    kind: 'admin',
+    summary: 'activate a draft or paused automation: its trigger enrolls contacts, paused enrollments go on',
+    details: 'The graph is checked again first (its templates, senders and audiences must still exist).',
+    options: [workspaceOption(), automationOption, ...RESULT_OPTIONS],
+    output: nested('automation', AUTOMATION),
+    example: 'keplars-server automation activate --workspace <id> --automation <id>',
+  },
+  {
+    name: 'automation pause',
+    kind: 'admin',
+    summary: 'pause an active automation: nobody is enrolled, running enrollments wait at their next step',
+    options: [workspaceOption(), automationOption, ...RESULT_OPTIONS],
+    output: nested('automation', AUTOMATION),
   },
   {
     name: 'contacts import',

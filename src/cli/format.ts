@@ -78,6 +78,15 @@ export function formatHuman(command: string, result: unknown): string {
       const t = r.result as { success: boolean; status_code: number | null; latency_ms: number; error: string | null };
       return t.success ? `Delivered: the receiver answered ${t.status_code} in ${t.latency_ms} ms\n` : `Not delivered (${t.latency_ms} ms): ${t.error ?? `answered ${t.status_code}`}\n`;
     }
+    case 'automation.list': {
+      const list = r.automations as { id: string; name: string; status: string; trigger_type: string; enrolled_count: number; active_count: number }[];
+      if (list.length === 0) return 'No automations. Create one with the API: POST /api/v1/automations (README, "Automations")\n';
+      return `${list.map((a) => `${a.id}  ${a.status.padEnd(8)}  ${a.trigger_type.padEnd(25)}  ${a.active_count} running, ${a.enrolled_count} enrolled  ${a.name}`).join('\n')}\n`;
+    }
+    case 'automation.show':
+    case 'automation.activate':
+    case 'automation.pause':
+      return formatAutomation(r.automation as AutomationText);
     default:
       return `${JSON.stringify(result, null, 2)}\n`;
   }
@@ -91,4 +100,34 @@ export function pickField(result: unknown, path: string): string {
   }
   if (value === undefined) throw new Error(`The result has no field '${path}'`);
   return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+interface AutomationText {
+  id: string;
+  name: string;
+  status: string;
+  version: number;
+  trigger: { type: string; config: Record<string, unknown> };
+  enrolled_count: number;
+  completed_count: number;
+  active_count: number;
+  steps: { id: string; type: string; next?: string | null; on_true?: string | null; on_false?: string | null }[];
+}
+
+/** An automation and its steps, one a line with where each goes next. */
+function formatAutomation(a: AutomationText): string {
+  const next = (s: AutomationText['steps'][number]): string => {
+    if (s.type === 'condition') return `yes → ${s.on_true ?? 'end'}, no → ${s.on_false ?? 'end'}`;
+    if (s.type === 'exit') return 'end';
+    return `→ ${s.next ?? 'end'}`;
+  };
+  return [
+    `${a.name} (${a.status}, version ${a.version})`,
+    `  id:       ${a.id}`,
+    `  trigger:  ${a.trigger.type}${Object.keys(a.trigger.config).length > 0 ? ` ${JSON.stringify(a.trigger.config)}` : ''}`,
+    `  contacts: ${a.active_count} running, ${a.enrolled_count} enrolled, ${a.completed_count} completed`,
+    '  steps:',
+    ...a.steps.map((s, i) => `    ${i + 1}. ${s.id}  ${s.type}  ${next(s)}`),
+    '',
+  ].join('\n');
 }
