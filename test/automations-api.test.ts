@@ -232,9 +232,9 @@ describe.each(BACKENDS)('the automations API on %s', (backend) => {
       expectError(await api(`automations/add-automation/${a.id}/enroll`, { body: { email: 'nobody@example.com' } }), 404, 'NOT_FOUND', /^Contact nobody@example\.com not found in this workspace/);
       expectError(await api(`automations/add-automation/${a.id}/enroll`, { body: { email: 'not an address' } }), 400, 'VALIDATION_ERROR', 'Field \'email\' has an invalid email address: "not an address"');
       const first = await api(`automations/add-automation/${a.id}/enroll`, { body: { email: 'Ada@Example.com' } });
-      expect(first.body).toMatchObject({ success: true, message: 'Contact enrolled', data: { automation_id: a.id, email: 'ada@example.com', enrolled: true } });
+      expect(first.body).toMatchObject({ success: true, message: 'Success', data: { automation_id: a.id, email: 'ada@example.com', enrolled: true } });
       const again = await api(`automations/add-automation/${a.id}/enroll`, { body: { email: 'ada@example.com' } });
-      expect(again.body).toMatchObject({ success: true, message: 'Contact is already enrolled: nothing changed', data: { enrolled: false } });
+      expect(again.body).toMatchObject({ success: true, message: 'Success', data: { enrolled: false } });
       const rows = await enrollmentsOf(a.id);
       expect(rows).toHaveLength(1);
       expect(rows[0]).toMatchObject({ contact_id: await contactId('ada@example.com'), status: 'active', current_step: 'welcome', seq: 0, version: 1 });
@@ -270,10 +270,10 @@ describe.each(BACKENDS)('the automations API on %s', (backend) => {
       await activate(a.id);
       ok(await api(`automations/add-automation/${a.id}/enroll`, { body: { email: 'grace@example.com' } }));
       const gone = await api(`automations/delete-automation/${a.id}/subscribers`, { method: 'DELETE', body: { email: 'grace@example.com' } });
-      expect(gone.body).toMatchObject({ success: true, message: 'Contact removed from the automation', data: { automation_id: a.id, email: 'grace@example.com', unenrolled: true } });
+      expect(gone.body).toMatchObject({ success: true, message: 'Success', data: { automation_id: a.id, email: 'grace@example.com', unenrolled: true } });
       expect((await enrollmentsOf(a.id)).map((r) => [r.status, r.exit_reason, r.current_step, r.ended_at !== null])).toEqual([['exited', 'unenrolled', null, true]]);
       const noop = await api(`automations/delete-automation/${a.id}/subscribers`, { method: 'DELETE', body: { email: 'grace@example.com' } });
-      expect(noop.body).toMatchObject({ message: 'Contact was not enrolled: nothing changed', data: { unenrolled: false } });
+      expect(noop.body).toMatchObject({ message: 'Success', data: { unenrolled: false } });
       ok(await api(`automations/add-automation/${a.id}/enroll`, { body: { email: 'grace@example.com' } }));
       expect(ok(await api(`automations/delete-automation/${a.id}/subscribers?email=grace@example.com`, { method: 'DELETE' })).unenrolled).toBe(true);
       expect((await enrollmentsOf(a.id)).map((r) => r.status)).toEqual(['exited', 'exited']);

@@ -39,14 +39,15 @@ export function registerPublicAutomationRoutes(app: FastifyInstance, automations
   api.post(`${BASE}/add-automation/:id/enroll`, { config: write, schema: enrollSchema }, async (request) => {
     const outcome = await automations.enroll(requireKey(request).workspaceId, request.params.id, request.body.email);
     const data = { automation_id: request.params.id, contact_id: outcome.contact.id, email: outcome.contact.email, enrolled: outcome.enrolled };
-    return { success: true, message: outcome.enrolled ? 'Contact enrolled' : 'Contact is already enrolled: nothing changed', data };
+    // `Success` as spec §6 answers; whether anything changed is in data
+    return { success: true, message: 'Success', data };
   });
 
   api.delete(`${BASE}/delete-automation/:id/subscribers`, { config: write, schema: unenrollSchema }, async (request) => {
     const email = addressOf(request.body.email, request.query.email?.replace(/ /g, '+'));
     const outcome = await automations.unenroll(requireKey(request).workspaceId, request.params.id, email);
     const data = { automation_id: request.params.id, contact_id: outcome.contact.id, email: outcome.contact.email, unenrolled: outcome.unenrolled };
-    return { success: true, message: outcome.unenrolled ? 'Contact removed from the automation' : 'Contact was not enrolled: nothing changed', data };
+    return { success: true, message: 'Success', data };
   });
 
   api.post(`${BASE}/events/track`, { config: trigger, schema: trackSchema }, async (request) => {

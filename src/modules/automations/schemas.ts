@@ -191,7 +191,7 @@ export const enrollSchema = {
   params: automationId,
   body: contactBody([{ email: EXAMPLE_EMAIL }]),
   response: {
-    200: envelope(enrollData).meta({ examples: [{ success: true, message: 'Contact enrolled', data: { automation_id: AUTOMATION_ID, contact_id: '019a83de-2fc2-7b5f-bfbc-c951fe1200f7', email: EXAMPLE_EMAIL, enrolled: true } }] }),
+    200: envelope(enrollData).meta({ examples: [{ success: true, message: 'Success', data: { automation_id: AUTOMATION_ID, contact_id: '019a83de-2fc2-7b5f-bfbc-c951fe1200f7', email: EXAMPLE_EMAIL, enrolled: true } }] }),
     ...errorResponses({ key: true, extra: [404, 409] }),
   },
 };
@@ -209,7 +209,7 @@ export const unenrollSchema = {
   body: optionalObjectBody({ email: z.string().optional().describe("The contact's address") }, [{ email: EXAMPLE_EMAIL }]),
   response: {
     200: envelope(z.object({ automation_id: z.string(), contact_id: z.string(), email: z.string(), unenrolled: z.boolean() })).meta({
-      examples: [{ success: true, message: 'Contact removed from the automation', data: { automation_id: AUTOMATION_ID, contact_id: '019a83de-2fc2-7b5f-bfbc-c951fe1200f7', email: EXAMPLE_EMAIL, unenrolled: true } }],
+      examples: [{ success: true, message: 'Success', data: { automation_id: AUTOMATION_ID, contact_id: '019a83de-2fc2-7b5f-bfbc-c951fe1200f7', email: EXAMPLE_EMAIL, unenrolled: true } }],
     }),
     ...ERRORS,
   },
