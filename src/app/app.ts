@@ -34,9 +34,10 @@ import { queueStats, releaseOrphanedLeases, largeHtmlTextAlternative } from '../
 import { DeliveryWorker } from '../workers/delivery-worker.js';
 import { enqueueJob } from '../platform/queue/jobs-store.js';
 import { JobWorker } from '../workers/job-worker.js';
+import { AutomationWorker } from '../workers/automation-worker.js';
 import { createJobHandlers, RECURRING_JOBS } from './job-handlers.js';
 import { runAdminCommand } from './admin-commands.js';
-import { createServices, type Services } from './services.js';
+import { createServices, createStepRunner, type Services } from './services.js';
 import { MISSING_SECRET_KEY } from './server-secret.js';
 import { createRegionTransports, createTransport } from './transports.js';
 
@@ -232,6 +233,10 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
       const webhooks = new WebhookDispatcher({ db: database.db, signal: services.signal, log, resolver: services.resolver, secrets: services.secrets, settings: config.webhooks, yieldTo: () => w.busy });
       webhooks.start();
       closers.push((deadline) => webhooks.stop({ deadline }));
+      // automation steps: batches of step jobs, each batch one transaction (README, "The automation engine")
+      const automations = new AutomationWorker({ db: database.db, signal: services.signal, log, runner: createStepRunner(services, log), concurrency: database.kind === 'pglite' ? 1 : 2 });
+      automations.start();
+      closers.push((deadline) => automations.stop({ deadline }));
     }
 
     let inbound: InboundServer | null = null;

@@ -1,3 +1,4 @@
+import { sha256Hex } from '../../platform/crypto.js';
 import type { Db } from '../../platform/db/database.js';
 import type { TemplateRow, TemplateVersionRow } from '../../platform/db/schema.js';
 import { ApiError } from '../../platform/http/errors.js';
@@ -160,6 +161,15 @@ export class TemplateService {
     const version = found ? await store.findVersion(this.db, found.id, found.current_version) : undefined;
     if (!found || !version) throw new ApiError('INVALID_TEMPLATE', `Template ${id} not found in this workspace`);
     return this.render(version, params, system);
+  }
+
+  /**
+   * A subject written outside a template (an automation's send_email step), with the same Handlebars renderer
+   * and limits; compiled once per distinct source (the key is its hash).
+   */
+  async renderSubject(source: string, context: Record<string, unknown>): Promise<string> {
+    const rendered = await this.renderer.render(`subject:${sha256Hex(source)}`, { subject: source, html: '', text: null }, context);
+    return oneLine(rendered.subject);
   }
 
   private async render(v: TemplateVersionRow, params: Record<string, unknown>, system: SystemVariables): Promise<RenderedTemplate> {
