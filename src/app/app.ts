@@ -234,7 +234,7 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
       webhooks.start();
       closers.push((deadline) => webhooks.stop({ deadline }));
       // automation steps: batches of step jobs, each batch one transaction (README, "The automation engine")
-      const automations = new AutomationWorker({ db: database.db, signal: services.signal, log, runner: createStepRunner(services, log), concurrency: database.kind === 'pglite' ? 1 : 2 });
+      const automations = new AutomationWorker({ db: database.db, signal: services.signal, log, runner: createStepRunner(services, log), leaseMs: config.leaseMs, concurrency: database.kind === 'pglite' ? 1 : 2 });
       automations.start();
       closers.push((deadline) => automations.stop({ deadline }));
     }
