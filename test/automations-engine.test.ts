@@ -33,7 +33,7 @@ describe.each(BACKENDS)('the automation engine on %s', (backend) => {
   let bare: string;
 
   beforeAll(async () => {
-    t = await startTestApp({ backend, env: { DELIVERY_MODE: 'capture' } });
+    t = await startTestApp({ backend, env: { DELIVERY_MODE: 'capture', PLAN_LAUNCH_MONTHLY_EMAILS: '3' } });
     db = t.app.services.database.db;
     ws = (await t.workspace()).id;
     template = (await t.app.services.templates.save(ws, { name: 'welcome', subject: 'Welcome {{firstName}}', html: '<p>Hi {{firstName}} {{lastName}} ({{email}}), plan {{event.plan}}, city {{city}}</p><a href="https://example.test/x">x</a>' })).id;
@@ -243,6 +243,22 @@ describe.each(BACKENDS)('the automation engine on %s', (backend) => {
     // the step before ran once, though the failing one was tried five times
     expect((await db.selectFrom('contacts').select('tags').where('id', '=', c!).executeTakeFirstOrThrow()).tags).toEqual(['before']);
     expect(await automationEmails(db, id)).toHaveLength(0);
+  });
+
+  it("counts its emails against the plan's monthly quota, and fails the sends past it", async () => {
+    const small = (await t.workspace('LAUNCH')).id;
+    const tpl = (await t.app.services.templates.save(small, { name: 'q', subject: 'Hi', html: '<p>{{email}}</p>' })).id;
+    const id = await insertAutomation(db, { workspaceId: small, steps: [{ id: 'mail', type: 'send_email', template_id: tpl, from: FROM }] });
+    const contacts = await insertContacts(db, small, Array.from({ length: 5 }, (_, i) => ({ email: `quota${i}-${backend}@example.test` })));
+    await enroll(db, t.app.services.signal, { workspaceId: small, automationId: id, contactIds: contacts });
+    const rows = await settled(db, id);
+    expect(rows.filter((r) => r.status === 'completed')).toHaveLength(3);
+    expect(rows.filter((r) => r.exit_reason === 'step_failed')).toHaveLength(2);
+    expect(await automationEmails(db, id)).toHaveLength(3);
+    const failed = await db.selectFrom('automation_step_runs').select('detail').where('enrollment_id', 'in', rows.map((r) => r.id)).where('outcome', '=', 'failed').execute();
+    expect(failed.map((f) => String(f.detail.error))).toEqual([expect.stringContaining('quota'), expect.stringContaining('quota')]);
+    const usage = await db.selectFrom('usage_counters').select('emails').where('workspace_id', '=', small).executeTakeFirstOrThrow();
+    expect(usage.emails).toBe(3);
   });
 });
 

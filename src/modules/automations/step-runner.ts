@@ -333,12 +333,20 @@ export class StepRunner {
       try {
         const r = await this.deps.plans.reserve(workspaceId, plan as Plan, jobIds.length);
         reservations.set(workspaceId, { count: jobIds.length, release: (n) => r.release(n) });
-      } catch (err) {
-        // over the monthly quota: these sends fail (and are retried, then end their enrollments)
+      } catch {
+        // not room for all of them: one at a time, so the quota's last emails still go; those past it fail (and are
+        // retried, then end their enrollments). A quota-free plan never gets here.
+        const held: { release: (n?: number) => Promise<void> }[] = [];
         for (const id of jobIds) {
-          const p = prepared.get(id)!;
-          prepared.set(id, { seq: p.seq, stepId: p.stepId, error: errorText(err) });
+          try {
+            held.push(await this.deps.plans.reserve(workspaceId, plan as Plan, 1));
+          } catch (err) {
+            const p = prepared.get(id)!;
+            prepared.set(id, { seq: p.seq, stepId: p.stepId, error: errorText(err) });
+          }
         }
+        // the sends that got room are counted first in the batch: those past it were marked failed above
+        if (held.length > 0) reservations.set(workspaceId, { count: held.length, release: async (n) => void (await Promise.all(held.slice(0, n).map((h) => h.release()))) });
       }
     }
     return { prepared, reservations };
