@@ -295,34 +295,38 @@ export class StepRunner {
     }
     if (wanted.length === 0) return { prepared, reservations: new Map<string, { count: number; release: (n: number) => Promise<void> }>() };
     const workspaces = await loadWorkspaces(this.deps.db, [...new Set(wanted.map((w) => w.state.workspace_id))]);
-    // a few at a time: most renders run on the event loop (templates/renderer.ts), so the loop yields between groups
-    for (let i = 0; i < wanted.length; i += 16) {
-      await Promise.all(
-        wanted.slice(i, i + 16).map(async ({ job, state, contact, step }) => {
-          const key = { seq: state.seq, stepId: step.id };
-          try {
-            const refused = await this.deps.checkSender(state.workspace_id, step.from);
-            if (refused) throw new Error(refused);
-            const ws = workspaces.get(state.workspace_id);
-            const email = await this.deps.sending.prepareAutomationEmail({
-              workspaceId: state.workspace_id,
-              tier: step.tier,
-              to: { email: contact.email, ...(fullName(contact) ? { name: fullName(contact)! } : {}) },
-              from: { email: step.from, ...(step.from_name ? { name: step.from_name } : {}) },
-              templateId: step.template_id,
-              ...(step.subject ? { subject: step.subject } : {}),
-              params: templateVariables(contact, state.trigger_data),
-              tracking: { opens: ws?.track_opens_default ?? false, clicks: ws?.track_clicks_default ?? false },
-              tags: ['automation'],
-              metadata: { automation_id: state.automation_id, enrollment_id: state.id, step_id: step.id },
-            });
-            prepared.set(job.job.id, { ...key, email, workspaceId: state.workspace_id });
-          } catch (err) {
-            prepared.set(job.job.id, { ...key, error: errorText(err) });
-          }
-        }),
-      );
-      await new Promise((resolve) => setImmediate(resolve));
+    const senders = new Map<string, Promise<string | null>>();
+    const checked = await Promise.all(
+      wanted.map(async (w) => {
+        const key = `${w.state.workspace_id}:${w.step.from}`;
+        if (!senders.has(key)) senders.set(key, this.deps.checkSender(w.state.workspace_id, w.step.from).catch((err: unknown) => errorText(err)));
+        return { ...w, refused: await senders.get(key)! };
+      }),
+    );
+    const allowed = checked.filter((w) => w.refused === null);
+    for (const w of checked) if (w.refused !== null) prepared.set(w.job.job.id, { seq: w.state.seq, stepId: w.step.id, error: w.refused });
+    const emails = await this.deps.sending.prepareAutomationEmails(
+      allowed.map(({ state, contact, step }) => {
+        const ws = workspaces.get(state.workspace_id);
+        const name = fullName(contact);
+        return {
+          workspaceId: state.workspace_id,
+          tier: step.tier,
+          to: { email: contact.email, ...(name ? { name } : {}) },
+          from: { email: step.from, ...(step.from_name ? { name: step.from_name } : {}) },
+          templateId: step.template_id,
+          ...(step.subject ? { subject: step.subject } : {}),
+          params: templateVariables(contact, state.trigger_data),
+          tracking: { opens: ws?.track_opens_default ?? false, clicks: ws?.track_clicks_default ?? false },
+          tags: ['automation'],
+          metadata: { automation_id: state.automation_id, enrollment_id: state.id, step_id: step.id },
+        };
+      }),
+    );
+    for (const [i, w] of allowed.entries()) {
+      const r = emails[i]!;
+      const key = { seq: w.state.seq, stepId: w.step.id };
+      prepared.set(w.job.job.id, 'email' in r ? { ...key, email: r.email, workspaceId: w.state.workspace_id } : { ...key, error: errorText(r.error) });
     }
     const reservations = new Map<string, { count: number; release: (n: number) => Promise<void> }>();
     const byWorkspace = new Map<string, string[]>();

@@ -3,6 +3,7 @@ import type { Tier } from '../../platform/lifecycle.js';
 import { canonicalJson } from '../../platform/canonical-json.js';
 import { sha256Hex } from '../../platform/crypto.js';
 import type { Db, Tx } from '../../platform/db/database.js';
+import type { TemplateVersionRow } from '../../platform/db/schema.js';
 import type { Cursor } from '../../platform/http/cursor.js';
 import { ApiError } from '../../platform/http/errors.js';
 import { newEmailId, newScheduledEmailId } from '../../platform/ids.js';
@@ -261,16 +262,47 @@ export class SendingService {
   }
 
   /**
-   * An automation's send_email step (modules/automations): rendered, tracked and given its List-Unsubscribe
+   * The emails of automations' send_email steps (modules/automations), each rendered, tracked and given its List-Unsubscribe
    * here, by the rules every email follows, but not written: the engine writes it with insertPrepared in the
    * transaction that records the step, so the step and its email commit together. No key sent it (api_key_id
    * null); the caller checked the sender and counts the plan's quota.
    */
-  async prepareAutomationEmail(o: AutomationEmail): Promise<store.QueuedEmail> {
+  async prepareAutomationEmails(items: readonly AutomationEmail[]): Promise<({ email: store.QueuedEmail } | { error: unknown })[]> {
+    // one look-up per template, however many emails of the batch use it
+    const versions = new Map<string, Promise<TemplateVersionRow>>();
+    const versionOf = (o: AutomationEmail) => {
+      const key = `${o.workspaceId}:${o.templateId}`;
+      let v = versions.get(key);
+      if (!v) {
+        v = this.deps.templates.currentForSend(o.workspaceId, o.templateId);
+        v.catch(() => undefined);
+        versions.set(key, v);
+      }
+      return v;
+    };
+    const out: ({ email: store.QueuedEmail } | { error: unknown })[] = [];
+    // a few at a time: most renders run on the event loop (templates/renderer.ts), so it yields between groups
+    for (let i = 0; i < items.length; i += 16) {
+      const group = await Promise.all(
+        items.slice(i, i + 16).map(async (o) => {
+          try {
+            return { email: await this.prepareAutomationEmail(o, await versionOf(o)) };
+          } catch (error) {
+            return { error };
+          }
+        }),
+      );
+      out.push(...group);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return out;
+  }
+
+  private async prepareAutomationEmail(o: AutomationEmail, version: TemplateVersionRow): Promise<store.QueuedEmail> {
     const now = new Date();
     const id = newEmailId(now.getTime());
     const urls = hostedUrls(this.deps.config.publicUrl, this.deps.tokens, id, 0);
-    const rendered = await this.deps.templates.renderForSend(o.workspaceId, o.templateId, o.params, urls);
+    const rendered = await this.deps.templates.renderVersion(version, o.params, urls);
     const subject = o.subject ? await this.deps.templates.renderSubject(o.subject, { ...o.params, ...urls }) : rendered.subject;
     if (!subject) throw new ApiError('VALIDATION_ERROR', `The step has no subject and template ${o.templateId} has none either`);
     let content = { subject, html: rendered.html, text: rendered.text };
