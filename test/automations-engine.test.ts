@@ -349,4 +349,39 @@ describe('two engines on one PostgreSQL database', () => {
       await pg.drop();
     }
   }, 60_000);
+
+  it('a sender the workspace may no longer use fails the send, and after five attempts ends the enrollment', async () => {
+    const pg = await createPostgresDatabase();
+    const config = loadConfig({ DATABASE_URL: pg.url, DELIVERY_MODE: 'mx', LOG_LEVEL: 'silent', RETRY_BASE_MS: '50' });
+    const database = await openPostgres(pg.url);
+    try {
+      await migrate(database.db);
+      const services = await createServices(config, database);
+      const db = database.db;
+      const ws = (await services.workspaces.create({ name: 'sender', plan: 'ENTERPRISE' })).workspace.id;
+      const template = (await services.templates.save(ws, { name: 't', subject: 'Hi', html: '<p>x</p>' })).id;
+      const id = await insertAutomation(db, { workspaceId: ws, steps: [{ id: 'mail', type: 'send_email', template_id: template, from: 'someone@elsewhere.test' }] });
+      const [c] = await insertContacts(db, ws, [{ email: 'sender@example.test' }]);
+      const [e] = await enroll(db, services.signal, { workspaceId: ws, automationId: id, contactIds: [c!] });
+      // the server's own rules: not the capture transport, so the sender must be a domain of the workspace
+      const runner = createStepRunner(services, createLogger('silent'));
+      for (let attempt = 1; attempt <= 5; attempt++) {
+        await db.updateTable('jobs').set({ next_attempt_at: new Date(Date.now() - 1000) }).where('queue', '=', AUTOMATION_STEP_QUEUE).where('status', '=', 'pending').execute();
+        const jobs = await claimJobs(db, { workerId: 'w', queues: [AUTOMATION_STEP_QUEUE], limit: 10, leaseMs: 60_000 });
+        expect(jobs.map((j) => j.attempts)).toEqual([attempt]);
+        await runner.runBatch('w', jobs);
+        const row = (await enrollmentRows(db, id))[0]!;
+        expect(row.status).toBe(attempt < 5 ? 'active' : 'exited');
+      }
+      expect((await enrollmentRows(db, id))[0]).toMatchObject({ exit_reason: 'step_failed' });
+      const runs = await stepRuns(db, e!);
+      expect(runs.map((r) => r.outcome)).toEqual(['failed']);
+      expect(String(runs[0]!.detail.error)).toContain('elsewhere.test');
+      expect(await automationEmails(db, id)).toHaveLength(0);
+      await services.content.close();
+    } finally {
+      await database.close();
+      await pg.drop();
+    }
+  }, 60_000);
 });
