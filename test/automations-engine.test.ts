@@ -384,4 +384,45 @@ describe('two engines on one PostgreSQL database', () => {
       await pg.drop();
     }
   }, 60_000);
+
+  it('a step whose transaction keeps failing is retried, then ends its enrollment, and holds no other job of its batch back', async () => {
+    const pg = await createPostgresDatabase();
+    const config = loadConfig({ DATABASE_URL: pg.url, DELIVERY_MODE: 'capture', LOG_LEVEL: 'silent', RETRY_BASE_MS: '50' });
+    const database = await openPostgres(pg.url);
+    try {
+      await migrate(database.db);
+      const services = await createServices(config, database);
+      const db = database.db;
+      // a write the engine cannot make (as a broken database would refuse it): any run of the step `boom` but its failure
+      await sql`CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN IF NEW.step_id = 'boom' AND NEW.outcome <> 'failed' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$`.execute(db);
+      await sql`CREATE TRIGGER refuse_boom BEFORE INSERT ON automation_step_runs FOR EACH ROW EXECUTE FUNCTION refuse_boom()`.execute(db);
+      const ws = (await services.workspaces.create({ name: 'boom', plan: 'ENTERPRISE' })).workspace.id;
+      const boom = await insertAutomation(db, { workspaceId: ws, steps: [{ id: 'boom', type: 'action', action: { kind: 'add_tag', tag: 'b' } }] });
+      const fine = await insertAutomation(db, { workspaceId: ws, steps: [{ id: 'fine', type: 'action', action: { kind: 'add_tag', tag: 'f' } }] });
+      const [c] = await insertContacts(db, ws, [{ email: 'boom@example.test' }]);
+      await enroll(db, services.signal, { workspaceId: ws, automationId: boom, contactIds: [c!] });
+      await enroll(db, services.signal, { workspaceId: ws, automationId: fine, contactIds: [c!] });
+      const runner = createStepRunner(services, createLogger('silent'));
+      for (let attempt = 1; attempt <= 5; attempt++) {
+        await db.updateTable('jobs').set({ next_attempt_at: new Date(Date.now() - 1000) }).where('queue', '=', AUTOMATION_STEP_QUEUE).where('status', '=', 'pending').execute();
+        const jobs = await claimJobs(db, { workerId: 'w', queues: [AUTOMATION_STEP_QUEUE], limit: 10, leaseMs: 60_000 });
+        await runner.runBatch('w', jobs);
+        if (attempt === 1) expect((await enrollmentRows(db, fine))[0]!.status).toBe('completed');
+      }
+      const [row] = await enrollmentRows(db, boom);
+      expect(row).toMatchObject({ status: 'exited', exit_reason: 'step_failed' });
+      const runs = await stepRuns(db, row!.id);
+      expect(runs.map((r) => [r.step_id, r.outcome])).toEqual([['boom', 'failed']]);
+      expect(String(runs[0]!.detail.error)).toContain('refused');
+      const left = await db.selectFrom('jobs').select('status').where('queue', '=', AUTOMATION_STEP_QUEUE).execute();
+      expect(left.every((j) => j.status === 'done')).toBe(true);
+      // the tag of the failing step was rolled back with it
+      expect((await db.selectFrom('contacts').select('tags').where('id', '=', c!).executeTakeFirstOrThrow()).tags).toEqual(['f']);
+      await services.content.close();
+    } finally {
+      await database.close();
+      await pg.drop();
+    }
+  }, 60_000);
 });

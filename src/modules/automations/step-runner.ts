@@ -255,13 +255,31 @@ export class StepRunner {
     };
   }
 
-  /** The job could not even be recorded in a transaction of its own (say the database is away): retried on its own. */
+  /**
+   * The job's transaction failed even on its own (the database is away, or a step the engine cannot write): it is
+   * retried with backoff, and on its last attempt its enrollment ends with `step_failed`, so it never loops forever.
+   */
   private async recordFailure(workerId: string, j: StepJob, error: string): Promise<void> {
     this.deps.log.warn({ jobId: j.job.id, enrollmentId: j.enrollmentId, error }, 'automation step job failed');
-    const end: JobEnd = { kind: 'retry', at: new Date(Date.now() + this.backoffMs(j.job.attempts)), error };
-    await finishStepJobs(this.deps.db, workerId, [{ id: j.job.id, attempts: j.job.attempts, end }]).catch((err: unknown) =>
-      this.deps.log.error({ err, jobId: j.job.id }, 'could not record the automation step job result; its lease will bring it back'),
-    );
+    try {
+      if (j.job.attempts >= Math.min(j.job.max_attempts, STEP_JOB_ATTEMPTS)) {
+        await inTransaction(this.deps.db, async (trx) => {
+          const state = (await loadEnrollments(trx, [j.enrollmentId], true)).get(j.enrollmentId);
+          if (state && state.status === 'active' && state.seq === j.seq) {
+            const step = state.current_step ?? 'unknown';
+            const type = this.graphs.get(graphKey(state))?.get(step)?.type ?? 'unknown';
+            const detail = { error, attempts: j.job.attempts };
+            await insertStepRuns(trx, [{ enrollmentId: state.id, seq: state.seq, stepId: step, stepType: type, dueAt: state.next_run_at ?? new Date(), outcome: 'failed', messageId: null, detail }]);
+            await advanceEnrollments(trx, [exitAt(state, state.seq + 1, 'step_failed')]);
+          }
+          await finishStepJobs(trx, workerId, [{ id: j.job.id, attempts: j.job.attempts, end: { kind: 'done' } }]);
+        });
+        return;
+      }
+      await finishStepJobs(this.deps.db, workerId, [{ id: j.job.id, attempts: j.job.attempts, end: { kind: 'retry', at: new Date(Date.now() + this.backoffMs(j.job.attempts)), error } }]);
+    } catch (err) {
+      this.deps.log.error({ err, jobId: j.job.id }, 'could not record the automation step job result; its lease will bring it back');
+    }
   }
 
   private backoffMs(attempt: number): number {
