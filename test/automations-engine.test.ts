@@ -192,7 +192,7 @@ describe.each(BACKENDS)('the automation engine on %s', (backend) => {
 
   it('holds the enrollments of a paused automation at their step and goes on when it is active again; archived ends them', async () => {
     const steps = [
-      { id: 'wait', type: 'delay', amount: 1, unit: 'seconds', next: 'mail' },
+      { id: 'wait', type: 'delay', amount: 3, unit: 'seconds', next: 'mail' },
       { id: 'mail', type: 'send_email', template_id: bare, from: FROM },
     ];
     const paused = await insertAutomation(db, { workspaceId: ws, steps });
