@@ -262,10 +262,11 @@ export class SendingService {
   }
 
   /**
-   * The emails of automations' send_email steps (modules/automations), each rendered, tracked and given its List-Unsubscribe
-   * here, by the rules every email follows, but not written: the engine writes it with insertPrepared in the
-   * transaction that records the step, so the step and its email commit together. No key sent it (api_key_id
-   * null); the caller checked the sender and counts the plan's quota.
+   * The emails of automations' send_email steps (modules/automations), each rendered, tracked and given its
+   * List-Unsubscribe here, by the rules every email follows, but not written: the engine writes them with
+   * insertPrepared in the transaction that records their steps, so a step and its email commit together. No key
+   * sent them (api_key_id null); the caller checked the senders and counts the plan's quota. Each item comes back
+   * as its email or as the error that stopped it.
    */
   async prepareAutomationEmails(items: readonly AutomationEmail[]): Promise<({ email: store.QueuedEmail } | { error: unknown })[]> {
     // one look-up per template, however many emails of the batch use it
