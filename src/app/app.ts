@@ -35,9 +35,10 @@ import { queueStats, releaseOrphanedLeases, largeHtmlTextAlternative } from '../
 import { DeliveryWorker } from '../workers/delivery-worker.js';
 import { enqueueJob } from '../platform/queue/jobs-store.js';
 import { JobWorker } from '../workers/job-worker.js';
+import { AutomationWorker } from '../workers/automation-worker.js';
 import { createJobHandlers, RECURRING_JOBS } from './job-handlers.js';
 import { runAdminCommand } from './admin-commands.js';
-import { createServices, type Services } from './services.js';
+import { createServices, createStepRunner, type Services } from './services.js';
 import { MISSING_SECRET_KEY } from './server-secret.js';
 import { createRegionTransports, createTransport } from './transports.js';
 
@@ -235,6 +236,11 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
       const webhooks = new WebhookDispatcher({ db: database.db, signal: services.signal, log, resolver: services.resolver, secrets: services.secrets, settings: config.webhooks, yieldTo: () => w.busy });
       webhooks.start();
       closers.push((deadline) => webhooks.stop({ deadline }));
+      // automation steps: batches of step jobs, each batch one transaction (README, "The automation engine"); four
+      // batches in flight keep the worker busy while PostgreSQL writes the others, and use 4 of the pool's 20 connections
+      const automations = new AutomationWorker({ db: database.db, signal: services.signal, log, runner: createStepRunner(services, log), leaseMs: config.leaseMs, concurrency: database.kind === 'pglite' ? 1 : 4 });
+      automations.start();
+      closers.push((deadline) => automations.stop({ deadline }));
     }
 
     let inbound: InboundServer | null = null;

@@ -1,5 +1,6 @@
 import type { Config } from '../config/config.js';
 import type { Database } from '../platform/db/database.js';
+import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import { createResolver, type Resolver } from '../platform/dns/resolver.js';
 import type { SecretBox } from '../platform/secret-box.js';
@@ -8,7 +9,7 @@ import { ReturnPathSigner } from '../platform/mail/verp.js';
 import { loadSharedSecret, TokenSigner } from '../platform/tokens.js';
 import { compiledScript } from '../platform/workers/compiled-script.js';
 import { ContentPool } from '../platform/workers/content-pool.js';
-import { AutomationService } from '../modules/automations/index.js';
+import { AutomationService, StepRunner } from '../modules/automations/index.js';
 import { AudienceService, ContactImportService, ContactService } from '../modules/contacts/index.js';
 import { DomainSenderPolicy, DomainService } from '../modules/domains/index.js';
 import { EmailService } from '../modules/emails/index.js';
@@ -125,4 +126,22 @@ export async function createServices(config: Config, database: Database, metrics
     secrets,
     resolver,
   };
+}
+
+/** The automation engine's step runner (workers/automation-worker.ts runs it): senders are checked as at the API. */
+export function createStepRunner(s: Services, log: Logger): StepRunner {
+  const anySender = s.config.deliveryMode === 'capture';
+  return new StepRunner({
+    db: s.database.db,
+    sending: s.sending,
+    contacts: s.contacts,
+    plans: s.plans,
+    log,
+    retryBaseMs: s.config.retryBaseMs,
+    checkSender: async (workspaceId, from) => {
+      if (anySender) return null;
+      const verdict = await s.domains.evaluateSender(workspaceId, null, from);
+      return verdict.allowed ? null : verdict.reason;
+    },
+  });
 }

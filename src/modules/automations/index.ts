@@ -9,3 +9,5 @@ export { graphProblems, parseSteps, type GraphProblem } from './graph-check.js';
 export { AUDIENCE_TRIGGER_QUEUE, runAudienceTrigger } from './audience-trigger.js';
 export { DATE_AT_QUEUE, DATE_SCAN_QUEUE, ENSURE_DATE_SCANS_QUEUE, ensureDateScans, runDateScan, runFixedAt, scheduleDateTrigger } from './date-trigger.js';
 export { isValidTimeZone } from './time-zones.js';
+export { StepRunner, type StepRunnerDeps } from './step-runner.js';
+export { wakeWaitingSteps } from './engine-store.js';

@@ -1,5 +1,6 @@
 import { inTransaction, type Db } from '../../platform/db/database.js';
 import { scheduleDateTrigger } from './date-trigger.js';
+import { wakeWaitingSteps } from './engine-store.js';
 import type { AutomationEnrollmentRow, AutomationRow, AutomationStatus, AutomationStepRunRow, ContactRow } from '../../platform/db/schema.js';
 import { encodeCursor, type Cursor } from '../../platform/http/cursor.js';
 import { ApiError } from '../../platform/http/errors.js';
@@ -229,6 +230,8 @@ export class AutomationService {
       const saved = await store.setStatus(trx, locked.id, to);
       // a date_time trigger's job starts with the automation and stops with it (date-trigger.ts)
       await scheduleDateTrigger(trx, this.deps.signal, saved);
+      // enrollments held while it was paused go on now, not at their next look (engine-store.ts)
+      if (to === 'active') await wakeWaitingSteps(trx, saved.id);
       return saved;
     });
     this.deps.signal.wakeLocal(JOBS_TOPIC);

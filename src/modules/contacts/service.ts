@@ -23,6 +23,12 @@ import {
 } from './store.js';
 
 /** How get, update and delete name a contact: `?id=` or `?email=` (spec §4.2, §4.4, §4.5). */
+/** What an automation's action step may change on a contact (ContactService.applyStepChange). */
+export type ContactStepChange =
+  | { kind: 'add_tag' | 'remove_tag'; tag: string }
+  | { kind: 'update_field'; field: string; value: string | number | boolean | null }
+  | { kind: 'subscribe' | 'unsubscribe'; audienceId: string };
+
 export type ContactSelector = { id: string } | { email: string };
 
 /** A profile change as the service takes it: absent fields stay; `custom_fields` merges, a null value removes a key. */
@@ -200,6 +206,35 @@ export class ContactService {
       .where('id', '=', contactId)
       .returningAll()
       .executeTakeFirstOrThrow();
+  }
+
+  /**
+   * One change an automation's action step makes (modules/automations), in the engine's transaction so the step
+   * and its contact event commit together; the same events as the API's changes. `unchanged` when there was
+   * nothing to do, `missing` when the contact or the audience is not there.
+   */
+  async applyStepChange(trx: Tx, workspaceId: string, contactId: string, change: ContactStepChange, source: string): Promise<'changed' | 'unchanged' | 'missing'> {
+    const contact = await lockContact(trx, workspaceId, { id: contactId });
+    if (!contact) return 'missing';
+    if ('audienceId' in change) {
+      if (!(await findAudience(trx, workspaceId, change.audienceId))) return 'missing';
+      const status = change.kind === 'subscribe' ? 'subscribed' : 'unsubscribed';
+      const before = await setMembership(trx, change.audienceId, contactId, status);
+      if (before === status) return 'unchanged';
+      await recordContactEvents(trx, [subscriptionEvent(workspaceId, contactId, change.audienceId, status, source)]);
+      return 'changed';
+    }
+    const profile: ProfileColumns = {};
+    if (change.kind === 'update_field') {
+      if ((PROFILE_KEYS as readonly string[]).includes(change.field)) (profile as Record<string, string | null>)[change.field] = change.value === null ? null : String(change.value);
+      else profile.custom_fields = { [change.field]: change.value };
+    } else if (change.kind === 'add_tag') profile.tags = contact.tags.includes(change.tag) ? contact.tags : [...contact.tags, change.tag];
+    else if ('tag' in change) profile.tags = contact.tags.filter((t) => t !== change.tag);
+    const changes = changedColumns(contact, profile);
+    if (Object.keys(changes).length === 0) return 'unchanged';
+    await updateContactColumns(trx, contact.id, changes);
+    await recordContactEvents(trx, [{ workspaceId, contactId, type: 'contact.updated', data: { fields: Object.keys(changes), source } }]);
+    return 'changed';
   }
 
   /** delete-contact: the only way a contact goes (its memberships go with it, and the audience counts follow). */

@@ -14,8 +14,11 @@ export function periodOf(now: Date): { period: string; start: Date; end: Date } 
 export const setPlanCommand = (workspaceId: string, plan: Plan): string => `keplars-server workspace set-plan --workspace ${workspaceId} --plan ${plan}`;
 
 export interface Reservation {
-  /** Gives the emails back, e.g. when the write that follows fails or a scheduled email is cancelled. */
-  release(): Promise<void>;
+  /**
+   * Gives the emails back, e.g. when the write that follows fails or a scheduled email is cancelled; `count` gives
+   * back only that many of them (an automation batch that sent fewer than it reserved).
+   */
+  release(count?: number): Promise<void>;
 }
 
 const NOTHING: Reservation = { release: async () => undefined };
@@ -52,7 +55,7 @@ export class PlanService {
         headers: { 'Retry-After': String(retryAfter) },
       });
     }
-    return { release: () => store.giveBack(this.db, workspaceId, period, recipients) };
+    return { release: (count = recipients) => store.giveBack(this.db, workspaceId, period, Math.min(count, recipients)) };
   }
 
   /** Returns a cancelled email's recipients to the month it was counted in (if that month still runs). */

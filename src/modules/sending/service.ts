@@ -2,7 +2,8 @@ import type { Config } from '../../config/config.js';
 import type { Tier } from '../../platform/lifecycle.js';
 import { canonicalJson } from '../../platform/canonical-json.js';
 import { sha256Hex } from '../../platform/crypto.js';
-import type { Db } from '../../platform/db/database.js';
+import type { Db, Tx } from '../../platform/db/database.js';
+import type { TemplateVersionRow } from '../../platform/db/schema.js';
 import type { Cursor } from '../../platform/http/cursor.js';
 import { ApiError } from '../../platform/http/errors.js';
 import { newEmailId, newScheduledEmailId } from '../../platform/ids.js';
@@ -50,6 +51,25 @@ export interface SendingDeps {
   /** hears each email committed by this process (metrics); not replays of an idempotent request */
   onAccepted?: (tier: string) => void;
 }
+
+/** What an automation's send_email step asks for (prepareAutomationEmail). */
+export interface AutomationEmail {
+  workspaceId: string;
+  tier: Tier;
+  to: { email: string; name?: string };
+  from: { email: string; name?: string };
+  templateId: string;
+  /** Handlebars; the template's subject when absent */
+  subject?: string;
+  /** the template's variables */
+  params: Record<string, unknown>;
+  tracking: { opens: boolean; clicks: boolean };
+  tags: string[];
+  metadata: Record<string, unknown>;
+}
+
+/** An email prepared for writing in someone else's transaction (SendingService.insertPrepared). */
+export type PreparedEmail = store.QueuedEmail;
 
 interface Prepared {
   item: store.QueuedEmail;
@@ -239,6 +259,111 @@ export class SendingService {
     await this.committer.submit(item);
     this.deps.onAccepted?.(o.tier);
     return { id };
+  }
+
+  /**
+   * The emails of automations' send_email steps (modules/automations), each rendered, tracked and given its
+   * List-Unsubscribe here, by the rules every email follows, but not written: the engine writes them with
+   * insertPrepared in the transaction that records their steps, so a step and its email commit together. No key
+   * sent them (api_key_id null); the caller checked the senders and counts the plan's quota. Each item comes back
+   * as its email or as the error that stopped it.
+   */
+  async prepareAutomationEmails(items: readonly AutomationEmail[]): Promise<({ email: store.QueuedEmail } | { error: unknown })[]> {
+    // one look-up per template, however many emails of the batch use it
+    const versions = new Map<string, Promise<TemplateVersionRow>>();
+    const versionOf = (o: AutomationEmail) => {
+      const key = `${o.workspaceId}:${o.templateId}`;
+      let v = versions.get(key);
+      if (!v) {
+        v = this.deps.templates.currentForSend(o.workspaceId, o.templateId);
+        v.catch(() => undefined);
+        versions.set(key, v);
+      }
+      return v;
+    };
+    const out: ({ email: store.QueuedEmail } | { error: unknown })[] = [];
+    // a few at a time: most renders run on the event loop (templates/renderer.ts), so it yields between groups
+    for (let i = 0; i < items.length; i += 16) {
+      const group = await Promise.all(
+        items.slice(i, i + 16).map(async (o) => {
+          try {
+            return { email: await this.prepareAutomationEmail(o, await versionOf(o)) };
+          } catch (error) {
+            return { error };
+          }
+        }),
+      );
+      out.push(...group);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return out;
+  }
+
+  private async prepareAutomationEmail(o: AutomationEmail, version: TemplateVersionRow): Promise<store.QueuedEmail> {
+    const now = new Date();
+    const id = newEmailId(now.getTime());
+    const urls = hostedUrls(this.deps.config.publicUrl, this.deps.tokens, id, 0);
+    const rendered = await this.deps.templates.renderVersion(version, o.params, urls);
+    const subject = o.subject ? await this.deps.templates.renderSubject(o.subject, { ...o.params, ...urls }) : rendered.subject;
+    if (!subject) throw new ApiError('VALIDATION_ERROR', `The step has no subject and template ${o.templateId} has none either`);
+    let content = { subject, html: rendered.html, text: rendered.text };
+    let tracking: Tracking = NOT_TRACKED;
+    if (this.deps.tracker && (o.tracking.opens || o.tracking.clicks)) {
+      const tracked = await this.deps.tracker.apply(id, content.html, o.tracking);
+      content = { ...content, html: tracked.html };
+      tracking = { ...o.tracking, links: tracked.links };
+    }
+    const email: NormalizedEmail = {
+      from: o.from,
+      to: [o.to],
+      cc: [],
+      bcc: [],
+      replyTo: [],
+      subject,
+      html: content.html,
+      text: content.text,
+      // mail a contact gets because of a list it is on: unsubscribable like bulk mail, whatever the tier
+      headers: withListUnsubscribe({}, urls.unsubscribeUrl),
+      attachments: [],
+      metadata: o.metadata,
+      tags: o.tags,
+      templateId: rendered.templateId,
+      params: {},
+      tracking: o.tracking,
+    };
+    return buildQueuedEmail({
+      id,
+      now,
+      workspaceId: o.workspaceId,
+      apiKeyId: null,
+      tier: o.tier,
+      email,
+      from: o.from,
+      content,
+      template: { id: rendered.templateId, version: rendered.version },
+      tracking,
+      when: null,
+      messageIdDomain: this.deps.config.messageIdDomain,
+    });
+  }
+
+  /** Writes prepared emails in the caller's transaction and wakes their tiers' workers when it commits. */
+  async insertPrepared(trx: Tx, items: store.QueuedEmail[]): Promise<string[]> {
+    if (items.length === 0) return [];
+    for (let i = 0; i < items.length; ) {
+      const n = Math.max(1, store.batchSizeFor(items.slice(i)));
+      await store.insertQueuedEmails(trx, items.slice(i, i + n));
+      i += n;
+    }
+    const tiers = [...new Set(items.map((i) => i.message.tier))];
+    for (const t of tiers) await this.deps.signal.notifyInTransaction(trx, t);
+    return tiers;
+  }
+
+  /** After the transaction of insertPrepared committed: wakes this process's workers at once. */
+  accepted(items: store.QueuedEmail[]): void {
+    for (const t of new Set(items.map((i) => i.message.tier))) this.deps.signal.wakeLocal(t);
+    for (const i of items) this.deps.onAccepted?.(i.message.tier);
   }
 
   async listScheduled(scope: store.SenderScope, limit: number, cursor?: Cursor) {

@@ -1,3 +1,4 @@
+import { sha256Hex } from '../../platform/crypto.js';
 import type { Db } from '../../platform/db/database.js';
 import type { TemplateRow, TemplateVersionRow } from '../../platform/db/schema.js';
 import { ApiError } from '../../platform/http/errors.js';
@@ -156,10 +157,28 @@ export class TemplateService {
 
   /** For sending: an unknown template (or another workspace's) is INVALID_TEMPLATE, a missing required variable 422. */
   async renderForSend(workspaceId: string, id: string, params: Record<string, unknown>, system: SystemVariables): Promise<RenderedTemplate> {
+    return this.render(await this.currentForSend(workspaceId, id), params, system);
+  }
+
+  /** The version an email accepted now renders; with renderVersion, many emails from one template look it up once. */
+  async currentForSend(workspaceId: string, id: string): Promise<TemplateVersionRow> {
     const found = isUuid(id) ? await store.findTemplate(this.db, workspaceId, id) : undefined;
     const version = found ? await store.findVersion(this.db, found.id, found.current_version) : undefined;
     if (!found || !version) throw new ApiError('INVALID_TEMPLATE', `Template ${id} not found in this workspace`);
+    return version;
+  }
+
+  renderVersion(version: TemplateVersionRow, params: Record<string, unknown>, system: SystemVariables): Promise<RenderedTemplate> {
     return this.render(version, params, system);
+  }
+
+  /**
+   * A subject written outside a template (an automation's send_email step), with the same Handlebars renderer
+   * and limits; compiled once per distinct source (the key is its hash).
+   */
+  async renderSubject(source: string, context: Record<string, unknown>): Promise<string> {
+    const rendered = await this.renderer.render(`subject:${sha256Hex(source)}`, { subject: source, html: '', text: null }, context);
+    return oneLine(rendered.subject);
   }
 
   private async render(v: TemplateVersionRow, params: Record<string, unknown>, system: SystemVariables): Promise<RenderedTemplate> {
