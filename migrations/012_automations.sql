@@ -17,9 +17,6 @@ CREATE TABLE automations (
   trigger_config jsonb NOT NULL DEFAULT '{}',
   -- the graph version new enrollments start on (automation_versions)
   version integer NOT NULL DEFAULT 1,
-  -- enrollments ever made, and those that reached the end of the graph; kept in the transaction of each change
-  enrolled_count integer NOT NULL DEFAULT 0,
-  completed_count integer NOT NULL DEFAULT 0,
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now()
 );
@@ -63,6 +60,10 @@ CREATE TABLE automation_enrollments (
 CREATE UNIQUE INDEX automation_enrollments_one_active ON automation_enrollments (automation_id, contact_id) WHERE status = 'active';
 CREATE INDEX automation_enrollments_automation_idx ON automation_enrollments (automation_id, enrolled_at, id);
 CREATE INDEX automation_enrollments_contact_idx ON automation_enrollments (contact_id) WHERE status = 'active';
+-- enrolled, completed and running counts are counted from here when an automation is read (an index-only scan), not
+-- kept in columns of automations: a counter there is one row that every enrollment and every batch of steps
+-- would update, and concurrent enrollments would queue on its lock
+CREATE INDEX automation_enrollments_status_idx ON automation_enrollments (automation_id, status);
 
 -- What each step of an enrollment did, in order: the enrollment's history, and what a condition reads back
 -- (the email a send step accepted, to look for its opens and clicks).

@@ -83,8 +83,8 @@ describe.each(BACKENDS)('the automation engine on %s', (backend) => {
     // the second send is due 2 s after the delay's due time, and not sent before it
     expect(runs[2]!.due_at.getTime() - runs[1]!.due_at.getTime()).toBe(2000);
     expect(toAda[1]!.created_at.getTime()).toBeGreaterThanOrEqual(runs[2]!.due_at.getTime());
-    const automation = await db.selectFrom('automations').select(['completed_count', 'enrolled_count']).where('id', '=', id).executeTakeFirstOrThrow();
-    expect(automation).toEqual({ completed_count: 2, enrolled_count: 2 });
+    const counts = await t.app.services.automations.get(ws, id);
+    expect(counts).toMatchObject({ completed_count: 2, enrolled_count: 2, active_count: 0 });
   });
 
   it('follows both branches of field, tag and email-click conditions, and runs actions with their contact events', async () => {

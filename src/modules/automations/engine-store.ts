@@ -165,14 +165,6 @@ export async function advanceEnrollments(trx: Tx, advances: readonly Advance[]):
                   ${advances.map((a) => (a.nextRunAt ? a.nextRunAt.toISOString() : null))}::timestamptz[])
            AS x(id, seq, status, exit_reason, current_step, next_run_at)
      WHERE e.id = x.id`.execute(trx);
-  const completed = new Map<string, number>();
-  for (const a of advances) if (a.status === 'completed') completed.set(a.automationId, (completed.get(a.automationId) ?? 0) + 1);
-  if (completed.size > 0) {
-    await sql`
-      UPDATE automations a SET completed_count = a.completed_count + x.n, updated_at = now()
-        FROM unnest(${[...completed.keys()]}::uuid[], ${[...completed.values()]}::int[]) AS x(id, n)
-       WHERE a.id = x.id`.execute(trx);
-  }
   const next = advances.filter((a) => a.status === 'active' && a.nextRunAt !== null);
   if (next.length > 0) {
     await sql`

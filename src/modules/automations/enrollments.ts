@@ -27,8 +27,8 @@ export interface EnrollRequest {
 
 /**
  * Enrolls contacts of the workspace in an active automation, in the caller's transaction: one enrollment row and
- * its first step's job per contact, and the automation's enrolled_count, in three statements whatever the number
- * of contacts. A contact already running the automation, a blocked contact, a contact of another workspace and an
+ * its first step's job per contact, in two statements whatever the number of contacts. The automation row is only
+ * share-locked (a pause or archive waits for the enrollments under way), so concurrent enrollments do not queue. A contact already running the automation, a blocked contact, a contact of another workspace and an
  * automation that is not active enroll nobody. Returns the contacts enrolled.
  */
 export async function enrollContacts(trx: Tx, signal: QueueSignal, req: EnrollRequest): Promise<string[]> {
@@ -55,7 +55,6 @@ export async function enrollContacts(trx: Tx, signal: QueueSignal, req: EnrollRe
     SELECT gen_random_uuid(), ${AUTOMATION_STEP_QUEUE}, 'automation:' || e.id || ':0', jsonb_build_object('enrollmentId', e.id, 'seq', 0), 'pending', 10, now()
       FROM unnest(${ids}::uuid[]) AS e(id)
     ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('pending', 'running') DO NOTHING`.execute(trx);
-  await sql`UPDATE automations SET enrolled_count = enrolled_count + ${ids.length}, updated_at = now() WHERE id = ${req.automationId}`.execute(trx);
   await signal.notifyInTransaction(trx, JOBS_TOPIC);
   return enrolled.rows.map((r) => r.contact_id);
 }

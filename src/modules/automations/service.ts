@@ -53,9 +53,8 @@ function canonical(value: unknown): string {
 }
 
 /** An automation with what its answers show: the graph new enrollments run, and how many run now. */
-export interface AutomationDetail extends AutomationRow {
+export interface AutomationDetail extends AutomationRow, store.EnrollmentCounts {
   graph: Graph;
-  active_count: number;
 }
 
 export interface EnrollmentDetail extends AutomationEnrollmentRow {
@@ -119,8 +118,8 @@ export class AutomationService {
   }
 
   private async detail(a: AutomationRow): Promise<AutomationDetail> {
-    const [graph, counts] = await Promise.all([store.findGraph(this.db, a.id, a.version), store.activeCounts(this.db, [a.id])]);
-    return { ...a, graph, active_count: counts.get(a.id) ?? 0 };
+    const [graph, counts] = await Promise.all([store.findGraph(this.db, a.id, a.version), store.enrollmentCounts(this.db, [a.id])]);
+    return { ...a, graph, ...counts.get(a.id)! };
   }
 
   private async row(workspaceId: string, id: string): Promise<AutomationRow> {
@@ -174,12 +173,12 @@ export class AutomationService {
   }
 
   private async withCounts(rows: AutomationRow[]): Promise<AutomationDetail[]> {
-    const counts = await store.activeCounts(
+    const counts = await store.enrollmentCounts(
       this.db,
       rows.map((r) => r.id),
     );
     // the graphs of a page: at most one read per automation of the page (100)
-    return Promise.all(rows.map(async (r) => ({ ...r, graph: await store.findGraph(this.db, r.id, r.version), active_count: counts.get(r.id) ?? 0 })));
+    return Promise.all(rows.map(async (r) => ({ ...r, graph: await store.findGraph(this.db, r.id, r.version), ...counts.get(r.id)! })));
   }
 
   /**
@@ -286,15 +285,15 @@ export class AutomationService {
     const contact = await this.contactByEmail(workspaceId, email);
     if (a.status !== 'active') throw new ApiError('CONFLICT', `Automation ${a.id} is ${a.status}: only an active automation enrolls contacts (POST /api/v1/automations/${a.id}/activate)`);
     if (contact.status !== 'subscribed') throw new ApiError('CONFLICT', `Contact ${email} is ${contact.status}${contact.blocked_reason ? ` (${contact.blocked_reason})` : ''}: a blocked contact is not enrolled`);
-    const enrolled = await inTransaction(this.db, async (trx) => {
-      const locked = await store.lockAutomation(trx, workspaceId, a.id);
-      if (locked?.status !== 'active') throw new ApiError('CONFLICT', `Automation ${a.id} is ${locked?.status ?? 'deleted'}: only an active automation enrolls contacts`);
-      return enrollContacts(trx, this.deps.signal, { workspaceId, automationId: a.id, contactIds: [contact.id] });
-    });
+    // enrollContacts share-locks the automation (so a concurrent pause waits) and enrolls only while it is active
+    const enrolled = await inTransaction(this.db, (trx) => enrollContacts(trx, this.deps.signal, { workspaceId, automationId: a.id, contactIds: [contact.id] }));
     if (enrolled.length > 0) {
       this.deps.signal.wakeLocal(JOBS_TOPIC);
       return { enrolled: true, contact };
     }
+    // nobody enrolled: the contact is running it already, unless the automation stopped meanwhile
+    const now = await store.findAutomation(this.db, workspaceId, a.id);
+    if (now?.status !== 'active') throw new ApiError('CONFLICT', `Automation ${a.id} is ${now?.status ?? 'deleted'}: only an active automation enrolls contacts`);
     return { enrolled: false, contact, reason: 'already_enrolled' };
   }
 
@@ -322,7 +321,7 @@ export class AutomationService {
     const result = await inTransaction(this.db, async (trx) => {
       const createdAt = await store.insertEvent(trx, { id: eventId, workspaceId, contactId: contact.id, eventName: input.eventName, properties: input.properties });
       let enrolled = 0;
-      // one automation at a time, each three statements (enrollments.ts); a workspace's automations are few
+      // one automation at a time, each two statements (enrollments.ts); one event starts at most 100 (store)
       for (const automationId of await store.automationsForEvent(trx, workspaceId, input.eventName)) {
         const started = await enrollContacts(trx, this.deps.signal, { workspaceId, automationId, contactIds: [contact.id], triggerData: { event: input.properties } });
         enrolled += started.length;

@@ -106,16 +106,32 @@ export async function deleteAutomationRow(trx: Tx, id: string): Promise<void> {
 }
 
 /** Running enrollments per automation, for the answers that show them. */
-export async function activeCounts(db: Db, ids: readonly string[]): Promise<Map<string, number>> {
-  if (ids.length === 0) return new Map();
+export interface EnrollmentCounts {
+  /** enrollments ever made */
+  enrolled_count: number;
+  /** enrollments that reached the end of the graph */
+  completed_count: number;
+  /** enrollments running now */
+  active_count: number;
+}
+
+/** Counted per automation and status on automation_enrollments_status_idx (migration 012 says why not kept in columns). */
+export async function enrollmentCounts(db: Db, ids: readonly string[]): Promise<Map<string, EnrollmentCounts>> {
+  const counts = new Map<string, EnrollmentCounts>(ids.map((id) => [id, { enrolled_count: 0, completed_count: 0, active_count: 0 }]));
+  if (ids.length === 0) return counts;
   const rows = await db
     .selectFrom('automation_enrollments')
-    .select(['automation_id', sql<number>`count(*)::int`.as('n')])
+    .select(['automation_id', 'status', sql<number>`count(*)::int`.as('n')])
     .where('automation_id', 'in', ids)
-    .where('status', '=', 'active')
-    .groupBy('automation_id')
+    .groupBy(['automation_id', 'status'])
     .execute();
-  return new Map(rows.map((r) => [r.automation_id, r.n]));
+  for (const r of rows) {
+    const c = counts.get(r.automation_id)!;
+    c.enrolled_count += r.n;
+    if (r.status === 'completed') c.completed_count = r.n;
+    if (r.status === 'active') c.active_count = r.n;
+  }
+  return counts;
 }
 
 export interface PageQuery {

@@ -430,8 +430,6 @@ export interface AutomationsTable {
   trigger_type: AutomationTriggerType;
   trigger_config: Json<Record<string, unknown>>;
   version: ColumnType<number, number | undefined, number>;
-  enrolled_count: ColumnType<number, number | undefined, number>;
-  completed_count: ColumnType<number, number | undefined, number>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
