@@ -27,8 +27,10 @@ export interface EnrollRequest {
 
 /**
  * Enrolls contacts of the workspace in an active automation, in the caller's transaction: one enrollment row and
- * its first step's job per contact, in two statements whatever the number of contacts. The automation row is only
- * share-locked (a pause or archive waits for the enrollments under way), so concurrent enrollments do not queue. A contact already running the automation, a blocked contact, a contact of another workspace and an
+ * its first step's job per contact, in two statements whatever the number of contacts. The automation row is not
+ * locked: concurrent enrollments must not queue on it, nor build multixacts of share locks on one hot row. An
+ * enrollment that commits just after a pause or an archive is held or ended by the engine at its first step, which
+ * reads the automation's status then (README, "The automation engine"). A contact already running the automation, a blocked contact, a contact of another workspace and an
  * automation that is not active enroll nobody. Returns the contacts enrolled.
  */
 export async function enrollContacts(trx: Tx, signal: QueueSignal, req: EnrollRequest): Promise<string[]> {
@@ -38,7 +40,6 @@ export async function enrollContacts(trx: Tx, signal: QueueSignal, req: EnrollRe
     WITH a AS (
       SELECT id, workspace_id, version FROM automations
        WHERE id = ${req.automationId} AND workspace_id = ${req.workspaceId} AND status = 'active'
-       FOR SHARE
     ), graph AS (
       SELECT v.graph -> 'steps' -> 0 ->> 'id' AS entry FROM automation_versions v JOIN a ON v.automation_id = a.id AND v.version = a.version
     )

@@ -1,4 +1,5 @@
 import { inTransaction, type Db } from '../../platform/db/database.js';
+import { GroupCommitter } from '../../platform/queue/group-commit.js';
 import { scheduleDateTrigger } from './date-trigger.js';
 import { wakeWaitingSteps } from './engine-store.js';
 import type { AutomationEnrollmentRow, AutomationRow, AutomationStatus, AutomationStepRunRow, ContactRow } from '../../platform/db/schema.js';
@@ -62,6 +63,15 @@ export interface EnrollmentDetail extends AutomationEnrollmentRow {
   history: AutomationStepRunRow[];
 }
 
+interface EnrollItem {
+  workspaceId: string;
+  automationId: string;
+  contactId: string;
+}
+
+/** Enroll requests written in one transaction at most (each a row and a job). */
+const MAX_ENROLLS_PER_COMMIT = 500;
+
 export type EnrollOutcome = { enrolled: true; contact: ContactRow } | { enrolled: false; contact: ContactRow; reason: 'already_enrolled' };
 
 /**
@@ -83,7 +93,28 @@ function refusedTransition(a: AutomationRow, to: Exclude<AutomationStatus, 'draf
 
 /** Automations of a workspace: their graphs, their states and enrolling contacts by hand or by event (spec §6). */
 export class AutomationService {
-  constructor(private readonly deps: AutomationServiceDeps) {}
+  /** enroll requests that arrive together are written in one transaction, a statement per automation */
+  private readonly enroller: GroupCommitter<EnrollItem, boolean>;
+
+  constructor(private readonly deps: AutomationServiceDeps) {
+    this.enroller = new GroupCommitter((items) => this.writeEnrollments(items), { maxConcurrent: 2, maxBatch: (items) => Math.min(items.length, MAX_ENROLLS_PER_COMMIT) });
+  }
+
+  /** Whether each item enrolled its contact; a contact asked twice in one group enrolls once. */
+  private async writeEnrollments(items: EnrollItem[]): Promise<boolean[]> {
+    const byAutomation = new Map<string, EnrollItem[]>();
+    for (const item of items) byAutomation.set(item.automationId, [...(byAutomation.get(item.automationId) ?? []), item]);
+    const enrolled = await inTransaction(this.db, async (trx) => {
+      const done = new Set<string>();
+      for (const [automationId, group] of byAutomation) {
+        const contactIds = [...new Set(group.map((g) => g.contactId))];
+        for (const c of await enrollContacts(trx, this.deps.signal, { workspaceId: group[0]!.workspaceId, automationId, contactIds })) done.add(`${automationId}/${c}`);
+      }
+      return done;
+    });
+    if (enrolled.size > 0) this.deps.signal.wakeLocal(JOBS_TOPIC);
+    return items.map((item) => enrolled.delete(`${item.automationId}/${item.contactId}`));
+  }
 
   private get db(): Db {
     return this.deps.db;
@@ -285,12 +316,8 @@ export class AutomationService {
     const contact = await this.contactByEmail(workspaceId, email);
     if (a.status !== 'active') throw new ApiError('CONFLICT', `Automation ${a.id} is ${a.status}: only an active automation enrolls contacts (POST /api/v1/automations/${a.id}/activate)`);
     if (contact.status !== 'subscribed') throw new ApiError('CONFLICT', `Contact ${email} is ${contact.status}${contact.blocked_reason ? ` (${contact.blocked_reason})` : ''}: a blocked contact is not enrolled`);
-    // enrollContacts share-locks the automation (so a concurrent pause waits) and enrolls only while it is active
-    const enrolled = await inTransaction(this.db, (trx) => enrollContacts(trx, this.deps.signal, { workspaceId, automationId: a.id, contactIds: [contact.id] }));
-    if (enrolled.length > 0) {
-      this.deps.signal.wakeLocal(JOBS_TOPIC);
-      return { enrolled: true, contact };
-    }
+    // enrolls only while the automation is active; one paused or archived meanwhile holds or ends it at its first step
+    if (await this.enroller.submit({ workspaceId, automationId: a.id, contactId: contact.id })) return { enrolled: true, contact };
     // nobody enrolled: the contact is running it already, unless the automation stopped meanwhile
     const now = await store.findAutomation(this.db, workspaceId, a.id);
     if (now?.status !== 'active') throw new ApiError('CONFLICT', `Automation ${a.id} is ${now?.status ?? 'deleted'}: only an active automation enrolls contacts`);
