@@ -13,7 +13,7 @@ import { BENCH_SENDER, runCli, serverEnv, sleep, startServer, stop, waitForReady
 import { startSink } from '../lib/sink.js';
 import { round, summarize } from '../lib/stats.js';
 
-export const SETTINGS = { contacts: 10_000, delaySec: 5, enrollConcurrency: 32, instant: 200, instantLoaded: 400, instantIntervalMs: 50, timeoutMs: 240_000 };
+export const SETTINGS = { contacts: 10_000, delaySec: 5, enrollConcurrency: 8, instant: 200, instantLoaded: 400, instantIntervalMs: 50, timeoutMs: 240_000 };
 export const GOALS = { stepLagP99Ms: 2_000, instantLoadedRatio: 2 };
 
 const SECRET_KEY = randomBytes(32).toString('hex');
