@@ -142,7 +142,6 @@ export async function insertStepRuns(trx: Tx, runs: readonly StepRunRow[]): Prom
 /** Where an enrollment stands after this run: still active at a step due later, or ended. */
 export interface Advance {
   enrollmentId: string;
-  automationId: string;
   seq: number;
   status: EnrollmentStatus;
   exitReason: string | null;
@@ -151,8 +150,7 @@ export interface Advance {
 }
 
 /**
- * Moves the enrollments on in one statement each: their rows, the completed counts of their automations, and one
- * job per enrollment still active, due when its next step is (a delay of days is one job due days later).
+ * Moves the enrollments on in one statement each: their rows, and one job per enrollment still active, due when its next step is (a delay of days is one job due days later).
  */
 export async function advanceEnrollments(trx: Tx, advances: readonly Advance[]): Promise<void> {
   if (advances.length === 0) return;

@@ -103,7 +103,11 @@ export class AutomationService {
   /** Whether each item enrolled its contact; a contact asked twice in one group enrolls once. */
   private async writeEnrollments(items: EnrollItem[]): Promise<boolean[]> {
     const byAutomation = new Map<string, EnrollItem[]>();
-    for (const item of items) byAutomation.set(item.automationId, [...(byAutomation.get(item.automationId) ?? []), item]);
+    for (const item of items) {
+      const group = byAutomation.get(item.automationId);
+      if (group) group.push(item);
+      else byAutomation.set(item.automationId, [item]);
+    }
     const enrolled = await inTransaction(this.db, async (trx) => {
       const done = new Set<string>();
       for (const [automationId, group] of byAutomation) {

@@ -194,7 +194,7 @@ export class StepRunner {
       runs.push({ enrollmentId: state.id, seq, stepId, stepType: step.type, dueAt, outcome: result.outcome, messageId: result.messageId ?? null, detail: result.detail ?? {} });
       seq++;
       if (result.exit) return { runs, advance: exitAt(state, seq, 'exit_step'), end: done, email };
-      if (!result.next) return { runs, advance: { enrollmentId: state.id, automationId: state.automation_id, seq, status: 'completed', exitReason: null, currentStep: null, nextRunAt: null }, end: done, email };
+      if (!result.next) return { runs, advance: completedAt(state, seq), end: done, email };
       const nextStep = steps?.get(result.next);
       const goOn = ran + 1 < MAX_STEPS_PER_JOB && result.nextAt <= now && nextStep !== undefined && nextStep.type !== 'send_email';
       if (!goOn) return { runs, advance: activeAt(state, seq, result.next, result.nextAt), end: done, email };
@@ -348,7 +348,12 @@ export class StepRunner {
     }
     const reservations = new Map<string, { count: number; release: (n: number) => Promise<void> }>();
     const byWorkspace = new Map<string, string[]>();
-    for (const [jobId, p] of prepared) if ('email' in p) byWorkspace.set(p.workspaceId, [...(byWorkspace.get(p.workspaceId) ?? []), jobId]);
+    for (const [jobId, p] of prepared) {
+      if (!('email' in p)) continue;
+      const ids = byWorkspace.get(p.workspaceId);
+      if (ids) ids.push(jobId);
+      else byWorkspace.set(p.workspaceId, [jobId]);
+    }
     for (const [workspaceId, jobIds] of byWorkspace) {
       const plan = workspaces.get(workspaceId)?.plan;
       if (!plan || !(PLANS as readonly string[]).includes(plan)) continue;
@@ -387,9 +392,13 @@ function fullName(c: EngineContact): string | null {
 }
 
 function exitAt(state: EnrollmentState, seq: number, reason: string): Advance {
-  return { enrollmentId: state.id, automationId: state.automation_id, seq, status: 'exited', exitReason: reason, currentStep: null, nextRunAt: null };
+  return { enrollmentId: state.id, seq, status: 'exited', exitReason: reason, currentStep: null, nextRunAt: null };
+}
+
+function completedAt(state: EnrollmentState, seq: number): Advance {
+  return { enrollmentId: state.id, seq, status: 'completed', exitReason: null, currentStep: null, nextRunAt: null };
 }
 
 function activeAt(state: EnrollmentState, seq: number, stepId: string, at: Date): Advance {
-  return { enrollmentId: state.id, automationId: state.automation_id, seq, status: 'active', exitReason: null, currentStep: stepId, nextRunAt: at };
+  return { enrollmentId: state.id, seq, status: 'active', exitReason: null, currentStep: stepId, nextRunAt: at };
 }
