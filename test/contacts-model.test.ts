@@ -75,6 +75,6 @@ describe.each(BACKENDS)('the contact model (%s)', (backend: Backend) => {
     const a = await audiences.create(ws, { name: 'A' });
     const token = a.subscribe_url.split('/s/')[1]!;
     expect((await audiences.fromSubscribeToken(token))?.id).toBe(a.id);
-    expect(await audiences.fromSubscribeToken(`${token.slice(0, -1)}A`)).toBeUndefined();
+    expect(await audiences.fromSubscribeToken(`${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`)).toBeUndefined();
   });
 });
