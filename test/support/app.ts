@@ -1,8 +1,8 @@
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { startApp, type Roles, type RunningApp } from '../../src/app/app.js';
-import { openEmbedded } from '../../src/platform/db/database.js';
 import { createLogger, type Logger } from '../../src/platform/logger.js';
 import { createPostgresDatabase, type Backend, type TestPostgres } from './databases.js';
+import { openMigratedEmbedded } from './embedded-snapshot.js';
 
 export interface TestApp {
   app: RunningApp;
@@ -26,7 +26,7 @@ export async function startTestApp(opts: { backend: Backend; env?: Record<string
     env.DATABASE_URL = pgdb.url;
   }
   const config = loadConfig(env);
-  const database = opts.backend === 'pglite' ? await openEmbedded(undefined) : undefined;
+  const database = opts.backend === 'pglite' ? await openMigratedEmbedded() : undefined;
   const app = await startApp({ config, roles: opts.roles ?? { api: true, worker: true, inbound: true }, logger: opts.logger ?? createLogger('silent'), ...(database ? { database } : {}) });
   return {
     app,

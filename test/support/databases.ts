@@ -1,7 +1,8 @@
 import pg from 'pg';
 import { randomHex } from '../../src/platform/crypto.js';
-import { openEmbedded, openPostgres, type Database } from '../../src/platform/db/database.js';
+import { openPostgres, type Database } from '../../src/platform/db/database.js';
 import { migrate } from '../../src/platform/db/migrate.js';
+import { openMigratedEmbedded } from './embedded-snapshot.js';
 
 export type Backend = 'pglite' | 'postgres';
 
@@ -43,8 +44,8 @@ export async function createPostgresDatabase(): Promise<TestPostgres> {
 /** A migrated database on the backend: in-memory PGlite, or a database of its own on the machine's PostgreSQL. */
 export async function openMigratedDatabase(backend: Backend): Promise<{ database: Database; close(): Promise<void> }> {
   const pgDb = backend === 'postgres' ? await createPostgresDatabase() : null;
-  const database = pgDb ? await openPostgres(pgDb.url) : await openEmbedded(undefined);
-  await migrate(database.db);
+  const database = pgDb ? await openPostgres(pgDb.url) : await openMigratedEmbedded();
+  if (pgDb) await migrate(database.db);
   return {
     database,
     async close() {

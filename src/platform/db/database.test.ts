@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openMigratedDatabase } from '../../../test/support/databases.js';
-import { inTransaction, OuterHandleInTransactionError, type Database } from './database.js';
+import { inTransaction, openEmbedded, OuterHandleInTransactionError, type Database } from './database.js';
 import { migrate } from './migrate.js';
 
 describe.each(['pglite', 'postgres'] as const)('database on %s', (backend) => {
@@ -42,5 +42,27 @@ describe.each(['pglite', 'postgres'] as const)('database on %s', (backend) => {
     expect(await migrate(database.db)).toEqual([]);
     const r = await sql<{ n: unknown }>`SELECT count(*) AS n FROM workspaces`.execute(database.db);
     expect(typeof r.rows[0]!.n).toBe('string');
+  });
+});
+
+describe('an embedded database opened from a snapshot', () => {
+  it('holds what the dumped one held, and the two change apart', async () => {
+    const original = await openEmbedded(undefined);
+    try {
+      await sql`CREATE TABLE notes (body text)`.execute(original.db);
+      await sql`INSERT INTO notes VALUES ('before the dump')`.execute(original.db);
+      const copy = await openEmbedded(undefined, { snapshot: await original.dump!() });
+      try {
+        await sql`INSERT INTO notes VALUES ('only in the copy')`.execute(copy.db);
+        await sql`INSERT INTO notes VALUES ('only in the original')`.execute(original.db);
+        const bodies = async (d: Database) => (await sql<{ body: string }>`SELECT body FROM notes ORDER BY body`.execute(d.db)).rows.map((r) => r.body);
+        expect(await bodies(copy)).toEqual(['before the dump', 'only in the copy']);
+        expect(await bodies(original)).toEqual(['before the dump', 'only in the original']);
+      } finally {
+        await copy.close();
+      }
+    } finally {
+      await original.close();
+    }
   });
 });

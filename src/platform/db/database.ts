@@ -37,6 +37,8 @@ export interface Database {
   health?(): DatabaseHealth;
   /** Connections of the pool now (metrics): on the embedded database, its one connection and the queries queued for it. */
   poolStats(): PoolStats;
+  /** The embedded database's files as an uncompressed tar archive, which `openEmbedded` can start an in-memory copy from. */
+  dump?(): Promise<Blob>;
   close(): Promise<void>;
 }
 
@@ -151,8 +153,11 @@ export type Warn = (detail: Record<string, unknown>, message: string) => void;
 /** How many tightened paths a warning names; the count says how many there were. */
 const TIGHTENED_NAMED = 20;
 
-/** dataDir undefined → in-memory database (tests). */
-export async function openEmbedded(dataDir: string | undefined, opts: { warn?: Warn; note?: Warn } = {}): Promise<Database> {
+/**
+ * dataDir undefined → in-memory database (tests). `snapshot`, a `dump()` of another embedded database, starts the
+ * in-memory one with its contents instead of an empty cluster: a fifth of the time, as it skips initdb.
+ */
+export async function openEmbedded(dataDir: string | undefined, opts: { warn?: Warn; note?: Warn; snapshot?: Blob } = {}): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
   let pglite;
@@ -174,7 +179,7 @@ export async function openEmbedded(dataDir: string | undefined, opts: { warn?: W
     const { PrivateNodeFS } = await import('./pglite-private-fs.js');
     pglite = await PGlite.create({ fs: new PrivateNodeFS(pgdata), postgresqlconf: EMBEDDED_POSTGRESQL_CONF });
   } else {
-    pglite = await PGlite.create({ postgresqlconf: EMBEDDED_POSTGRESQL_CONF });
+    pglite = await PGlite.create({ postgresqlconf: EMBEDDED_POSTGRESQL_CONF, ...(opts.snapshot ? { loadDataDir: opts.snapshot } : {}) });
   }
   const pool = new pg.Pool({ ...createPgConfig(pglite), max: 1 });
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: guardedPool(pool) as unknown as pg.Pool }) });
@@ -186,6 +191,7 @@ export async function openEmbedded(dataDir: string | undefined, opts: { warn?: W
       return async () => undefined;
     },
     poolStats: () => statsOf(pool),
+    dump: () => pglite.dumpDataDir('none'),
     async close() {
       await db.destroy();
       await pglite.close();
