@@ -22,7 +22,7 @@ export async function startTestApp(opts: { backend: Backend; env?: Record<string
   let pgdb: TestPostgres | null = null;
   const env: Record<string, string> = { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', RETRY_BASE_MS: '50', ...opts.env };
   if (opts.backend === 'postgres') {
-    pgdb = await createPostgresDatabase();
+    pgdb = await createPostgresDatabase({ migrated: true });
     env.DATABASE_URL = pgdb.url;
   }
   const config = loadConfig(env);

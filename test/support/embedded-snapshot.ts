@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { openEmbedded, type Database } from '../../src/platform/db/database.js';
-import { listMigrations, migrate } from '../../src/platform/db/migrate.js';
+import { migrate } from '../../src/platform/db/migrate.js';
+import { migrationsKey } from './migrations-key.js';
 
 const TAR_TYPE = 'application/x-tar';
 const PREFIX = 'keplars-test-pglite-';
@@ -44,11 +44,8 @@ async function loadOrMakeSnapshot(): Promise<Blob> {
 
 /** Changes with any migration's name or text and with the PGlite version, whose files the archive holds. */
 async function snapshotKey(): Promise<string> {
-  const hash = createHash('sha256');
   const pglite = JSON.parse(await fs.readFile(new URL('../../node_modules/@electric-sql/pglite/package.json', import.meta.url), 'utf8')) as { version: string };
-  hash.update(pglite.version);
-  for (const m of await listMigrations()) hash.update(`\0${m.name}\0${m.sql}`);
-  return hash.digest('hex').slice(0, 16);
+  return migrationsKey(pglite.version);
 }
 
 async function removeStaleSnapshots(keep: string): Promise<void> {
