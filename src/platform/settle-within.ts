@@ -9,6 +9,8 @@ export function settleWithin(p: Promise<unknown>, ms: number): Promise<boolean> 
     () => true,
   );
   if (!(ms > 0)) return Promise.resolve(false);
+  // no bound: a timer cannot hold Infinity (Node fires it after 1 ms instead), so wait for p itself
+  if (!Number.isFinite(ms)) return done;
   return new Promise<boolean>((resolve) => {
     const timer = setTimeout(() => resolve(false), ms);
     void done.then(() => {
