@@ -1,9 +1,8 @@
 import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from './support/app.js';
 import { runCli, startServerProcess, type ServerProcess } from './support/processes.js';
+import { initialisedDataDir } from './support/data-dirs.js';
 
 /** The automation commands of the built CLI, through a running embedded server (its admin socket). */
 describe('automation list, show, activate and pause from the built CLI', () => {
@@ -12,7 +11,7 @@ describe('automation list, show, activate and pause from the built CLI', () => {
   const env = () => ({ DATA_DIR: dataDir, PORT: '0' });
 
   beforeAll(async () => {
-    dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'keplars-automations-'));
+    dataDir = await initialisedDataDir('keplars-automations-');
     server = await startServerProcess('start', env());
   });
   afterAll(async () => {

@@ -1,15 +1,14 @@
 import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/processes.js';
+import { initialisedDataDir } from './support/data-dirs.js';
 
 describe('per-workspace caps through the operator CLI (embedded database)', () => {
   let dataDir: string;
   const env = () => ({ DATA_DIR: dataDir, PORT: '0', MAX_DOMAINS_PER_WORKSPACE: '1', MAX_SENDING_KEYS_PER_WORKSPACE: '2' });
 
   beforeAll(async () => {
-    dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'keplars-caps-'));
+    dataDir = await initialisedDataDir('keplars-caps-');
   });
   afterAll(async () => {
     await fs.rm(dataDir, { recursive: true, force: true });

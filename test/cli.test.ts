@@ -1,10 +1,10 @@
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { call, waitFor } from './support/app.js';
 import { createPostgresDatabase, type TestPostgres } from './support/databases.js';
 import { runCli, startServerProcess, type ServerProcess } from './support/processes.js';
+import { initialisedDataDir } from './support/data-dirs.js';
 
 const KEY = /^kms_[a-f0-9]+\.(live|adm)_[a-f0-9]+$/;
 
@@ -14,7 +14,7 @@ describe('operator CLI on the embedded database', () => {
   const env = () => ({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'info' });
 
   beforeAll(async () => {
-    dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'keplars-cli-'));
+    dataDir = await initialisedDataDir('keplars-cli-');
   });
   afterEach(async () => {
     for (const s of servers.splice(0)) await s.stop('SIGKILL');

@@ -7,6 +7,7 @@ import { call, startTestApp, waitFor, type TestApp } from './support/app.js';
 import { BACKENDS, createPostgresDatabase, type Backend, type TestPostgres } from './support/databases.js';
 import { run } from '../src/cli/run.js';
 import { runCli, startServerProcess, type ServerProcess } from './support/processes.js';
+import { initialisedDataDir } from './support/data-dirs.js';
 
 const ROWS = 10_000;
 /** IMPORT_MAX_BYTES of these tests: above the 10,000-row file, low enough to send more than it cheaply */
@@ -342,7 +343,7 @@ describe('keplars-server contacts import (spawned, embedded database)', () => {
   let dataDir: string;
   let server: ServerProcess | null = null;
   beforeAll(async () => {
-    dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'keplars-import-embedded-'));
+    dataDir = await initialisedDataDir('keplars-import-embedded-');
   });
   afterAll(async () => {
     await server?.stop('SIGKILL');

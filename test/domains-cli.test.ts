@@ -1,5 +1,4 @@
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { call } from './support/app.js';
@@ -8,6 +7,7 @@ import { startDnsServer, type TestDnsServer } from './support/dns-server.js';
 import { publish, receiverVerdict, type ApiDomain } from './support/domains.js';
 import { runCli, startServerProcess, type ServerProcess } from './support/processes.js';
 import { startSmtpSink, type SmtpSink } from './support/smtp-sink.js';
+import { initialisedDataDir } from './support/data-dirs.js';
 
 /** These run the built CLI and server (dist/), so they also prove DKIM signing on worker threads. */
 describe('domain commands and signed delivery from the built server', () => {
@@ -18,7 +18,7 @@ describe('domain commands and signed delivery from the built server', () => {
   const env = () => ({ DATA_DIR: dataDir, PORT: '0', DNS_SERVERS: dns.server, BOUNCE_HOST: 'bounce.keplars.test', SMTP_URL: `smtp://127.0.0.1:${sink.port}` });
 
   beforeAll(async () => {
-    dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'keplars-domains-'));
+    dataDir = await initialisedDataDir('keplars-domains-');
     dns = await startDnsServer();
     sink = await startSmtpSink();
   });

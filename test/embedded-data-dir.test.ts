@@ -1,10 +1,10 @@
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { call } from './support/app.js';
 import { walk } from './support/files.js';
 import { runCli, spawnCli, startServerProcess, type CliProcess, type ServerProcess } from './support/processes.js';
+import { initialisedDataDir } from './support/data-dirs.js';
 
 describe('a busy embedded server keeps its data folder', () => {
   let dataDir: string;
@@ -15,7 +15,7 @@ describe('a busy embedded server keeps its data folder', () => {
   const lockText = () => fs.readFile(path.join(dataDir, 'keplars.lock'), 'utf8');
 
   beforeAll(async () => {
-    dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'keplars-busy-'));
+    dataDir = await initialisedDataDir('keplars-busy-');
     server = await startServerProcess('start', env());
     const created = await runCli(['workspace', 'create', '--name', 'Busy', '--json'], env());
     expect(created.code, created.stderr).toBe(0);

@@ -1,6 +1,4 @@
 import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config.js';
 import { startApp, type Roles, type RunningApp } from '../src/app/app.js';
@@ -8,6 +6,7 @@ import { createLogger } from '../src/platform/logger.js';
 import { call, waitFor } from './support/app.js';
 import { BACKENDS, createPostgresDatabase, type Backend, type TestPostgres } from './support/databases.js';
 import { startSmtpSink, type ReceivedMessage, type SmtpSink } from './support/smtp-sink.js';
+import { initialisedDataDir } from './support/data-dirs.js';
 
 const messageIdOf = (m: ReceivedMessage): string => /^Message-ID:\s*<([^@>]+)@/im.exec(m.raw.toString('utf8'))?.[1] ?? '';
 
@@ -20,7 +19,7 @@ describe.each(BACKENDS)('a graceful restart on %s', (backend: Backend) => {
   beforeAll(async () => {
     sink = await startSmtpSink();
     if (backend === 'postgres') pg = await createPostgresDatabase();
-    else dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'keplars-restart-'));
+    else dataDir = await initialisedDataDir('keplars-restart-');
     env = {
       PORT: '0',
       LOG_LEVEL: 'silent',

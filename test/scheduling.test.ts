@@ -1,10 +1,9 @@
 import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startTestApp, waitFor, type TestApp } from './support/app.js';
 import { BACKENDS } from './support/databases.js';
 import { runCli, startServerProcess } from './support/processes.js';
+import { initialisedDataDir } from './support/data-dirs.js';
 
 const inSeconds = (s: number) => new Date(Date.now() + s * 1000).toISOString();
 
@@ -167,7 +166,7 @@ describe.each(BACKENDS)('scheduled sending on %s', (backend) => {
 
 describe('a scheduled email whose time passed while the server was down', () => {
   it('is sent on recovery and marked late', async () => {
-    const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'keplars-sched-'));
+    const dataDir = await initialisedDataDir('keplars-sched-');
     const env = { DATA_DIR: dataDir, PORT: '0', SCHEDULE_MIN_SECONDS: '1', SCHEDULE_LATE_AFTER_SECONDS: '1' };
     try {
       const created = JSON.parse((await runCli(['workspace', 'create', '--name', 'Sched', '--plan', 'LAUNCH', '--json'], env)).stdout) as { secret_key: string };
