@@ -73,15 +73,20 @@ export const KEY_CACHE_ENTRIES = 10_000;
  * process within that time without a database round trip on every request.
  */
 export class KeyService {
-  private readonly cache = new LruMap<string, { key: AuthenticatedKey | null; until: number }>(KEY_CACHE_ENTRIES);
-  private readonly lastTouched = new LruMap<string, number>(KEY_CACHE_ENTRIES);
-  private readonly keyDomains = new LruMap<string, string | null>(KEY_CACHE_ENTRIES);
+  private readonly cache: LruMap<string, { key: AuthenticatedKey | null; until: number }>;
+  private readonly lastTouched: LruMap<string, number>;
+  private readonly keyDomains: LruMap<string, string | null>;
 
-  /** `maxRegularKeys`: live sending keys per workspace (MAX_SENDING_KEYS_PER_WORKSPACE). */
+  /** `maxRegularKeys`: live sending keys per workspace (MAX_SENDING_KEYS_PER_WORKSPACE); `cacheEntries`: keys remembered per map. */
   constructor(
     private readonly db: Db,
     private readonly maxRegularKeys: number,
-  ) {}
+    cacheEntries = KEY_CACHE_ENTRIES,
+  ) {
+    this.cache = new LruMap(cacheEntries);
+    this.lastTouched = new LruMap(cacheEntries);
+    this.keyDomains = new LruMap(cacheEntries);
+  }
 
   async authenticate(secret: string, now = Date.now()): Promise<AuthenticatedKey | null> {
     if (!KEY_PATTERN.test(secret)) return null;
