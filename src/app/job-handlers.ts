@@ -1,16 +1,23 @@
 import type { Services } from './services.js';
 import type { JobHandler } from '../workers/job-worker.js';
+import { pruneFinishedJobs } from '../platform/queue/jobs-store.js';
 import { VERIFY_QUEUE } from '../modules/domains/index.js';
 import { IMPORT_QUEUE } from '../modules/contacts/index.js';
 import { AUDIENCE_TRIGGER_QUEUE, DATE_AT_QUEUE, DATE_SCAN_QUEUE, ENSURE_DATE_SCANS_QUEUE, ensureDateScans, runAudienceTrigger, runDateScan, runFixedAt } from '../modules/automations/index.js';
 
-const HOUR = 3600_000;
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+/** Finished jobs are kept a week (README, "Priority tiers and the queue"), then deleted 5,000 at a time. */
+export const FINISHED_JOBS_KEPT_MS = 7 * 24 * HOUR;
+const PRUNE = { batch: 5000, batches: 20 };
 
 /** Recurring jobs: each reschedules itself; the dedupe key keeps one per cluster however many workers start it. */
 export const RECURRING_JOBS = [
   { queue: 'maintenance.expire-idempotency-keys', everyMs: HOUR },
   { queue: 'maintenance.expire-abandoned-imports', everyMs: HOUR },
   { queue: ENSURE_DATE_SCANS_QUEUE, everyMs: HOUR },
+  { queue: 'maintenance.prune-finished-jobs', everyMs: HOUR },
 ] as const;
 
 /** Every queue of side work and the function that does it. Later capabilities register theirs here. */
@@ -24,6 +31,12 @@ export function createJobHandlers(s: Services): Record<string, JobHandler> {
     [VERIFY_QUEUE]: async (payload) => {
       const next = typeof payload.domainId === 'string' ? await s.domains.runScheduledCheck(payload.domainId) : null;
       return next ? { retryAt: next } : undefined;
+    },
+    // every automation step and side task leaves a finished job; without this the table only grows
+    'maintenance.prune-finished-jobs': async () => {
+      const { more } = await pruneFinishedJobs(s.database.db, { before: new Date(Date.now() - FINISHED_JOBS_KEPT_MS), ...PRUNE });
+      // a backlog (the first run on an old installation) goes on in a minute rather than in one long run
+      return { retryAt: new Date(Date.now() + (more ? MINUTE : HOUR)) };
     },
     // uploads cut off by a crash of the process receiving them: their stored pieces go
     'maintenance.expire-abandoned-imports': async () => {

@@ -108,3 +108,24 @@ export async function runPendingJobBy(db: Db, dedupeKey: string, at: Date): Prom
     .where('next_attempt_at', '>', at)
     .execute();
 }
+
+/**
+ * Deletes jobs that finished (`done`) before `before`, `batch` at a time and at most `batches` batches, each its
+ * own statement so none holds many row locks for long; `more` says some may be left. Waiting, running and failed
+ * jobs stay: the first two are work, and a failed one is what an operator looks at. No index serves this on
+ * purpose (one on every finished job would cost each automation step another write): the oldest finished jobs
+ * lie near the start of the table, so a bounded batch finds them early in its scan.
+ */
+export async function pruneFinishedJobs(db: Db, opts: { before: Date; batch: number; batches: number }): Promise<{ deleted: number; more: boolean }> {
+  let deleted = 0;
+  for (let i = 0; i < opts.batches; i++) {
+    const res = await sql`
+      DELETE FROM jobs WHERE id IN (
+        SELECT id FROM jobs WHERE status = 'done' AND updated_at < ${opts.before} LIMIT ${opts.batch}
+      )`.execute(db);
+    const n = Number(res.numAffectedRows ?? 0);
+    deleted += n;
+    if (n < opts.batch) return { deleted, more: false };
+  }
+  return { deleted, more: true };
+}
