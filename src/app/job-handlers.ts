@@ -9,7 +9,7 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
 /** Finished jobs are kept a week (README, "Priority tiers and the queue"), then deleted 5,000 at a time. */
-export const FINISHED_JOBS_KEPT_MS = 7 * 24 * HOUR;
+const FINISHED_JOBS_KEPT_MS = 7 * 24 * HOUR;
 const PRUNE = { batch: 5000, batches: 20 };
 
 /** Recurring jobs: each reschedules itself; the dedupe key keeps one per cluster however many workers start it. */
