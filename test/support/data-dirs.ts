@@ -2,9 +2,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { openEmbedded } from '../../src/platform/db/database.js';
-import { randomHex } from '../../src/platform/crypto.js';
 import { migrate } from '../../src/platform/db/migrate.js';
-import { migrationsKey } from './migrations-key.js';
+import { migrationsKey, pgliteVersion, removeOtherKeys } from './migrated-cache.js';
 
 const PREFIX = 'keplars-test-datadir-';
 
@@ -25,9 +24,10 @@ export async function initialisedDataDir(prefix: string): Promise<string> {
 
 /** The migrated pgdata, made once per set of migrations in the temporary folder and shared by the suite's workers. */
 async function makeTemplate(): Promise<string> {
-  const pgdata = path.join(os.tmpdir(), `${PREFIX}${await migrationsKey()}`);
+  const key = await migrationsKey(await pgliteVersion());
+  const pgdata = path.join(os.tmpdir(), `${PREFIX}${key}`);
   if (await exists(path.join(pgdata, 'PG_VERSION'))) return pgdata;
-  const building = await fs.mkdtemp(path.join(os.tmpdir(), `${PREFIX}building-${randomHex(4)}-`));
+  const building = await fs.mkdtemp(`${pgdata}-building-`);
   const database = await openEmbedded(building);
   try {
     await migrate(database.db);
@@ -39,7 +39,7 @@ async function makeTemplate(): Promise<string> {
     if (!(await exists(path.join(pgdata, 'PG_VERSION')))) throw err;
   });
   await fs.rm(building, { recursive: true, force: true });
-  await removeStale(path.basename(pgdata));
+  await removeOtherKeys(PREFIX, key);
   return pgdata;
 }
 
@@ -48,11 +48,4 @@ async function exists(file: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-async function removeStale(keep: string): Promise<void> {
-  const dir = os.tmpdir();
-  for (const name of await fs.readdir(dir)) {
-    if (name.startsWith(PREFIX) && !name.startsWith(`${PREFIX}building-`) && name !== keep) await fs.rm(path.join(dir, name), { recursive: true, force: true });
-  }
 }

@@ -3,7 +3,7 @@ import { randomHex } from '../../src/platform/crypto.js';
 import { openPostgres, type Database } from '../../src/platform/db/database.js';
 import { migrate } from '../../src/platform/db/migrate.js';
 import { openMigratedEmbedded } from './embedded-snapshot.js';
-import { migrationsKey } from './migrations-key.js';
+import { migrationsKey } from './migrated-cache.js';
 
 export type Backend = 'pglite' | 'postgres';
 
@@ -45,6 +45,8 @@ export async function createPostgresDatabase(opts: { migrated?: boolean } = {}):
 }
 
 const TEMPLATE_PREFIX = 'keplars_test_template_';
+/** one maker of the template at a time across the suite's workers (any fixed number not used elsewhere) */
+const TEMPLATE_LOCK = 7_251_002;
 let template: Promise<string> | undefined;
 
 /**
@@ -58,7 +60,7 @@ function migratedTemplate(): Promise<string> {
     const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
     await admin.connect();
     try {
-      await admin.query('SELECT pg_advisory_lock(7251002)');
+      await admin.query('SELECT pg_advisory_lock($1)', [TEMPLATE_LOCK]);
       const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
       if (exists.rowCount === 0) {
         const staging = `${name}_${randomHex(4)}`;
@@ -78,7 +80,7 @@ function migratedTemplate(): Promise<string> {
       }
       return name;
     } finally {
-      await admin.query('SELECT pg_advisory_unlock(7251002)').catch(() => undefined);
+      await admin.query('SELECT pg_advisory_unlock($1)', [TEMPLATE_LOCK]).catch(() => undefined);
       await admin.end();
     }
   })());

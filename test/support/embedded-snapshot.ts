@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openEmbedded, type Database } from '../../src/platform/db/database.js';
 import { migrate } from '../../src/platform/db/migrate.js';
-import { migrationsKey } from './migrations-key.js';
+import { migrationsKey, pgliteVersion, removeOtherKeys } from './migrated-cache.js';
 
 const TAR_TYPE = 'application/x-tar';
 const PREFIX = 'keplars-test-pglite-';
@@ -20,7 +20,8 @@ export async function openMigratedEmbedded(): Promise<Database> {
 }
 
 async function loadOrMakeSnapshot(): Promise<Blob> {
-  const file = path.join(os.tmpdir(), `${PREFIX}${await snapshotKey()}.tar`);
+  const key = await migrationsKey(await pgliteVersion());
+  const file = path.join(os.tmpdir(), `${PREFIX}${key}.tar`);
   try {
     return new Blob([await fs.readFile(file)], { type: TAR_TYPE });
   } catch {
@@ -35,22 +36,9 @@ async function loadOrMakeSnapshot(): Promise<Blob> {
     const partial = `${file}.${process.pid}.partial`;
     await fs.writeFile(partial, bytes, { mode: 0o600 });
     await fs.rename(partial, file);
-    await removeStaleSnapshots(path.basename(file));
+    await removeOtherKeys(PREFIX, key);
     return new Blob([bytes], { type: TAR_TYPE });
   } finally {
     await database.close();
-  }
-}
-
-/** Changes with any migration's name or text and with the PGlite version, whose files the archive holds. */
-async function snapshotKey(): Promise<string> {
-  const pglite = JSON.parse(await fs.readFile(new URL('../../node_modules/@electric-sql/pglite/package.json', import.meta.url), 'utf8')) as { version: string };
-  return migrationsKey(pglite.version);
-}
-
-async function removeStaleSnapshots(keep: string): Promise<void> {
-  const dir = os.tmpdir();
-  for (const name of await fs.readdir(dir)) {
-    if (name.startsWith(PREFIX) && name.endsWith('.tar') && name !== keep) await fs.rm(path.join(dir, name), { force: true });
   }
 }
