@@ -208,6 +208,7 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
         }),
         completeContent: largeHtmlTextAlternative(services.content, log),
         metrics,
+        topicPriority: Object.fromEntries(Object.entries(TIER_POLICIES).map(([tier, policy]) => [tier, policy.priority])),
         lanes: [
           {
             name: 'instant',

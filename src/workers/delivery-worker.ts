@@ -10,7 +10,7 @@ import { ClaimLoop } from '../platform/queue/claim-loop.js';
 import { GroupCommitter } from '../platform/queue/group-commit.js';
 import { LeaseKeeper } from '../platform/queue/lease-keeper.js';
 import { settleWithin } from '../platform/settle-within.js';
-import type { QueueSignal } from '../platform/queue/signal.js';
+import { ANY_TOPIC, type QueueSignal } from '../platform/queue/signal.js';
 import { simulatedComplaint, simulatedSuppression } from '../platform/mail/simulator.js';
 import {
   toMailContent,
@@ -62,6 +62,11 @@ export interface DeliveryWorkerOptions {
   completeContent?: (content: MailContent) => Promise<MailContent>;
   /** outcome counters and the delivery latency histogram */
   metrics?: Pick<Metrics, 'deliveries' | 'deliveryDuration'>;
+  /**
+   * The queue signal's topics that announce email, each with the priority of the email it announces (a tier's
+   * name and its priority): a lane wakes only for email it takes, not for every job or webhook committed
+   */
+  topicPriority: Readonly<Record<string, number>>;
 }
 
 /** What a recipient's attempt ended as, in the words of its status: a permanent refusal bounced, retries running out failed. */
@@ -104,7 +109,7 @@ export class DeliveryWorker {
 
   start(): void {
     this.leases.start();
-    this.stopWake = this.opts.signal.onWake(() => this.kick());
+    this.stopWake = this.opts.signal.onWake((topic) => this.wake(topic));
     this.poller = setInterval(() => this.kick(), this.opts.pollMs ?? 500);
     this.kick();
   }
@@ -112,6 +117,14 @@ export class DeliveryWorker {
   kick(): void {
     if (this.stopped) return;
     for (const lane of this.lanes) lane.loop.pump();
+  }
+
+  /** A claim costs a query: only the lanes that take the email a topic announces look (all of them after a lost signal). */
+  private wake(topic: string): void {
+    if (topic === ANY_TOPIC) return this.kick();
+    const priority = this.opts.topicPriority[topic];
+    if (this.stopped || priority === undefined) return;
+    for (const lane of this.lanes) if (priority <= lane.options.maxPriority) lane.loop.pump();
   }
 
   /**
