@@ -85,6 +85,13 @@ export async function openDatabase(config: Config, opts: { warn?: Warn; note?: W
   }
 }
 
+/**
+ * Connections a server opens at start (PostgreSQL): about what the worker's loops or the API's concurrent
+ * requests hold at once, so the first burst does not pay for new database processes (README, "Priority tiers
+ * and the queue").
+ */
+const WARM_CONNECTIONS = 8;
+
 /** How long a scrape waits for the queue gauges; the rest of the metrics are in memory. */
 const QUEUE_STATS_WAIT_MS = 2000;
 
@@ -170,6 +177,7 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
     if (applied.length > 0) log.info({ applied: applied.length, last: applied.at(-1) }, `applied ${applied.length} database migration(s)`);
     const db0 = database;
     const metrics = new Metrics({ poolStats: () => db0.poolStats() });
+    if (opts.roles.api || opts.roles.worker) await database.warm?.(WARM_CONNECTIONS);
     const services = await createServices(config, database, metrics);
     closers.push(() => services.content.close());
     await services.signal.start();

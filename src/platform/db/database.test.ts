@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openMigratedDatabase } from '../../../test/support/databases.js';
-import { inTransaction, openEmbedded, OuterHandleInTransactionError, type Database } from './database.js';
+import { createPostgresDatabase, openMigratedDatabase } from '../../../test/support/databases.js';
+import { inTransaction, openEmbedded, openPostgres, OuterHandleInTransactionError, type Database } from './database.js';
 import { migrate } from './migrate.js';
 
 describe.each(['pglite', 'postgres'] as const)('database on %s', (backend) => {
@@ -63,6 +63,27 @@ describe('an embedded database opened from a snapshot', () => {
       }
     } finally {
       await original.close();
+    }
+  });
+});
+
+describe('a PostgreSQL pool warmed at start', () => {
+  it('opens the connections asked for, keeps them open and idle, and never beyond its size', async () => {
+    const pg = await createPostgresDatabase();
+    const database = await openPostgres(pg.url, { max: 6 });
+    try {
+      await database.warm!(4);
+      expect(database.poolStats()).toEqual({ total: 4, idle: 4, waiting: 0 });
+      // the backends are really there, each its own PostgreSQL process
+      const seen = await sql<{ n: string }>`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'`.execute(database.db);
+      expect(Number(seen.rows[0]!.n)).toBeGreaterThanOrEqual(4);
+      await database.warm!(3);
+      expect(database.poolStats().total).toBe(4);
+      await database.warm!(50);
+      expect(database.poolStats()).toEqual({ total: 6, idle: 6, waiting: 0 });
+    } finally {
+      await database.close();
+      await pg.drop();
     }
   });
 });

@@ -37,6 +37,11 @@ export interface Database {
   health?(): DatabaseHealth;
   /** Connections of the pool now (metrics): on the embedded database, its one connection and the queries queued for it. */
   poolStats(): PoolStats;
+  /**
+   * Opens up to `connections` pooled connections now, so a server's first burst of work does not wait for new
+   * database processes (PostgreSQL only: the embedded database has one connection).
+   */
+  warm?(connections: number): Promise<void>;
   /** The embedded database's files as an uncompressed tar archive, which `openEmbedded` can start an in-memory copy from. */
   dump?(): Promise<Blob>;
   close(): Promise<void>;
@@ -92,6 +97,12 @@ export interface PostgresLimits {
 
 export const DEFAULT_POSTGRES_LIMITS: PostgresLimits = { connectTimeoutMs: 5000, statementTimeoutMs: 30_000, idleInTransactionTimeoutMs: 30_000, probeIntervalMs: 5000 };
 
+/** Connections a process's pool opens at most. */
+const DEFAULT_POOL_MAX = 20;
+
+/** How long an idle pooled connection stays open. */
+const POOL_IDLE_TIMEOUT_MS = 5 * 60_000;
+
 /** Margin for the server's own statement_timeout error to arrive before the client stops waiting. */
 const READ_TIMEOUT_MARGIN_MS = 1000;
 
@@ -99,12 +110,15 @@ export async function openPostgres(url: string, opts: { max?: number; limits?: P
   const limits = opts.limits ?? DEFAULT_POSTGRES_LIMITS;
   const pool = new pg.Pool({
     connectionString: url,
-    max: opts.max ?? 20,
+    max: opts.max ?? DEFAULT_POOL_MAX,
     // bounds both opening a connection and waiting for a free one
     connectionTimeoutMillis: limits.connectTimeoutMs,
     statement_timeout: limits.statementTimeoutMs,
     idle_in_transaction_session_timeout: limits.idleInTransactionTimeoutMs,
     keepAlive: true,
+    // a connection is a PostgreSQL process with cold caches: one opened for a burst is kept for the next one
+    // rather than closed after pg's default 10 s, so bursts of work do not pay for new connections each time
+    idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS,
   });
   pool.on('error', () => {
     // idle-client errors (server restart) are surfaced on the next query; keep the process alive
@@ -130,6 +144,21 @@ export async function openPostgres(url: string, opts: { max?: number; limits?: P
     listen: (channel, onNotify, onRestored) => listener.listen(channel, onNotify, onRestored),
     health: () => listener.state,
     poolStats: () => statsOf(pool),
+    async warm(connections) {
+      // every connect is asked for before any is released: idle connections are handed out first, and the
+      // rest are opened, so the pool ends up holding `connections` (at most its size)
+      const wanted = Math.min(connections, opts.max ?? DEFAULT_POOL_MAX);
+      await Promise.all(
+        Array.from({ length: wanted }, async () => {
+          const client = await bounded.connect();
+          try {
+            await client.query('SELECT 1', []);
+          } finally {
+            client.release();
+          }
+        }),
+      );
+    },
     async close() {
       await listener.stop();
       await db.destroy();
