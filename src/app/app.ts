@@ -247,7 +247,7 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
       closers.push((deadline) => webhooks.stop({ deadline }));
       // automation steps: batches of step jobs, each batch one transaction (README, "The automation engine"); four
       // batches in flight keep the worker busy while PostgreSQL writes the others, and use 4 of the pool's 20 connections
-      const automations = new AutomationWorker({ db: database.db, signal: services.signal, log, runner: createStepRunner(services, log), leaseMs: config.leaseMs, concurrency: database.kind === 'pglite' ? 1 : 4 });
+      const automations = new AutomationWorker({ db: database.db, signal: services.signal, log, runner: createStepRunner(services, log), pacer: services.pacer, leaseMs: config.leaseMs, concurrency: database.kind === 'pglite' ? 1 : 4 });
       automations.start();
       closers.push((deadline) => automations.stop({ deadline }));
     }

@@ -4,6 +4,7 @@ import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import { createResolver, type Resolver } from '../platform/dns/resolver.js';
 import type { SecretBox } from '../platform/secret-box.js';
+import { BackgroundPacer } from '../platform/queue/background-pacer.js';
 import { QueueSignal } from '../platform/queue/signal.js';
 import { ReturnPathSigner } from '../platform/mail/verp.js';
 import { loadSharedSecret, TokenSigner } from '../platform/tokens.js';
@@ -29,6 +30,8 @@ export interface Services {
   config: Config;
   database: Database;
   signal: QueueSignal;
+  /** background work of this process gives way to instant mail (README, "Priority tiers and the queue") */
+  pacer: BackgroundPacer;
   /** worker threads for templates, MJML and large HTML (close it on shutdown) */
   content: ContentPool;
   tokens: TokenSigner;
@@ -57,10 +60,20 @@ export interface Services {
   resolver: Resolver;
 }
 
+/** Background work stays paced for this long after the last instant email (README, "Priority tiers and the queue"). */
+const PACED_AFTER_INSTANT_MS = 5000;
+/** The longest rest after one unit of background work while paced. */
+const LONGEST_REST_MS = 1000;
+
 /** Call after migrations: the URL-signing secret lives in the database. `metrics` counts what the services do (a server's, not a CLI command's). */
 export async function createServices(config: Config, database: Database, metrics?: Metrics): Promise<Services> {
   const db = database.db;
   const signal = new QueueSignal(database);
+  const pacer = new BackgroundPacer({ share: config.backgroundShare, windowMs: PACED_AFTER_INSTANT_MS, maxRestMs: LONGEST_REST_MS });
+  // the tier's topic is sent when an instant email commits, to every process on PostgreSQL (this one's too)
+  signal.onWake((topic) => {
+    if (topic === 'instant') pacer.noteInstant();
+  });
   const keys = new KeyService(db, config.maxSendingKeysPerWorkspace);
   const tokens = new TokenSigner(await loadSharedSecret(db, 'url-signing-secret'));
   const plans = new PlanService(db, config.plans);
@@ -94,6 +107,7 @@ export async function createServices(config: Config, database: Database, metrics
     config,
     database,
     signal,
+    pacer,
     content,
     tokens,
     keys,
@@ -122,7 +136,7 @@ export async function createServices(config: Config, database: Database, metrics
     inbound: new InboundService({ db, domains, returnPaths, bounceDomain: config.inbound.bounceDomain }),
     webhooks: new WebhookService({ db, signal, resolver, secrets, settings: config.webhooks }),
     // senders of send steps follow the rules of sending: the capture transport accepts any from address
-    automations: new AutomationService({ db, signal, contacts, audiences, templates, domains, acceptAnyFrom: config.deliveryMode === 'capture' }),
+    automations: new AutomationService({ db, signal, pacer, contacts, audiences, templates, domains, acceptAnyFrom: config.deliveryMode === 'capture' }),
     secrets,
     resolver,
   };

@@ -30,3 +30,12 @@ describe('settings of domain verification, workspace caps and outbound safety', 
     for (const name of Object.keys(bad)) expect(problems).toContain(name);
   });
 });
+
+describe('the background share while instant mail flows', () => {
+  it('is a quarter by default, reads a fraction up to 1, and refuses 0, more than 1 and words', () => {
+    expect(loadConfig({}).backgroundShare).toBe(0.25);
+    expect(loadConfig({ BACKGROUND_SHARE: '0.5' }).backgroundShare).toBe(0.5);
+    expect(loadConfig({ BACKGROUND_SHARE: '1' }).backgroundShare).toBe(1);
+    for (const value of ['0', '1.5', '-0.2', 'half']) expect(() => loadConfig({ BACKGROUND_SHARE: value })).toThrow(/BACKGROUND_SHARE/);
+  });
+});

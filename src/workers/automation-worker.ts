@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { randomHex } from '../platform/crypto.js';
 import type { Db } from '../platform/db/database.js';
 import type { Logger } from '../platform/logger.js';
+import type { BackgroundPacer } from '../platform/queue/background-pacer.js';
 import { ClaimLoop } from '../platform/queue/claim-loop.js';
 import { claimJobs, JOBS_TOPIC, renewJobLeases, type ClaimedJob } from '../platform/queue/jobs-store.js';
 import { LeaseKeeper } from '../platform/queue/lease-keeper.js';
@@ -32,6 +33,8 @@ export class AutomationWorker {
       signal: QueueSignal;
       log: Logger;
       runner: StepRunner;
+      /** step batches are background work: they give way to instant mail */
+      pacer?: BackgroundPacer;
       /** batches in flight at once: each holds one connection for its transaction */
       concurrency: number;
       /** most step jobs per batch (one transaction) */
@@ -82,7 +85,8 @@ export class AutomationWorker {
 
   private async execute(batch: ClaimedJob[]): Promise<void> {
     try {
-      await this.opts.runner.runBatch(this.workerId, batch);
+      const run = () => this.opts.runner.runBatch(this.workerId, batch);
+      await (this.opts.pacer ? this.opts.pacer.run(run) : run());
     } catch (err) {
       // the database went away mid-batch: nothing was recorded, so the leases bring the jobs back
       this.opts.log.error({ err, jobs: batch.length }, 'could not run a batch of automation steps; their leases will bring them back');

@@ -1,4 +1,5 @@
 import { inTransaction, type Db } from '../../platform/db/database.js';
+import type { BackgroundPacer } from '../../platform/queue/background-pacer.js';
 import { GroupCommitter } from '../../platform/queue/group-commit.js';
 import { scheduleDateTrigger } from './date-trigger.js';
 import { wakeWaitingSteps } from './engine-store.js';
@@ -23,6 +24,8 @@ export const MAX_AUTOMATIONS_PER_WORKSPACE = 1000;
 export interface AutomationServiceDeps {
   db: Db;
   signal: QueueSignal;
+  /** enrollment commits are background work: they give way to instant mail */
+  pacer: BackgroundPacer;
   contacts: ContactService;
   audiences: AudienceService;
   templates: TemplateService;
@@ -97,7 +100,7 @@ export class AutomationService {
   private readonly enroller: GroupCommitter<EnrollItem, boolean>;
 
   constructor(private readonly deps: AutomationServiceDeps) {
-    this.enroller = new GroupCommitter((items) => this.writeEnrollments(items), { maxConcurrent: 2, maxBatch: (items) => Math.min(items.length, MAX_ENROLLS_PER_COMMIT) });
+    this.enroller = new GroupCommitter((items) => this.deps.pacer.run(() => this.writeEnrollments(items)), { maxConcurrent: 2, maxBatch: (items) => Math.min(items.length, MAX_ENROLLS_PER_COMMIT) });
   }
 
   /** Whether each item enrolled its contact; a contact asked twice in one group enrolls once. */
