@@ -253,7 +253,7 @@ export function loadConfig(env: Env = process.env): Config {
     retryBaseMs: read('RETRY_BASE_MS', positiveInt, 1000),
     leaseMs: read('DELIVERY_LEASE_MS', positiveInt, 60_000),
     instantWorkers: read('INSTANT_WORKERS', positiveInt, 4),
-    backgroundShare: read('BACKGROUND_SHARE', z.coerce.number().gt(0).max(1), 0.25),
+    backgroundShare: read('BACKGROUND_SHARE', z.coerce.number().gt(0).max(1), 0.1),
     smtpMaxConnections,
     // through a relay, a few messages per connection keep every connection busy while the next ones are composed,
     // signed and claimed (2 per connection left connections idle behind DKIM signing); many more only queue

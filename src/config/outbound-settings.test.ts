@@ -32,8 +32,8 @@ describe('settings of domain verification, workspace caps and outbound safety', 
 });
 
 describe('the background share while instant mail flows', () => {
-  it('is a quarter by default, reads a fraction up to 1, and refuses 0, more than 1 and words', () => {
-    expect(loadConfig({}).backgroundShare).toBe(0.25);
+  it('is a tenth by default, reads a fraction up to 1, and refuses 0, more than 1 and words', () => {
+    expect(loadConfig({}).backgroundShare).toBe(0.1);
     expect(loadConfig({ BACKGROUND_SHARE: '0.5' }).backgroundShare).toBe(0.5);
     expect(loadConfig({ BACKGROUND_SHARE: '1' }).backgroundShare).toBe(1);
     for (const value of ['0', '1.5', '-0.2', 'half']) expect(() => loadConfig({ BACKGROUND_SHARE: value })).toThrow(/BACKGROUND_SHARE/);

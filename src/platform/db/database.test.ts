@@ -68,15 +68,22 @@ describe('an embedded database opened from a snapshot', () => {
 });
 
 describe('a PostgreSQL pool warmed at start', () => {
-  it('opens the connections asked for, keeps them open and idle, and never beyond its size', async () => {
-    const pg = await createPostgresDatabase();
+  it('opens the connections asked for, each having planned a read of every table, keeps them idle, and never beyond its size', async () => {
+    const pg = await createPostgresDatabase({ migrated: true });
     const database = await openPostgres(pg.url, { max: 6 });
     try {
+      // a name that must be quoted: the warm-up builds its statement from the schema's table names
+      await sql`CREATE TABLE "Odd ""name"" here" (id int)`.execute(database.db);
       await database.warm!(4);
       expect(database.poolStats()).toEqual({ total: 4, idle: 4, waiting: 0 });
       // the backends are really there, each its own PostgreSQL process
       const seen = await sql<{ n: string }>`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'`.execute(database.db);
       expect(Number(seen.rows[0]!.n)).toBeGreaterThanOrEqual(4);
+      // each idle one's last statement read every table, the odd one and the migrated ones alike
+      const warmed = await sql<{ n: string }>`
+        SELECT count(*) AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND state = 'idle' AND query LIKE ${'%"Odd ""name"" here"%'} AND query LIKE ${'%messages%'} AND query LIKE ${'%automation_enrollments%'}`.execute(database.db);
+      expect(Number(warmed.rows[0]!.n)).toBeGreaterThanOrEqual(3);
       await database.warm!(3);
       expect(database.poolStats().total).toBe(4);
       await database.warm!(50);

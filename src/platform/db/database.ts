@@ -152,7 +152,7 @@ export async function openPostgres(url: string, opts: { max?: number; limits?: P
         Array.from({ length: wanted }, async () => {
           const client = await bounded.connect();
           try {
-            await client.query('SELECT 1', []);
+            await warmCatalogCaches(client);
           } finally {
             client.release();
           }
@@ -164,6 +164,17 @@ export async function openPostgres(url: string, opts: { max?: number; limits?: P
       await db.destroy();
     },
   };
+}
+
+/**
+ * Plans a read of every table of the schema (reading no row): a new connection's process loads each table's and
+ * index's catalog entries on its first query that touches them, several milliseconds each, which a first burst of
+ * work would otherwise pay on every connection at once.
+ */
+async function warmCatalogCaches(client: { query<R>(sql: string, parameters: ReadonlyArray<unknown>): Promise<{ rows: R[] }> }): Promise<void> {
+  const tables = await client.query<{ name: string }>(`SELECT quote_ident(tablename) AS name FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename`, []);
+  if (tables.rows.length === 0) return;
+  await client.query(tables.rows.map((t) => `(SELECT 1 FROM ${t.name} LIMIT 0)`).join(' UNION ALL '), []);
 }
 
 /** Small buffers keep an idle embedded server near 0.2 GB; a developer's data fits in the OS page cache anyway. */
