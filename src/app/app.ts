@@ -177,7 +177,10 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
     if (applied.length > 0) log.info({ applied: applied.length, last: applied.at(-1) }, `applied ${applied.length} database migration(s)`);
     const db0 = database;
     const metrics = new Metrics({ poolStats: () => db0.poolStats() });
-    if (opts.roles.api || opts.roles.worker) await database.warm?.(WARM_CONNECTIONS);
+    if (opts.roles.api || opts.roles.worker) {
+      // only a head start: a server whose warm-up fails (a table it may not read, say) starts all the same
+      await database.warm?.(WARM_CONNECTIONS).catch((err: unknown) => log.warn({ err }, 'could not open the database connections ahead of the first work; they open on demand'));
+    }
     const services = await createServices(config, database, metrics);
     closers.push(() => services.content.close());
     await services.signal.start();
