@@ -108,9 +108,10 @@ const READ_TIMEOUT_MARGIN_MS = 1000;
 
 export async function openPostgres(url: string, opts: { max?: number; limits?: PostgresLimits; log?: Logger } = {}): Promise<Database> {
   const limits = opts.limits ?? DEFAULT_POSTGRES_LIMITS;
+  const max = opts.max ?? DEFAULT_POOL_MAX;
   const pool = new pg.Pool({
     connectionString: url,
-    max: opts.max ?? DEFAULT_POOL_MAX,
+    max,
     // bounds both opening a connection and waiting for a free one
     connectionTimeoutMillis: limits.connectTimeoutMs,
     statement_timeout: limits.statementTimeoutMs,
@@ -147,7 +148,7 @@ export async function openPostgres(url: string, opts: { max?: number; limits?: P
     async warm(connections) {
       // every connect is asked for before any is released: idle connections are handed out first, and the
       // rest are opened, so the pool ends up holding `connections` (at most its size)
-      const wanted = Math.min(connections, opts.max ?? DEFAULT_POOL_MAX);
+      const wanted = Math.min(connections, max);
       await Promise.all(
         Array.from({ length: wanted }, async () => {
           const client = await bounded.connect();
