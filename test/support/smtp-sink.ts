@@ -31,6 +31,10 @@ export type RecipientFailure = (rcpt: string) => SmtpReply | null;
 export type TransactionFailure = (from: string) => SmtpReply | null;
 /** Decides about a fully received message; a reply rejects it (it is then not recorded). */
 export type DataHandler = (message: ReceivedMessage) => SmtpReply | null | void;
+/** A delay chosen per message by its envelope recipients (see setDelay). */
+export type DelayFor = (to: string[]) => number;
+/** Decides a new connection's greeting by its number (1 for the sink's first): a refusal, `hold` (no greeting ever), or null to greet. */
+export type ConnectHandler = (connection: number) => SmtpReply | 'hold' | null;
 
 export interface SmtpSinkOptions {
   failWith?: RecipientFailure;
@@ -64,7 +68,8 @@ export interface SmtpSink {
    * arrived. Like a real MTA that commits before replying, a message is kept even if the client
    * is gone by then.
    */
-  setDelay(ms: number): void;
+  setDelay(ms: number | DelayFor): void;
+  setConnectHandler(fn: ConnectHandler | null): void;
   close(): Promise<void>;
 }
 
@@ -86,8 +91,9 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
   let recipientFailure: RecipientFailure | null = opts.failWith ?? null;
   let transactionFailure: TransactionFailure | null = opts.failTransaction ?? null;
   let dataHandler: DataHandler | null = opts.onData ?? null;
-  let delayMs = opts.delayMs ?? 0;
+  let delayMs: number | DelayFor = opts.delayMs ?? 0;
   let connections = 0;
+  let connectHandler: ConnectHandler | null = null;
   const waiters = new Set<() => void>();
 
   /** Reads one message and decides its fate; a reply means it was refused. */
@@ -96,7 +102,8 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
     const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
     const to = session.envelope.rcptTo.map((rcpt) => rcpt.address);
     const raw = await readAll(stream);
-    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    const delay = typeof delayMs === 'number' ? delayMs : delayMs(to);
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     const message: ReceivedMessage = {
       from,
       to,
@@ -128,7 +135,9 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
     closeTimeout: 200,
     onConnect(_session, callback) {
       connections++;
-      callback();
+      const decision = connectHandler?.(connections) ?? null;
+      if (decision === 'hold') return; // the client waits for a greeting until its own timeout
+      callback(decision ? smtpError(decision) : null);
     },
     onAuth(auth, _session, callback) {
       callback(null, { user: auth.username ?? 'anonymous' });
@@ -195,6 +204,9 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
     },
     setDelay(ms) {
       delayMs = ms;
+    },
+    setConnectHandler(fn) {
+      connectHandler = fn;
     },
     close() {
       return new Promise<void>((resolve) => server.close(() => resolve()));

@@ -184,6 +184,63 @@ describe('SMTP relay transport', () => {
     }
   });
 
+  it('replaces a connection retired after maxMessages at once, so the next message finds one ready', async () => {
+    const recycling = createSmtpRelayTransport(`smtp://127.0.0.1:${sink.port}`, { maxConnections: 1, maxMessages: 2 });
+    const connectionsBefore = sink.connections;
+    try {
+      for (const subject of ['retire1', 'retire2']) expect((await recycling.send({ from: 'shop@example.test', to: ['a@example.test'] }, message(subject)))[0]?.status).toBe('accepted');
+      // nothing is sent meanwhile: the replacement is opened because the first connection retired
+      const deadline = Date.now() + 3000;
+      while (sink.connections - connectionsBefore < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(sink.connections - connectionsBefore).toBe(2);
+      expect((await recycling.send({ from: 'shop@example.test', to: ['a@example.test'] }, message('retire3')))[0]?.status).toBe('accepted');
+      expect(sink.connections - connectionsBefore).toBe(2);
+    } finally {
+      await recycling.close();
+    }
+  });
+
+  it('gives a message the first session free: one another message releases beats a new connection still waiting for its greeting', async () => {
+    const pool = createSmtpRelayTransport(`smtp://127.0.0.1:${sink.port}`, { maxConnections: 2, timeoutMs: 3000 });
+    const connectionsBefore = sink.connections;
+    try {
+      expect((await pool.send({ from: 'shop@example.test', to: ['a@example.test'] }, message('warm')))[0]?.status).toBe('accepted');
+      // the pool's one session is busy for 300 ms, and a second connection would never be greeted
+      sink.setDelay(300);
+      sink.setConnectHandler((n) => (n > connectionsBefore + 1 ? 'hold' : null));
+      const busy = pool.send({ from: 'shop@example.test', to: ['a@example.test'] }, message('busy'));
+      const next = pool.send({ from: 'shop@example.test', to: ['b@example.test'] }, message('next'));
+      const [[busyOutcome], [nextOutcome]] = await Promise.all([busy, next]);
+      expect(busyOutcome?.status).toBe('accepted');
+      expect(nextOutcome?.status).toBe('accepted');
+      // the second connection was asked for (the pool may grow), but the message did not wait for it
+      expect(sink.connections - connectionsBefore).toBe(2);
+    } finally {
+      sink.setDelay(0);
+      sink.setConnectHandler(null);
+      await pool.close();
+    }
+  });
+
+  it('keeps a waiting message for a busy session when a new connection is refused', async () => {
+    const pool = createSmtpRelayTransport(`smtp://127.0.0.1:${sink.port}`, { maxConnections: 2, timeoutMs: 3000 });
+    const connectionsBefore = sink.connections;
+    try {
+      expect((await pool.send({ from: 'shop@example.test', to: ['a@example.test'] }, message('warm-refused')))[0]?.status).toBe('accepted');
+      sink.setDelay(300);
+      sink.setConnectHandler((n) => (n > connectionsBefore + 1 ? { code: 421, message: 'Too many connections' } : null));
+      const busy = pool.send({ from: 'shop@example.test', to: ['a@example.test'] }, message('busy-refused'));
+      const next = pool.send({ from: 'shop@example.test', to: ['b@example.test'] }, message('next-refused'));
+      const [[busyOutcome], [nextOutcome]] = await Promise.all([busy, next]);
+      expect(busyOutcome?.status).toBe('accepted');
+      expect(nextOutcome?.status).toBe('accepted');
+    } finally {
+      sink.setDelay(0);
+      sink.setConnectHandler(null);
+      await pool.close();
+    }
+  });
+
   it('pushes 200 messages through one pooled connection quickly (TCP_NODELAY)', async () => {
     const single = createSmtpRelayTransport(`smtp://127.0.0.1:${sink.port}`, { maxConnections: 1, maxMessages: 1000 });
     const connectionsBefore = sink.connections;

@@ -93,7 +93,8 @@ export function createSmtpRelayTransport(url: string, opts: SmtpRelayOptions = {
   const maxMessages = positiveInteger(opts.maxMessages, 100, 'maxMessages');
   const host = target.host;
   const idle: SmtpSession[] = [];
-  const waiting: ((session: SmtpSession | null) => void)[] = [];
+  const waiting: { resolve: (session: SmtpSession) => void; reject: (err: unknown) => void }[] = [];
+  /** sessions open or being opened */
   let open = 0;
   let closed = false;
   let toldWithheld = false;
@@ -118,29 +119,60 @@ export function createSmtpRelayTransport(url: string, opts: SmtpRelayOptions = {
       ...(target.auth ? { auth: target.auth, allowInsecureAuth: opts.allowInsecureAuth ?? false } : {}),
     });
 
-  /** An idle session, a new one while fewer than maxConnections are open, else the next one released. */
-  async function acquire(): Promise<SmtpSession | null> {
-    while (idle.length > 0) {
-      const session = idle.pop()!;
-      if (session.usable) return session;
-      open--;
-    }
-    if (open < maxConnections) {
-      open++;
-      return null; // the caller opens it, so a failure to connect is reported for its own message
-    }
-    return new Promise((resolve) => waiting.push(resolve));
+  /** A usable session goes to the message waiting longest, else it waits idle for the next one. */
+  function hand(session: SmtpSession): void {
+    const next = waiting.shift();
+    if (next) next.resolve(session);
+    else idle.push(session);
   }
 
-  function release(session: SmtpSession | null): void {
-    if (session && (!session.usable || session.messageCount >= maxMessages || closed)) {
-      session.quit();
-      session = null;
+  /**
+   * Opens one more session for the pool. When none is left open or opening, the messages waiting fail with the
+   * error (deferred: their tier retries them); otherwise they wait for the sessions still there.
+   */
+  function openOne(): void {
+    open++;
+    connect().then(
+      (session) => {
+        reachability(true);
+        if (closed) {
+          session.quit();
+          open--;
+        } else hand(session);
+      },
+      (err: unknown) => {
+        open--;
+        // a reply, an AUTH or a TLS failure is the relay answering: only silence is an outage
+        reachability(!isUnreachable(err), err);
+        if (open === 0) for (const next of waiting.splice(0)) next.reject(err);
+      },
+    );
+  }
+
+  /**
+   * An idle session, else the first one to be free: a session opened now (while fewer than maxConnections are)
+   * or one another message releases, whichever comes first. A message never waits on a handshake (TCP, greeting,
+   * EHLO, TLS, AUTH: a relay's greeting alone may be held back on purpose) that a busy session would spare it.
+   */
+  function acquire(): Promise<SmtpSession> {
+    while (idle.length > 0) {
+      const session = idle.pop()!;
+      if (session.usable) return Promise.resolve(session);
+      open--;
     }
-    const next = waiting.shift();
-    if (next) next(session);
-    else if (session) idle.push(session);
-    else open--;
+    if (closed) return Promise.reject(new Error('the SMTP transport is closed'));
+    const session = new Promise<SmtpSession>((resolve, reject) => waiting.push({ resolve, reject }));
+    if (open < maxConnections) openOne();
+    return session;
+  }
+
+  /** Back to the pool. A session retired after maxMessages is replaced at once, so the next message finds one ready. */
+  function release(session: SmtpSession): void {
+    if (session.usable && session.messageCount < maxMessages && !closed) return hand(session);
+    const retired = session.usable;
+    session.quit();
+    open--;
+    if (!closed && (retired || waiting.length > 0)) openOne();
   }
 
   return {
@@ -148,18 +180,9 @@ export function createSmtpRelayTransport(url: string, opts: SmtpRelayOptions = {
 
     async send(envelope: Envelope, raw: Buffer): Promise<RecipientOutcome[]> {
       if (envelope.to.length === 0) return [];
-      let session = await acquire();
+      let session: SmtpSession | null = null;
       try {
-        if (!session) {
-          try {
-            session = await connect();
-          } catch (err) {
-            // a reply, an AUTH or a TLS failure is the relay answering: only silence is an outage
-            reachability(!isUnreachable(err), err);
-            throw err;
-          }
-          reachability(true);
-        }
+        session = await acquire();
         const info = await session.send({ from: envelope.from, to: envelope.to }, raw);
         return outcomesFromSendResult(envelope.to, info, host, envelope.to);
       } catch (err) {
@@ -173,14 +196,14 @@ export function createSmtpRelayTransport(url: string, opts: SmtpRelayOptions = {
         }
         return outcomesFromSendError(envelope.to, err, host);
       } finally {
-        release(session);
+        if (session) release(session);
       }
     },
 
     async close(): Promise<void> {
       closed = true;
       for (const session of idle.splice(0)) session.quit();
-      for (const next of waiting.splice(0)) next(null);
+      for (const next of waiting.splice(0)) next.reject(new Error('the SMTP transport is closed'));
     },
   };
 }
