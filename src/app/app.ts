@@ -220,6 +220,8 @@ export async function startApp(opts: StartOptions): Promise<RunningApp> {
         completeContent: largeHtmlTextAlternative(services.content, log),
         metrics,
         topicPriority: Object.fromEntries(Object.entries(TIER_POLICIES).map(([tier, policy]) => [tier, policy.priority])),
+        // bulk gives way to instant mail as the background does: BACKGROUND_SHARE of the shared lane's slots
+        bulkPacing: { paced: () => services.pacer.pacing, slots: Math.ceil(config.workerConcurrency * config.backgroundShare), priority: TIER_POLICIES.bulk.priority },
         lanes: [
           {
             name: 'instant',

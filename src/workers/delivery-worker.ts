@@ -67,6 +67,21 @@ export interface DeliveryWorkerOptions {
    * name and its priority): a lane wakes only for email it takes, not for every job or webhook committed
    */
   topicPriority: Readonly<Record<string, number>>;
+  /**
+   * Bulk mail is background work (its tier's promise: when the queue is idle). While `paced()` says instant mail
+   * flows, a lane delivers at most `slots` emails of `priority` (bulk's) or lower at once, claimed together once
+   * the previous ones are done; the other tiers keep every slot. Without it bulk takes every slot at all times.
+   */
+  bulkPacing?: BulkPacing;
+}
+
+export interface BulkPacing {
+  /** whether background work gives way now (the BackgroundPacer's window after an instant email) */
+  paced: () => boolean;
+  /** bulk emails in delivery at once per lane while paced */
+  slots: number;
+  /** the priority of bulk mail: emails of this priority number or higher are bulk */
+  priority: number;
 }
 
 /** What a recipient's attempt ended as, in the words of its status: a permanent refusal bounced, retries running out failed. */
@@ -116,7 +131,7 @@ export class DeliveryWorker {
 
   kick(): void {
     if (this.stopped) return;
-    for (const lane of this.lanes) lane.loop.pump();
+    for (const lane of this.lanes) lane.pump();
   }
 
   /** A claim costs a query: only the lanes that take the email a topic announces look (all of them after a lost signal). */
@@ -124,7 +139,7 @@ export class DeliveryWorker {
     if (topic === ANY_TOPIC) return this.kick();
     const priority = this.opts.topicPriority[topic];
     if (this.stopped || priority === undefined) return;
-    for (const lane of this.lanes) if (priority <= lane.options.maxPriority) lane.loop.pump();
+    for (const lane of this.lanes) if (priority <= lane.options.maxPriority) lane.pump(priority, this.opts.bulkPacing?.priority);
   }
 
   /**
@@ -190,10 +205,41 @@ export class DeliveryWorker {
     return this.stopped;
   }
 
-  async claim(lane: LaneOptions, limit: number): Promise<ClaimedMessage[]> {
-    const claimed = await claimMessages(this.opts.db, { workerId: this.workerId, limit, maxPriority: lane.maxPriority, leaseMs: this.opts.leaseMs });
+  /** Whether an email is bulk for bulkPacing (only bulk gives way to instant mail). */
+  isBulk(message: ClaimedMessage): boolean {
+    const pacing = this.opts.bulkPacing;
+    return pacing !== undefined && message.priority >= pacing.priority;
+  }
+
+  /**
+   * Up to `limit` due emails for the lane, highest tier first. While bulk is paced (bulkPacing) the lane's bulk
+   * goes in rounds: the other tiers are claimed first, and bulk only when none of the lane's is in delivery, at
+   * most `slots` of it. The other tiers are looked for only when some may have come (lane.otherTiersMayWait), so
+   * a bulk email's freed slot costs no query; the unpaced claim stays one statement.
+   */
+  async claim(lane: Lane, limit: number): Promise<ClaimedMessage[]> {
+    const pacing = this.opts.bulkPacing;
+    const { maxPriority } = lane.options;
+    let claimed: ClaimedMessage[] = [];
+    if (!pacing || maxPriority < pacing.priority || !pacing.paced()) {
+      lane.otherTiersMayWait = true;
+      claimed = await this.claimUpTo(maxPriority, limit);
+    } else {
+      if (lane.otherTiersMayWait) {
+        // cleared before the query, so a wake that comes while it runs is kept for the next pass
+        lane.otherTiersMayWait = false;
+        claimed = await this.claimUpTo(pacing.priority - 1, limit);
+        if (claimed.length === limit) lane.otherTiersMayWait = true;
+      }
+      const room = lane.bulkInDelivery === 0 ? Math.min(pacing.slots, limit - claimed.length) : 0;
+      if (room > 0) claimed = claimed.concat(await this.claimUpTo(maxPriority, room));
+    }
     for (const m of claimed) this.leases.hold({ id: m.id, attempts: m.attempts });
     return claimed;
+  }
+
+  private claimUpTo(maxPriority: number, limit: number): Promise<ClaimedMessage[]> {
+    return claimMessages(this.opts.db, { workerId: this.workerId, limit, maxPriority, leaseMs: this.opts.leaseMs });
   }
 
   /** One message in its lane's slot; a delivery that failed before its result was submitted lets its lease lapse. */
@@ -274,9 +320,13 @@ export class DeliveryWorker {
   }
 }
 
-/** A lane: its options and the claim loop that feeds it. */
+/** A lane: its options, the claim loop that feeds it, and what paced bulk delivery needs to know of it. */
 class Lane {
   readonly loop: ClaimLoop<ClaimedMessage>;
+  /** bulk emails of this lane from their claim until their slot is free (bulkPacing) */
+  bulkInDelivery = 0;
+  /** whether emails of the tiers above bulk may be due: set by their wakes and the poller, cleared by a claim that found all there were */
+  otherTiersMayWait = true;
 
   constructor(
     readonly options: LaneOptions,
@@ -286,9 +336,25 @@ class Lane {
       concurrency: options.concurrency,
       minClaim: Math.max(1, Math.floor(options.concurrency / 2)),
       maxBatch: 50,
-      claim: (limit) => worker.claim(options, limit),
-      process: (message) => worker.process(options, message),
+      claim: async (limit) => {
+        const claimed = await worker.claim(this, limit);
+        for (const m of claimed) if (worker.isBulk(m)) this.bulkInDelivery++;
+        return claimed;
+      },
+      process: async (message) => {
+        try {
+          await worker.process(options, message);
+        } finally {
+          if (worker.isBulk(message)) this.bulkInDelivery--;
+        }
+      },
       stopped: () => worker.isStopped,
     });
+  }
+
+  /** Something for this lane may be due: `priority` is the email's, undefined when unknown (the poller, a lost signal). */
+  pump(priority?: number, bulkPriority = Number.POSITIVE_INFINITY): void {
+    if (priority === undefined || priority < bulkPriority) this.otherTiersMayWait = true;
+    this.loop.pump();
   }
 }
