@@ -33,6 +33,21 @@ describe('separate api and worker processes on one PostgreSQL', () => {
     await pg?.drop();
   });
 
+  it('an email accepted by the api process wakes the worker process at once (NOTIFY in the accept statement), with polling off', async () => {
+    const key = await workspaceWithKey(env);
+    const api = await startServerProcess('api', env);
+    procs.push(api);
+    const worker = await startServerProcess('worker', { ...env, DELIVERY_POLL_MS: '3600000' });
+    procs.push(worker);
+    for (const tier of ['instant', 'bulk']) {
+      const before = sink.messages.length;
+      const sent = await call(`${api.url}/api/v1/send-email/${tier}`, { key, body: { to: `${tier}@example.test`, subject: 'wake', body: 'x' } });
+      expect(sent.status).toBe(200);
+      // the next poll is an hour away: only the NOTIFY committed with the email makes the worker look
+      expect((await sink.waitFor(before + 1, 10_000)).slice(before).map((m) => m.to)).toEqual([[`${tier}@example.test`]]);
+    }
+  });
+
   it('a worker killed with SIGKILL mid-delivery loses nothing: every accepted email is delivered after restart', async () => {
     const key = await workspaceWithKey(env);
     const api = await startServerProcess('api', env);

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { sql } from 'kysely';
+import { sql, type AliasedRawBuilder } from 'kysely';
 import type { Database, Db, Tx } from '../db/database.js';
 
 export const QUEUE_CHANNEL = 'keplars_queue';
@@ -22,6 +22,15 @@ export class QueueSignal {
   /** Call inside the transaction that makes work claimable; NOTIFY is sent only if it commits. */
   async notifyInTransaction(trx: Tx | Db, topic: string): Promise<void> {
     if (this.database.kind === 'postgres') await sql`SELECT pg_notify(${QUEUE_CHANNEL}, ${topic})`.execute(trx);
+  }
+
+  /**
+   * The NOTIFYs of a statement that makes work claimable, as its select list: one per topic on PostgreSQL (sent
+   * only if the statement commits), a constant on the embedded database, where wakeLocal does it all.
+   */
+  notifications(topics: readonly string[]): AliasedRawBuilder<unknown, string>[] {
+    if (this.database.kind !== 'postgres' || topics.length === 0) return [sql`1`.as('notified')];
+    return topics.map((topic, i) => sql`pg_notify(${QUEUE_CHANNEL}, ${topic})`.as(`notified_${i}`));
   }
 
   /** Call after commit. */
