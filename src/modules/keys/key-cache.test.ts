@@ -56,4 +56,29 @@ describe('the API-key cache under a flood of made-up keys', () => {
     // and the revocation is seen once the entry's two seconds are over
     expect(await keys.authenticate(legit, now + 2001)).toBeNull();
   });
+
+  it('asks the database once for a key that many requests miss together, and each of them gets it', async () => {
+    const db = opened.database.db;
+    let lookups = 0;
+    const counting: KyselyPlugin = {
+      transformQuery: (args) => {
+        if (args.node.kind === 'SelectQueryNode') lookups++;
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    };
+    const keys = new KeyService(db.withPlugin(counting), 100);
+    const ws = await new WorkspaceService(db, new KeyService(db, 100), 'FREE').create({ name: 'Burst', plan: 'FREE' });
+    const secret = (await keys.createRegularKey({ workspaceId: ws.workspace.id })).secretKey;
+    const unknown = `kms_${ws.workspace.id.replace(/-/g, '')}.live_${randomHex(32)}`;
+    lookups = 0;
+    const now = Date.now();
+    const burst = await Promise.all(Array.from({ length: 20 }, (_, i) => keys.authenticate(i % 2 === 0 ? secret : unknown, now)));
+    expect(burst.filter((k) => k?.workspaceId === ws.workspace.id)).toHaveLength(10);
+    expect(burst.filter((k) => k === null)).toHaveLength(10);
+    expect(lookups).toBe(2); // one per distinct key
+    // once answered, the next miss (the entry expired) asks again
+    expect(await keys.authenticate(secret, now + 2001)).not.toBeNull();
+    expect(lookups).toBe(3);
+  });
 });

@@ -64,6 +64,11 @@ export class TooManyAdminKeysError extends ApiError {
 }
 
 const CACHE_TTL_MS = 2000;
+/** A key as cached: null for a secret that is no usable key, remembered as long as a found one. */
+interface CachedKey {
+  key: AuthenticatedKey | null;
+  until: number;
+}
 const LAST_USED_EVERY_MS = 60_000;
 /** Entries per cache. Least recently used ones make room, so a flood of made-up keys cannot push out the real ones. */
 export const KEY_CACHE_ENTRIES = 10_000;
@@ -73,7 +78,9 @@ export const KEY_CACHE_ENTRIES = 10_000;
  * process within that time without a database round trip on every request.
  */
 export class KeyService {
-  private readonly cache: LruMap<string, { key: AuthenticatedKey | null; until: number }>;
+  private readonly cache: LruMap<string, CachedKey>;
+  /** lookups in flight, by key hash */
+  private readonly lookups = new Map<string, Promise<CachedKey>>();
   private readonly lastTouched: LruMap<string, number>;
   private readonly keyDomains: LruMap<string, string | null>;
 
@@ -92,16 +99,32 @@ export class KeyService {
     if (!KEY_PATTERN.test(secret)) return null;
     const hash = sha256Hex(secret);
     let entry = this.cache.get(hash);
-    if (!entry || entry.until < now) {
-      const row = await store.findKeyByHash(this.db, hash);
-      const usable = row && constantTimeEqual(row.secret_hash, hash) && row.is_active && row.revoked_at === null;
-      entry = { key: usable ? toAuthenticated(row) : null, until: now + CACHE_TTL_MS };
-      this.cache.set(hash, entry);
-    }
+    if (!entry || entry.until < now) entry = await this.lookUp(hash, now);
     const key = entry.key;
     if (!key || (key.expiresAt && key.expiresAt.getTime() <= now)) return null;
     this.recordUse(key.id, now);
     return key;
+  }
+
+  /**
+   * One query per key at a time: the requests that miss together (a burst of them, or all those in flight when
+   * the entry expires) share it instead of each asking the database. At most one per request in flight.
+   */
+  private lookUp(hash: string, now: number): Promise<CachedKey> {
+    let pending = this.lookups.get(hash);
+    if (!pending) {
+      pending = store
+        .findKeyByHash(this.db, hash)
+        .then((row) => {
+          const usable = row && constantTimeEqual(row.secret_hash, hash) && row.is_active && row.revoked_at === null;
+          const entry: CachedKey = { key: usable ? toAuthenticated(row) : null, until: now + CACHE_TTL_MS };
+          this.cache.set(hash, entry);
+          return entry;
+        })
+        .finally(() => this.lookups.delete(hash));
+      this.lookups.set(hash, pending);
+    }
+    return pending;
   }
 
   private recordUse(id: string, now: number): void {
