@@ -307,7 +307,7 @@ export class AutomationService {
   /** The contact with this address; the automations API never creates contacts (spec §6). */
   private async contactByEmail(workspaceId: string, email: string): Promise<ContactRow> {
     try {
-      return await this.deps.contacts.get(workspaceId, { email });
+      return await this.deps.contacts.find(workspaceId, { email });
     } catch (err) {
       if (err instanceof ApiError && err.code === 'NOT_FOUND') throw new ApiError('NOT_FOUND', `Contact ${email} not found in this workspace: add it first (POST /api/v1/public/contacts/add-contact)`);
       throw err;

@@ -158,9 +158,15 @@ export class ContactService {
   }
 
   async get(workspaceId: string, selector: ContactSelector): Promise<ContactDetail> {
+    const contact = await this.find(workspaceId, selector);
+    return { ...contact, audiences: await membershipsOf(this.db, contact.id) };
+  }
+
+  /** The contact alone, without its audiences: one query, for callers that need only the contact (enrolling it). */
+  async find(workspaceId: string, selector: ContactSelector): Promise<ContactRow> {
     const contact = 'id' in selector ? await findContactById(this.db, workspaceId, selector.id) : await findContactByEmail(this.db, workspaceId, selector.email);
     if (!contact) throw notFound('Contact');
-    return { ...contact, audiences: await membershipsOf(this.db, contact.id) };
+    return contact;
   }
 
   async update(workspaceId: string, selector: ContactSelector, input: ContactUpdate): Promise<ContactRow> {
